@@ -1,0 +1,189 @@
+//! Command-line interface: clap types only. Resolution into settings happens in `settings.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "mldatabuild", version, about = "A declarative, content-hashed build system for machine-learning datasets")]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// The spec file [default: dataset.yaml].
+    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print only errors and warnings.
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more: fresh stages, reasons, hashes.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+    /// Hide progress spinners.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the dataset (or the named stages and what they need); rebuild only what changed.
+    Build(BuildArgs),
+    /// Show whether each stage is fresh or stale, and why.
+    Status(StatusArgs),
+    /// Explain why a stage would run: the first part of its key that changed.
+    Why(WhyArgs),
+    /// Reproduce the dataset from a lockfile in a fresh folder and verify every artifact.
+    Rebuild(RebuildArgs),
+    /// Check the outputs on disk and the lockfile's consistency, without building.
+    Verify(VerifyArgs),
+    /// Compare two builds: lockfiles, manifest.yaml files or git revisions of the lockfile.
+    Diff(DiffArgs),
+    /// Remove the dataset folder and the project's local state.
+    Clean(CleanArgs),
+    /// Print or write the JSON Schemas of dataset.yaml and dataset.lock.
+    Schema(SchemaArgs),
+    /// Write a commented starter dataset.yaml.
+    Init(InitArgs),
+    /// Print the stage graph.
+    Dag(DagArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Stages to build (with everything they depend on); all when none are given.
+    #[arg(value_name = "STAGE")]
+    pub stages: Vec<String>,
+    /// Run the selected stages even when they are fresh (and skip the run cache).
+    #[arg(long)]
+    pub force: bool,
+    /// Print what would run and why, and change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Keep building independent stages after a failure.
+    #[arg(short = 'k', long)]
+    pub keep_going: bool,
+    /// Fail with exit code 3 instead of changing dataset.lock.
+    #[arg(long, conflicts_with = "frozen")]
+    pub locked: bool,
+    /// Never write dataset.lock.
+    #[arg(long)]
+    pub frozen: bool,
+    /// Stages to run at once, and threads per stage [default: all cores].
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Do not restore outputs from the run cache.
+    #[arg(long)]
+    pub no_run_cache: bool,
+    /// Print events as JSON Lines on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The stage (or matrix member) to explain.
+    pub stage: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// A dataset.lock or a shipped manifest.yaml [default: the spec's lockfile].
+    pub lock: Option<PathBuf>,
+    /// Build into this (new or empty) folder instead of a temporary one, and keep it.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where the lock's local sources are [default: the lock's project folder].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Stages to run at once [default: all cores].
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A dataset.lock or manifest.yaml [default: the spec's lockfile].
+    pub lock: Option<PathBuf>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old build: a lockfile, a manifest.yaml, or a git revision (e.g. HEAD~1, v1.0).
+    pub old: String,
+    /// The new build [default: the working tree's lockfile].
+    pub new: Option<String>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Also remove dataset.lock.
+    #[arg(long)]
+    pub lock: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Write `schemas/dataset.schema.json` and `schemas/lockfile.schema.json` under DIR.
+    #[arg(long)]
+    pub write: bool,
+    /// Exit 1 when the files under DIR differ from what this version generates.
+    #[arg(long, conflicts_with = "write")]
+    pub check: bool,
+    /// Which schema to print.
+    #[arg(long, value_enum, default_value_t = SchemaKind::Dataset)]
+    pub kind: SchemaKind,
+    /// The folder holding `schemas/` [default: the current folder].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaKind {
+    Dataset,
+    Lockfile,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The dataset's name [default: the folder's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Overwrite an existing spec.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DagArgs {
+    #[arg(long, value_enum, default_value_t = DagFormat::Text)]
+    pub format: DagFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DagFormat {
+    Text,
+    Dot,
+    Mermaid,
+}

@@ -1,0 +1,65 @@
+//! `mldatabuild build`.
+
+use crate::cli::BuildArgs;
+use crate::error::{Error, Result};
+use crate::executor::{BuildRequest, Executor};
+use crate::report::human::HumanReporter;
+use crate::report::json::JsonReporter;
+use crate::report::Reporter;
+use crate::settings::Settings;
+
+pub(crate) fn build(settings: &Settings, args: &BuildArgs) -> Result<u8> {
+    let project = super::load_project(settings)?;
+    let old = super::read_lock(&project)?;
+    let store = super::open_store()?;
+    let mut stat = super::stat_cache(settings);
+    let jobs = Settings::jobs(args.jobs);
+    super::init_threads(jobs);
+    let reporter: Box<dyn Reporter> = if args.json {
+        Box::new(JsonReporter)
+    } else {
+        Box::new(HumanReporter::new(settings.verbosity, settings.progress))
+    };
+    let mut ex = Executor {
+        project: &project,
+        store: &store,
+        stat: &mut stat,
+        old: old.as_ref(),
+        reporter: reporter.as_ref(),
+        lock_path: Some(project.lock_path()),
+    };
+    let req = BuildRequest {
+        targets: args.stages.clone(),
+        force: args.force,
+        dry_run: args.dry_run,
+        keep_going: args.keep_going,
+        locked: args.locked,
+        frozen: args.frozen,
+        jobs,
+        use_run_cache: !args.no_run_cache,
+    };
+    let outcome = ex.build(&req)?;
+    if !outcome.locked_violations.is_empty() {
+        let list: Vec<String> = outcome.locked_violations.iter().map(|v| format!("  - {v}")).collect();
+        return Err(Error::locked(format!("`{}` is out of date and --locked was given:\n{}", lock_display(&project), list.join("\n")))
+            .hint("run `mldatabuild build` without --locked and commit the updated lockfile"));
+    }
+    let failed = outcome.failed();
+    if !failed.is_empty() {
+        return Err(Error::failure(format!(
+            "{} stage{} failed: {}",
+            failed.len(),
+            if failed.len() == 1 { "" } else { "s" },
+            failed.join(", ")
+        ))
+        .hint("the lockfile keeps every stage that finished; fix the error and build again"));
+    }
+    if outcome.statuses.values().any(|s| matches!(s, crate::executor::Status::Skipped(_))) {
+        return Ok(crate::error::EXIT_FAILURE);
+    }
+    Ok(0)
+}
+
+fn lock_display(project: &crate::spec::Project) -> String {
+    crate::spec::resolve::lock_name(&project.spec_path)
+}

@@ -1,0 +1,74 @@
+//! One file per subcommand; shared helpers for loading a project and its state.
+
+mod build;
+mod clean;
+mod dag;
+mod diff;
+mod init;
+mod rebuild;
+mod schema;
+mod status;
+mod verify;
+
+use std::path::Path;
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+use crate::lockfile::Lock;
+use crate::settings::Settings;
+use crate::spec::{self, Project};
+use crate::statcache::StatCache;
+use crate::store::Store;
+
+/// Run a parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let settings = Settings::resolve(&cli.global)?;
+    match cli.command {
+        Command::Build(a) => build::build(&settings, &a),
+        Command::Status(a) => status::status(&settings, &a),
+        Command::Why(a) => status::why(&settings, &a),
+        Command::Rebuild(a) => rebuild::rebuild(&settings, &a),
+        Command::Verify(a) => verify::verify(&settings, &a),
+        Command::Diff(a) => diff::diff(&settings, &a),
+        Command::Clean(a) => clean::clean(&settings, &a),
+        Command::Schema(a) => schema::schema(&settings, &a),
+        Command::Init(a) => init::init(&settings, &a),
+        Command::Dag(a) => dag::dag(&settings, &a),
+    }
+}
+
+/// Load and resolve the spec named by the settings.
+pub fn load_project(settings: &Settings) -> Result<Project> {
+    let (file, spec) = spec::load::load_file(&settings.spec_file, &settings.spec_display)?;
+    let spec_path = settings.spec_file.file_name().map_or_else(|| "dataset.yaml".into(), |f| f.to_string_lossy().into_owned());
+    Ok(spec::resolve::resolve(&file, spec, settings.root(), spec_path)?)
+}
+
+pub fn open_store() -> Result<Store> {
+    Store::from_env().map_err(|e| {
+        Error::failure(format!("cannot open the store: {e}")).hint("set MLDATA_HOME to a writable folder")
+    })
+}
+
+pub fn stat_cache(settings: &Settings) -> StatCache {
+    StatCache::load(&settings.state_dir().join("stat-cache-v1"))
+}
+
+/// Read the project's lockfile, if any.
+pub fn read_lock(project: &Project) -> Result<Option<Lock>> {
+    Ok(Lock::read(&project.lock_path())?)
+}
+
+/// Read a lockfile or manifest named on the command line.
+pub fn read_lock_arg(path: &Path) -> Result<Lock> {
+    match Lock::read(path)? {
+        Some(l) => Ok(l),
+        None => Err(Error::user(format!("`{}`: no such file", path.display()))
+            .hint("run `mldatabuild build` first to write dataset.lock, or name a manifest.yaml")),
+    }
+}
+
+/// Configure the global rayon pool once (stage-internal parallelism).
+pub fn init_threads(jobs: usize) {
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(jobs).build_global();
+}

@@ -1,0 +1,210 @@
+//! `dataset.lock`: the dataset's manifest. YAML, sorted, stable; replaced atomically.
+//!
+//! Everything except the `built:` blocks is a pure function of the inputs and parameters;
+//! `built:` records when, how long and how much memory, and is ignored by comparisons
+//! (`--locked`, `diff`'s identity checks, determinism tests).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The lockfile format version this build writes and reads.
+pub const LOCK_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mldatabuild lockfile", description = "dataset.lock / manifest.yaml")]
+pub struct Lock {
+    /// Format version (see docs/lockfile.md for the compatibility policy).
+    pub version: u32,
+    pub tool: Tool,
+    pub dataset: DatasetInfo,
+    pub spec: SpecInfo,
+    /// The dataset folder, relative to the spec's directory.
+    pub output: String,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceLock>,
+    #[serde(default)]
+    pub stages: BTreeMap<String, StageLock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpecInfo {
+    /// Spec path relative to the lock's directory.
+    pub path: String,
+    pub blake3: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceLock {
+    pub uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_glob: Option<Vec<String>>,
+    /// `b3:` hash of the file list (names, sizes, SHA-256s).
+    pub hash: String,
+    pub files: Vec<FileLock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileLock {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageLock {
+    pub kind: String,
+    /// The spec entry this node comes from (differs from the node name for matrix members).
+    pub group: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub matrix: BTreeMap<String, serde_json::Value>,
+    #[serde(rename = "impl")]
+    pub impl_version: u32,
+    /// `b3:` action key.
+    pub key: String,
+    pub params: serde_json::Value,
+    pub inputs: Vec<InputLock>,
+    /// Output folder inside the dataset folder.
+    pub output: String,
+    /// `b3:` hash of the outputs (paths inside `output`, sizes, SHA-256s).
+    pub output_hash: String,
+    pub outputs: Vec<FileLock>,
+    #[serde(default)]
+    pub summary: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built: Option<Built>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputLock {
+    pub name: String,
+    pub hash: String,
+}
+
+/// When and how a stage's outputs were produced. Not part of the dataset's identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Built {
+    /// RFC 3339 UTC time the stage finished.
+    pub at: String,
+    pub seconds: f64,
+    pub peak_rss_mb: u64,
+    pub os: String,
+    /// `run` when the stage ran, `restored` when its outputs came from the run cache.
+    pub how: String,
+}
+
+/// Why a lockfile could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot read `{path}`: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("`{path}` is not a valid lockfile: {message}")]
+    Parse { path: String, message: String },
+    #[error("`{path}` has lockfile version {found}; this mldatabuild reads version {LOCK_VERSION}")]
+    Version { path: String, found: u32 },
+}
+
+impl LockError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LockError::Version { found, .. } if *found > LOCK_VERSION => {
+                Some("upgrade mldatabuild to read this lockfile".into())
+            }
+            LockError::Parse { .. } => {
+                Some("a damaged lockfile can be regenerated: delete it and run `mldatabuild build`".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    version: u32,
+}
+
+impl Lock {
+    /// Parse lockfile (or manifest.yaml) text.
+    pub fn parse(text: &str, path: &str) -> Result<Lock, LockError> {
+        let perr = |e: serde_saphyr::Error| {
+            let loc = e.location().map(|l| format!("line {}: ", l.line())).unwrap_or_default();
+            let msg = serde_saphyr::MessageFormatter::format_message(&serde_saphyr::DefaultMessageFormatter, &e);
+            LockError::Parse { path: path.to_owned(), message: format!("{loc}{msg}") }
+        };
+        let v: VersionOnly = serde_saphyr::from_str(text).map_err(perr)?;
+        if v.version != LOCK_VERSION {
+            return Err(LockError::Version { path: path.to_owned(), found: v.version });
+        }
+        serde_saphyr::from_str(text).map_err(perr)
+    }
+
+    /// Read a lockfile; `Ok(None)` when it does not exist.
+    pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Lock::parse(&text, &shown).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(LockError::Io { path: shown, source }),
+        }
+    }
+
+    /// The YAML text of the lock, with a header comment.
+    pub fn to_yaml(&self) -> String {
+        let body = serde_saphyr::to_string(self).unwrap_or_default();
+        format!("# This file is generated by mldatabuild. Do not edit it by hand.\n{body}")
+    }
+
+    /// The lock without its `built:` blocks and the tool version: what must be identical between equivalent builds.
+    pub fn identity(&self) -> Lock {
+        let mut l = self.clone();
+        l.tool = Tool { name: String::new(), version: String::new() };
+        for s in l.stages.values_mut() {
+            s.built = None;
+        }
+        l
+    }
+}
+
+/// Write `text` to `path` atomically (temp file in the same folder, fsync, rename);
+/// returns false when the file already holds exactly `text`.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<bool> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(false);
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(&format!(".mldatabuild-tmp-{}-", std::process::id())).tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(true)
+}

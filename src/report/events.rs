@@ -1,0 +1,52 @@
+//! Build events: the executor emits them; the human and JSON reporters render them.
+//! The JSON form (`--json`, one object per line on stdout) is documented in docs/cli.md.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Event {
+    BuildStarted { dataset: String, version: String, nodes: usize, jobs: usize, dry_run: bool },
+    SourceHashed { name: String, files: usize, bytes: u64, rehashed: u64 },
+    /// Up to date: nothing to do.
+    StageFresh { name: String },
+    /// Will run (dry run only).
+    StagePlanned { name: String, action: String, reason: String },
+    StageStarted { name: String, kind: String, reason: String, member: usize, members: usize },
+    /// Outputs restored from the run cache instead of running.
+    StageRestored { name: String, reason: String },
+    StageFinished { name: String, seconds: f64, peak_rss_mb: u64, rows: Option<u64>, outputs: usize },
+    StageFailed { name: String, error: String, hint: Option<String> },
+    StageSkipped { name: String, reason: String },
+    Warning { message: String },
+    BuildFinished(BuildSummary),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BuildSummary {
+    pub dataset: String,
+    pub output: String,
+    pub dry_run: bool,
+    /// False for `--locked`, `--frozen`, dry runs and `rebuild`.
+    pub writes_lock: bool,
+    pub ok: bool,
+    pub lock_changed: bool,
+    pub seconds: f64,
+    pub stages: Vec<StageRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageRow {
+    pub name: String,
+    pub kind: String,
+    /// fresh, ran, restored, failed, skipped, planned
+    pub status: String,
+    pub rows: Option<u64>,
+    pub seconds: Option<f64>,
+    pub peak_rss_mb: Option<u64>,
+}
+
+/// Where events go.
+pub trait Reporter: Send + Sync {
+    fn event(&self, event: &Event);
+}

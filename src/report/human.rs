@@ -1,0 +1,175 @@
+//! The human reporter: status lines on stderr, a spinner per running stage on a terminal, and a
+//! summary table at the end.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use owo_colors::OwoColorize;
+
+use super::events::{BuildSummary, Event, Reporter};
+use crate::error::color_enabled;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+pub struct HumanReporter {
+    verbosity: Verbosity,
+    color: bool,
+    multi: Option<MultiProgress>,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl HumanReporter {
+    pub fn new(verbosity: Verbosity, progress: bool) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let multi = (progress && tty && verbosity != Verbosity::Quiet)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        HumanReporter { verbosity, color: color_enabled(), multi, bars: Mutex::new(HashMap::new()) }
+    }
+
+    fn line(&self, verb: &str, rest: &str, style: Style) {
+        let verb = format!("{verb:>9}");
+        let verb = if self.color {
+            match style {
+                Style::Good => verb.green().bold().to_string(),
+                Style::Info => verb.cyan().bold().to_string(),
+                Style::Bad => verb.red().bold().to_string(),
+                Style::Warn => verb.yellow().bold().to_string(),
+                Style::Dim => verb.dimmed().to_string(),
+            }
+        } else {
+            verb
+        };
+        let text = format!("{verb} {rest}");
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(text);
+            }
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
+        }
+    }
+
+    fn finish_bar(&self, name: &str) {
+        if let Some(bar) = self.bars.lock().ok().and_then(|mut b| b.remove(name)) {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn summary(&self, s: &BuildSummary) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let mut out = String::new();
+        if !s.stages.is_empty() {
+            let w = s.stages.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+            out.push_str(&format!("\n{:<w$}  {:<10} {:<9} {:>10} {:>9} {:>8}\n", "stage", "kind", "status", "rows", "seconds", "peak MB"));
+            for r in &s.stages {
+                let na = |o: Option<String>| o.unwrap_or_else(|| if r.status == "failed" { "n/a".into() } else { "-".into() });
+                out.push_str(&format!(
+                    "{:<w$}  {:<10} {:<9} {:>10} {:>9} {:>8}\n",
+                    r.name,
+                    r.kind,
+                    r.status,
+                    na(r.rows.map(|v| v.to_string())),
+                    na(r.seconds.map(|v| format!("{v:.2}"))),
+                    na(r.peak_rss_mb.map(|v| v.to_string())),
+                ));
+            }
+        }
+        if s.dry_run {
+            let n = s.stages.iter().filter(|r| r.status == "planned").count();
+            out.push_str(&format!("Dry run: {n} of {} stages would run or be restored; nothing was changed\n", s.stages.len()));
+        } else {
+            let lock = match (s.writes_lock, s.lock_changed) {
+                (false, _) => String::new(),
+                (true, true) => " (lockfile updated)".into(),
+                (true, false) => " (lockfile unchanged)".into(),
+            };
+            let verdict = if s.ok { "Built" } else { "Failed to build" };
+            out.push_str(&format!("{verdict} {} in {:.2}s → {}{lock}\n", s.dataset, s.seconds, s.output));
+        }
+        let _ = write!(std::io::stderr().lock(), "{out}");
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    Good,
+    Info,
+    Bad,
+    Warn,
+    Dim,
+}
+
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+impl Reporter for HumanReporter {
+    fn event(&self, event: &Event) {
+        let quiet = self.verbosity == Verbosity::Quiet;
+        match event {
+            Event::BuildStarted { dataset, version, nodes, jobs, dry_run } if !quiet => {
+                let what = if *dry_run { "Planning" } else { "Building" };
+                self.line(what, &format!("{dataset} {version} ({nodes} stages, {jobs} jobs)"), Style::Info);
+            }
+            Event::SourceHashed { name, files, bytes, rehashed } if !quiet => {
+                self.line("Hashed", &format!("source {name}: {files} files, {} ({rehashed} read)", size(*bytes)), Style::Dim);
+            }
+            Event::StageFresh { name } if self.verbosity == Verbosity::Verbose => self.line("Fresh", name, Style::Dim),
+            Event::StagePlanned { name, action, reason } => {
+                self.line("Would", &format!("{action} {name}: {reason}"), Style::Info);
+            }
+            Event::StageStarted { name, kind, reason, member, members } if !quiet => {
+                let of = if *members > 1 { format!(" ({member}/{members})") } else { String::new() };
+                self.line("Running", &format!("{name}{of} [{kind}]: {reason}"), Style::Info);
+                if let Some(m) = &self.multi {
+                    let bar = m.add(ProgressBar::new_spinner());
+                    bar.set_style(ProgressStyle::with_template("          {spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                    bar.set_message(name.clone());
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    if let Ok(mut bars) = self.bars.lock() {
+                        bars.insert(name.clone(), bar);
+                    }
+                }
+            }
+            Event::StageRestored { name, reason } if !quiet => {
+                self.line("Restored", &format!("{name} from the run cache: {reason}"), Style::Good);
+            }
+            Event::StageFinished { name, seconds, peak_rss_mb, rows, outputs } => {
+                self.finish_bar(name);
+                if !quiet {
+                    let rows = rows.map(|r| format!(", {r} rows")).unwrap_or_default();
+                    self.line("Finished", &format!("{name} in {seconds:.2}s ({outputs} files{rows}, peak {peak_rss_mb} MB)"), Style::Good);
+                }
+            }
+            Event::StageFailed { name, error, hint } => {
+                self.finish_bar(name);
+                self.line("Failed", &format!("{name}: {error}"), Style::Bad);
+                if let Some(h) = hint {
+                    self.line("", &format!("hint: {h}"), Style::Dim);
+                }
+            }
+            Event::StageSkipped { name, reason } if !quiet => self.line("Skipped", &format!("{name}: {reason}"), Style::Warn),
+            Event::Warning { message } => self.line("warning", message, Style::Warn),
+            Event::BuildFinished(s) => self.summary(s),
+            _ => {}
+        }
+    }
+}

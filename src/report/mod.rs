@@ -1,0 +1,7 @@
+//! Reporters: the same events rendered for people (stderr) or machines (JSON Lines, stdout).
+
+pub mod events;
+pub mod human;
+pub mod json;
+
+pub use events::{Event, Reporter};

@@ -1,0 +1,206 @@
+//! Reading `dataset.yaml`: size limit, YAML budget, two-pass typed parse, error mapping.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde_saphyr::{Location, MessageFormatter, Spanned};
+
+use super::error::{SourceFile, SpecError, did_you_mean};
+use super::model::{NormalizeSpec, Spec, SplitSpec, StageEntry};
+use crate::stages::KINDS;
+
+/// Specs larger than this are refused before parsing.
+pub const MAX_SPEC_BYTES: usize = 1024 * 1024;
+
+/// Read and parse a spec file. Semantic checks happen in [`super::resolve`].
+pub fn load_file(path: &Path, display_name: &str) -> Result<(SourceFile, Spec), SpecError> {
+    let meta = fs_err::metadata(path).map_err(|e| {
+        SpecError::new(format!("cannot read `{display_name}`: {}", io_reason(&e)))
+            .help("run `mldatabuild init` to create a starter dataset.yaml, or pass `-f PATH`")
+    })?;
+    if meta.len() > MAX_SPEC_BYTES as u64 {
+        return Err(SpecError::new(format!(
+            "`{display_name}` is {} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes",
+            meta.len()
+        ))
+        .help("a dataset spec describes data, it does not contain it: move data into files and name them under `sources:`"));
+    }
+    let bytes = fs_err::read(path)
+        .map_err(|e| SpecError::new(format!("cannot read `{display_name}`: {}", io_reason(&e))))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        SpecError::new(format!(
+            "`{display_name}` is not valid UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    let file = SourceFile::new(display_name, text);
+    let spec = parse(&file)?;
+    Ok((file, spec))
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: 32,
+            max_aliases: 1_000,
+            max_anchors: 1_000,
+            max_nodes: 200_000,
+            max_events: 400_000,
+            max_documents: 1,
+            max_total_scalar_bytes: MAX_SPEC_BYTES,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 20_000,
+            max_replay_stack_depth: 16,
+            max_alias_expansions_per_anchor: 100,
+        },
+        with_snippet: false,
+    }
+}
+
+/// Pass 1: only the stage kinds, so pass 2 can pick each stage's type.
+#[derive(Deserialize)]
+struct Skeleton {
+    #[serde(default)]
+    stages: Option<BTreeMap<String, KindOnly>>,
+}
+
+#[derive(Deserialize)]
+struct KindOnly {
+    kind: Spanned<String>,
+}
+
+thread_local! {
+    static STAGE_KINDS: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+}
+
+/// Parse spec text (both passes).
+pub fn parse(file: &SourceFile) -> Result<Spec, SpecError> {
+    if file.text.trim().is_empty() {
+        return Err(SpecError::new(format!("`{}` is empty", file.name))
+            .help("run `mldatabuild init` to write a commented starter spec"));
+    }
+    let skeleton: Skeleton =
+        serde_saphyr::from_str_with_options(&file.text, options()).map_err(|e| map_yaml_error(file, &e))?;
+    let mut kinds = HashMap::new();
+    for (name, k) in skeleton.stages.unwrap_or_default() {
+        let kind = k.kind.value.as_str();
+        if !KINDS.contains(&kind) {
+            let mut err = SpecError::new(format!("unknown stage kind `{kind}` in stage `{name}`"))
+                .at(file, k.kind.referenced, "unknown kind");
+            err = match did_you_mean(kind, KINDS.iter().copied()) {
+                Some(h) => err.help(format!("{h} (kinds: {})", KINDS.join(", "))),
+                None if crate::stages::PLANNED_KINDS.contains(&kind) => err.help(format!(
+                    "`{kind}` stages are planned but not available in this version (kinds: {})",
+                    KINDS.join(", ")
+                )),
+                None => err.help(format!("the stage kinds are: {}", KINDS.join(", "))),
+            };
+            return Err(err);
+        }
+        kinds.insert(name, k.kind.value);
+    }
+    STAGE_KINDS.with(|k| *k.borrow_mut() = kinds);
+    let result = serde_saphyr::from_str_with_options::<Spec>(&file.text, options());
+    STAGE_KINDS.with(|k| k.borrow_mut().clear());
+    result.map_err(|e| map_yaml_error(file, &e))
+}
+
+/// `deserialize_with` for `stages:`: each entry typed by the kind found in pass 1.
+pub fn deserialize_stages<'de, D: de::Deserializer<'de>>(d: D) -> Result<Vec<StageEntry>, D::Error> {
+    struct StagesVisitor;
+    impl<'de> Visitor<'de> for StagesVisitor {
+        type Value = Vec<StageEntry>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a mapping of stage names to stages")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(name) = map.next_key::<Spanned<String>>()? {
+                let kind = STAGE_KINDS.with(|k| k.borrow().get(&name.value).cloned());
+                let (common, params) = match kind.as_deref() {
+                    Some("normalize") => {
+                        let (c, p) = map.next_value::<NormalizeSpec>()?.into_parts();
+                        (c, serde_json::to_value(p))
+                    }
+                    Some("split") => {
+                        let (c, p) = map.next_value::<SplitSpec>()?.into_parts();
+                        (c, serde_json::to_value(p))
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                };
+                let params = params.map_err(de::Error::custom)?;
+                out.push(StageEntry { name, common, params });
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(StagesVisitor)
+}
+
+/// Turn a serde-saphyr error into a spec error at its location, with a hint where one helps.
+pub fn map_yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> SpecError {
+    use serde_saphyr::Error as E;
+    let loc = e.location().unwrap_or(Location::UNKNOWN);
+    let raw = serde_saphyr::DefaultMessageFormatter.format_message(e).into_owned();
+    match e {
+        E::SerdeUnknownField { field, expected, .. } => {
+            let mut err = SpecError::new(format!("unknown key `{field}`")).at(file, loc, "unknown key");
+            let hint = did_you_mean(field, expected.iter().copied());
+            let keys = format!("expected one of: {}", expected.join(", "));
+            err = err.help(match hint {
+                Some(h) => format!("{h} ({keys})"),
+                None => keys,
+            });
+            err
+        }
+        E::SerdeMissingField { field, .. } => SpecError::new(format!("missing key `{field}`"))
+            .at(file, loc, format!("this mapping needs `{field}`"))
+            .help(format!("add `{field}:`; see docs/dataset-yaml.md for every key")),
+        E::SerdeInvalidType { .. } | E::SerdeInvalidValue { .. } | E::InvalidScalar { .. } => {
+            SpecError::new(format!("wrong type: {raw}")).at(file, loc, "wrong type")
+        }
+        E::Budget { .. } | E::AliasExpansionLimitExceeded { .. } | E::AliasReplayLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => SpecError::new(format!(
+            "the spec is too large or too deeply nested to load safely: {raw}"
+        ))
+        .at(file, loc, "limit reached here")
+        .help("mldatabuild refuses YAML alias bombs and nesting deeper than 32 levels; write the values out"),
+        E::DuplicateMappingKey { .. } => SpecError::new(format!("duplicate name: {raw}"))
+            .at(file, loc, "defined again here")
+            .help("every source and stage needs a unique name"),
+        E::Message { .. } | E::ExternalMessage { .. } => {
+            // Our own bound checks (custom serde errors) and other semantic messages.
+            let (msg, help) = match raw.split_once(" | hint: ") {
+                Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
+                None => (raw.clone(), None),
+            };
+            let err = SpecError::new(msg).at(file, loc, "here");
+            match help {
+                Some(h) => err.help(h),
+                None => err,
+            }
+        }
+        _ => SpecError::new(format!("invalid YAML: {raw}"))
+            .at(file, loc, "here")
+            .help("check the indentation and quoting around this line"),
+    }
+}

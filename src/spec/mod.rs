@@ -1,0 +1,9 @@
+//! `dataset.yaml`: the typed model, the loader and the resolver into a project graph.
+
+pub mod error;
+pub mod load;
+pub mod model;
+pub mod resolve;
+
+pub use error::{SourceFile, SpecError};
+pub use resolve::{Node, NodeKind, Project, SourceDef};

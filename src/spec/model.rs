@@ -1,0 +1,150 @@
+//! The typed model of `dataset.yaml`.
+//!
+//! Stage entries are typed per kind without `flatten` or untagged enums: the loader first reads
+//! every stage's `kind` (pass 1), then deserializes each stage into the struct of its kind
+//! (pass 2), so unknown keys and wrong types are reported against the exact line.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::stages::normalize::NormalizeParams;
+use crate::stages::split::SplitParams;
+
+/// The whole `dataset.yaml`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mldatabuild dataset spec", description = "The `dataset.yaml` of mldatabuild.")]
+pub struct Spec {
+    /// Editor schema reference; ignored by mldatabuild.
+    #[serde(rename = "$schema", default)]
+    pub schema: Option<String>,
+    /// The dataset's name: letters, digits, `-`, `_` and `.`.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// The dataset's own semantic version, e.g. `1.2.0`.
+    #[schemars(with = "String")]
+    pub version: Spanned<String>,
+    /// A sentence or two about the dataset.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The dataset folder, relative to the spec's directory. Default: `out/<name>`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub output: Option<Spanned<String>>,
+    /// Named data sources.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, SourceSpec>")]
+    pub sources: BTreeMap<String, Spanned<SourceSpec>>,
+    /// Named stages; each has a `kind` and the keys of that kind.
+    #[serde(default, deserialize_with = "crate::spec::load::deserialize_stages")]
+    #[schemars(with = "BTreeMap<String, StageSchema>")]
+    pub stages: Vec<StageEntry>,
+}
+
+/// A data source.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Where the data comes from: a local file, directory or glob, relative to the spec.
+    #[schemars(with = "String")]
+    pub uri: Spanned<String>,
+    /// Optional globs selecting files inside a directory source (default: every file).
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
+}
+
+/// Keys shared by every stage kind.
+#[derive(Debug)]
+pub struct StageCommon {
+    pub kind: Spanned<String>,
+    pub input: Spanned<String>,
+    pub description: Option<String>,
+    pub output: Option<Spanned<String>>,
+    pub matrix: Option<Spanned<BTreeMap<String, Spanned<Vec<serde_json::Value>>>>>,
+}
+
+/// One entry of `stages:`, typed by its kind.
+#[derive(Debug)]
+pub struct StageEntry {
+    pub name: Spanned<String>,
+    pub common: StageCommon,
+    /// The kind's parameters, as canonical JSON (struct field order, defaults filled in).
+    pub params: serde_json::Value,
+}
+
+/// Declares a stage kind's spec struct (common keys + parameters) and its parameters struct
+/// from one field list, so the two can never drift apart.
+macro_rules! stage_spec {
+    ($spec:ident, $params:ident { $( $(#[$fm:meta])* $field:ident : $ty:ty ),* $(,)? }) => {
+        #[derive(Debug, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $spec {
+            /// The stage kind.
+            #[schemars(with = "String")]
+            pub kind: Spanned<String>,
+            /// The source or stage this stage reads.
+            #[schemars(with = "String")]
+            pub input: Spanned<String>,
+            /// Free text; not hashed.
+            #[serde(default)]
+            pub description: Option<String>,
+            /// Where the outputs go inside the dataset folder (default depends on the kind).
+            #[serde(default)]
+            #[schemars(with = "Option<String>")]
+            pub output: Option<Spanned<String>>,
+            /// Expand the stage into one node per combination of these parameter values.
+            #[serde(default)]
+            #[schemars(with = "Option<BTreeMap<String, Vec<serde_json::Value>>>")]
+            pub matrix: Option<Spanned<BTreeMap<String, Spanned<Vec<serde_json::Value>>>>>,
+            $( $(#[$fm])* pub $field: $ty, )*
+        }
+
+        impl $spec {
+            pub(crate) fn into_parts(self) -> (StageCommon, $params) {
+                (
+                    StageCommon {
+                        kind: self.kind,
+                        input: self.input,
+                        description: self.description,
+                        output: self.output,
+                        matrix: self.matrix,
+                    },
+                    $params { $( $field: self.$field, )* },
+                )
+            }
+        }
+    };
+}
+
+stage_spec!(NormalizeSpec, NormalizeParams {
+    /// Columns to keep, in order, each optionally renamed (`from`) and cast (`type`).
+    #[serde(default)]
+    columns: Option<BTreeMap<String, crate::stages::normalize::ColumnSpec>>,
+    /// Drop rows where any of these columns is null.
+    #[serde(default)]
+    drop_nulls: Vec<String>,
+    /// Input format; `auto` detects it from the file extension.
+    #[serde(default)]
+    format: crate::stages::normalize::InputFormat,
+});
+
+stage_spec!(SplitSpec, SplitParams {
+    /// Split names and their fractions of the rows. Default: train 0.8, validation 0.1, test 0.1.
+    #[serde(default = "crate::stages::split::default_ratios")]
+    ratios: crate::stages::split::Ratios,
+    /// Seed of the deterministic assignment of rows to splits.
+    seed: u64,
+});
+
+/// The JSON Schema of one stage entry: one of the kinds (generated by `schema.rs`).
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[expect(dead_code, reason = "only used to generate the JSON schema")]
+pub(crate) enum StageSchema {
+    Normalize(NormalizeSpec),
+    Split(SplitSpec),
+}
+

@@ -1,0 +1,451 @@
+//! From a parsed spec to a [`Project`]: names checked, inputs resolved, cycles refused,
+//! matrices expanded, output folders assigned, nodes in topological order.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Location;
+
+use super::error::{SourceFile, SpecError, did_you_mean};
+use super::model::{Spec, StageEntry};
+use crate::stages::{self, Stage};
+
+/// A local source as declared.
+#[derive(Debug, Clone)]
+pub struct SourceDef {
+    pub uri: String,
+    pub files: Option<Vec<String>>,
+}
+
+#[derive(Debug)]
+pub enum NodeKind {
+    Source(SourceDef),
+    Stage(Box<dyn Stage>),
+}
+
+/// One node of the DAG: a source or one (matrix member of a) stage.
+#[derive(Debug)]
+pub struct Node {
+    /// Unique name, e.g. `tokens[max_length=512]`.
+    pub name: String,
+    /// The spec entry it comes from, e.g. `tokens`.
+    pub group: String,
+    /// Matrix values of this member (empty outside a matrix).
+    pub combination: BTreeMap<String, serde_json::Value>,
+    /// 1-based position among the members of its group, and their count.
+    pub member: (usize, usize),
+    /// Indices of input nodes.
+    pub inputs: Vec<usize>,
+    pub kind: NodeKind,
+    /// Output folder inside the dataset folder (stages only).
+    pub output: String,
+}
+
+impl Node {
+    pub fn is_source(&self) -> bool {
+        matches!(self.kind, NodeKind::Source(_))
+    }
+    pub fn kind_name(&self) -> &str {
+        match &self.kind {
+            NodeKind::Source(_) => "source",
+            NodeKind::Stage(s) => s.kind(),
+        }
+    }
+}
+
+/// A resolved dataset project.
+#[derive(Debug)]
+pub struct Project {
+    /// Directory of the spec; relative paths are resolved against it.
+    pub root: PathBuf,
+    /// Spec path relative to `root` (as recorded in the lock).
+    pub spec_path: String,
+    /// `b3:` hash of the spec text.
+    pub spec_hash: String,
+    pub name: String,
+    pub version: String,
+    pub description: Option<String>,
+    /// Dataset folder relative to `root`.
+    pub out_dir: String,
+    /// Nodes in topological order (ties: sources, then stages in spec order).
+    pub nodes: Vec<Node>,
+}
+
+impl Project {
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join(lock_name(&self.spec_path))
+    }
+
+    pub fn out_path(&self) -> PathBuf {
+        self.root.join(&self.out_dir)
+    }
+
+    /// Nodes that depend on `i`, directly or not.
+    pub fn downstream(&self, i: usize) -> BTreeSet<usize> {
+        let mut out = BTreeSet::new();
+        let mut changed = true;
+        out.insert(i);
+        while changed {
+            changed = false;
+            for (j, n) in self.nodes.iter().enumerate() {
+                if !out.contains(&j) && n.inputs.iter().any(|x| out.contains(x)) {
+                    out.insert(j);
+                    changed = true;
+                }
+            }
+        }
+        out.remove(&i);
+        out
+    }
+
+    /// `i` and everything it depends on.
+    pub fn upstream_closure(&self, targets: &[usize]) -> BTreeSet<usize> {
+        let mut out = BTreeSet::new();
+        let mut stack: Vec<usize> = targets.to_vec();
+        while let Some(i) = stack.pop() {
+            if out.insert(i) {
+                stack.extend(self.nodes[i].inputs.iter().copied());
+            }
+        }
+        out
+    }
+}
+
+/// `dataset.yaml` → `dataset.lock`; any other `x.yaml` → `x.lock`.
+pub fn lock_name(spec_path: &str) -> String {
+    let file = Path::new(spec_path).file_name().and_then(|f| f.to_str()).unwrap_or("dataset.yaml");
+    let stem = file.strip_suffix(".yaml").or_else(|| file.strip_suffix(".yml")).unwrap_or(file);
+    let lock = format!("{stem}.lock");
+    match Path::new(spec_path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir.join(lock).to_string_lossy().into_owned(),
+        None => lock,
+    }
+}
+
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// The canonical text of a matrix value inside a node name.
+pub fn value_label(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn member_name(group: &str, combination: &BTreeMap<String, serde_json::Value>) -> String {
+    if combination.is_empty() {
+        return group.to_owned();
+    }
+    let parts: Vec<String> = combination.iter().map(|(k, v)| format!("{k}={}", value_label(v))).collect();
+    format!("{group}[{}]", parts.join(","))
+}
+
+/// Check a relative output path: no absolute paths, no `..`, no empty segments.
+fn check_output_path(p: &str) -> Result<(), String> {
+    if p.is_empty() {
+        return Err("is empty".into());
+    }
+    if p.starts_with('/') || p.starts_with('\\') || p.contains(':') {
+        return Err("must be a relative path".into());
+    }
+    if p.split('/').any(|s| s.is_empty() || s == ".." || s == ".") {
+        return Err("must not contain `..`, `.` or empty segments".into());
+    }
+    Ok(())
+}
+
+/// Resolve a parsed spec into a project.
+pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) -> Result<Project, SpecError> {
+    let name = spec.name.value.clone();
+    if !valid_name(&name) {
+        return Err(SpecError::new(format!("invalid dataset name `{name}`"))
+            .at(file, spec.name.referenced, "invalid name")
+            .help("use letters, digits, `-`, `_` and `.`, starting with a letter or digit"));
+    }
+    let version = spec.version.value.clone();
+    if !is_semver(&version) {
+        return Err(SpecError::new(format!("`version` must be a semantic version like 1.2.0: got `{version}`"))
+            .at(file, spec.version.referenced, "not MAJOR.MINOR.PATCH"));
+    }
+    let out_dir = match &spec.output {
+        Some(o) => {
+            check_output_path(&o.value).map_err(|why| {
+                SpecError::new(format!("`output` {why}: got `{}`", o.value)).at(file, o.referenced, "here")
+            })?;
+            o.value.trim_end_matches('/').to_owned()
+        }
+        None => format!("out/{name}"),
+    };
+
+    // Names: sources and stages share one namespace.
+    let mut defined: HashMap<String, Location> = HashMap::new();
+    for (sname, src) in &spec.sources {
+        if !valid_name(sname) {
+            return Err(SpecError::new(format!("invalid source name `{sname}`"))
+                .at(file, src.referenced, "this source")
+                .help("use letters, digits, `-`, `_` and `.`"));
+        }
+        defined.insert(sname.clone(), src.referenced);
+    }
+    for st in &spec.stages {
+        let n = &st.name.value;
+        if !valid_name(n) {
+            return Err(SpecError::new(format!("invalid stage name `{n}`"))
+                .at(file, st.name.referenced, "invalid name")
+                .help("use letters, digits, `-`, `_` and `.`, starting with a letter or digit"));
+        }
+        if defined.contains_key(n) {
+            return Err(SpecError::new(format!("duplicate name `{n}`: it names both a source and a stage"))
+                .at(file, st.name.referenced, "stage defined here")
+                .help("sources and stages share one namespace; rename one of them"));
+        }
+        defined.insert(n.clone(), st.name.referenced);
+    }
+
+    // Inputs exist (a group name, or one member of a matrix group).
+    let group_of = |input: &str| input.split_once('[').map_or(input, |(g, _)| g).to_owned();
+    for st in &spec.stages {
+        let input = &st.common.input.value;
+        if !defined.contains_key(&group_of(input)) {
+            let mut err = SpecError::new(format!("stage `{}` reads `{input}`, which is not a source or stage", st.name.value))
+                .at(file, st.common.input.referenced, "unknown input");
+            let names: Vec<&str> = defined.keys().map(String::as_str).collect();
+            err = match did_you_mean(input, names.iter().copied()) {
+                Some(h) => err.help(h),
+                None => {
+                    let mut sorted = names.clone();
+                    sorted.sort_unstable();
+                    err.help(format!("defined names: {}", sorted.join(", ")))
+                }
+            };
+            return Err(err);
+        }
+    }
+
+    // Cycles, on the stage-level graph.
+    let order = stage_order(file, &spec.stages, &group_of)?;
+
+    // Sources first, in name order.
+    let mut nodes: Vec<Node> = Vec::new();
+    for (sname, src) in &spec.sources {
+        nodes.push(Node {
+            name: sname.clone(),
+            group: sname.clone(),
+            combination: BTreeMap::new(),
+            member: (1, 1),
+            inputs: Vec::new(),
+            kind: NodeKind::Source(SourceDef { uri: src.value.uri.value.clone(), files: src.value.files.clone() }),
+            output: String::new(),
+        });
+    }
+
+    // Stages in topological order, each expanded over its matrix and its input's members.
+    let mut members: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        members.insert(n.name.clone(), vec![i]);
+    }
+    let mut outputs: Vec<(String, String, Location)> = Vec::new();
+    for &si in &order {
+        let st = &spec.stages[si];
+        let input = &st.common.input.value;
+        let input_nodes: Vec<usize> = if input.contains('[') {
+            match nodes.iter().position(|n| &n.name == input) {
+                Some(i) => vec![i],
+                None => {
+                    let group = group_of(input);
+                    let names: Vec<String> = members.get(&group).into_iter().flatten().map(|&i| nodes[i].name.clone()).collect();
+                    return Err(SpecError::new(format!("stage `{}` reads `{input}`, which is not a member of `{group}`", st.name.value))
+                        .at(file, st.common.input.referenced, "no such member")
+                        .help(format!("members: {}", names.join(", "))));
+                }
+            }
+        } else {
+            members.get(input).cloned().unwrap_or_default()
+        };
+        let combos = matrix_combinations(file, st)?;
+        let total = input_nodes.len() * combos.len();
+        let mut group_members = Vec::new();
+        for &inp in &input_nodes {
+            for combo in &combos {
+                let mut params = st.params.clone();
+                for (k, v) in combo {
+                    if let Some(obj) = params.as_object_mut() {
+                        obj.insert(k.clone(), v.clone());
+                    }
+                }
+                let stage = stages::build(&st.common.kind.value, &params).map_err(|e| {
+                    let (loc, label) = match &st.common.matrix {
+                        Some(m) if !combo.is_empty() => (m.referenced, "in this matrix"),
+                        _ => (st.name.referenced, "in this stage"),
+                    };
+                    SpecError::new(format!("stage `{}`: {e}", st.name.value)).at(file, loc, label)
+                })?;
+                // Members inherit the matrix values of the input member they read.
+                let mut combination = nodes[inp].combination.clone();
+                combination.extend(combo.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let name = member_name(&st.name.value, &combination);
+                let base = match &st.common.output {
+                    Some(o) => {
+                        check_output_path(&o.value).map_err(|why| {
+                            SpecError::new(format!("`output` {why}: got `{}`", o.value)).at(file, o.referenced, "here")
+                        })?;
+                        o.value.trim_end_matches('/').to_owned()
+                    }
+                    None => stage.default_output(&st.name.value),
+                };
+                let output = if combination.is_empty() {
+                    base
+                } else {
+                    let suffix: Vec<String> =
+                        combination.iter().map(|(k, v)| format!("{k}={}", value_label(v).replace('/', "_"))).collect();
+                    format!("{base}/{}", suffix.join(","))
+                };
+                let loc = st.common.output.as_ref().map_or(st.name.referenced, |o| o.referenced);
+                outputs.push((output.clone(), name.clone(), loc));
+                group_members.push(nodes.len());
+                nodes.push(Node {
+                    name,
+                    group: st.name.value.clone(),
+                    combination,
+                    member: (group_members.len(), total),
+                    inputs: vec![inp],
+                    kind: NodeKind::Stage(stage),
+                    output,
+                });
+            }
+        }
+        members.insert(st.name.value.clone(), group_members);
+    }
+
+    // Output folders must not overlap.
+    for (i, (a, an, _)) in outputs.iter().enumerate() {
+        for (b, bn, bloc) in &outputs[i + 1..] {
+            let overlap = a == b || b.starts_with(&format!("{a}/")) || a.starts_with(&format!("{b}/"));
+            if overlap {
+                return Err(SpecError::new(format!("stages `{an}` and `{bn}` write to overlapping folders `{a}` and `{b}`"))
+                    .at(file, *bloc, "this stage")
+                    .help("set `output:` on one of them to a folder of its own"));
+            }
+        }
+    }
+
+    let spec_hash = format!("b3:{}", blake3::hash(file.text.as_bytes()).to_hex());
+    Ok(Project {
+        root,
+        spec_path,
+        spec_hash,
+        name,
+        version,
+        description: spec.description,
+        out_dir,
+        nodes,
+    })
+}
+
+fn is_semver(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Topological order of spec stages (ties by spec order); a cycle is an error that prints it.
+fn stage_order(file: &SourceFile, stages: &[StageEntry], group_of: &dyn Fn(&str) -> String) -> Result<Vec<usize>, SpecError> {
+    let index: HashMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.value.as_str(), i)).collect();
+    let dep = |i: usize| index.get(group_of(&stages[i].common.input.value).as_str()).copied();
+    let mut indegree: Vec<usize> = (0..stages.len()).map(|i| usize::from(dep(i).is_some())).collect();
+    let mut ready: BTreeSet<usize> = (0..stages.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::new();
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for j in 0..stages.len() {
+            if dep(j) == Some(i) {
+                indegree[j] -= 1;
+                if indegree[j] == 0 {
+                    ready.insert(j);
+                }
+            }
+        }
+    }
+    if order.len() == stages.len() {
+        return Ok(order);
+    }
+    // Follow inputs from any stage left over until a name repeats: that is the cycle.
+    let start = (0..stages.len()).find(|i| !order.contains(i)).unwrap_or(0);
+    let mut path = vec![start];
+    let mut cur = start;
+    while let Some(next) = dep(cur) {
+        if let Some(pos) = path.iter().position(|&p| p == next) {
+            let cycle: Vec<&str> = path[pos..].iter().chain(std::iter::once(&next)).map(|&i| stages[i].name.value.as_str()).collect();
+            let first = &stages[path[pos]];
+            // Print in data-flow order: a → b means b reads a.
+            let mut flow: Vec<&str> = cycle.clone();
+            flow.reverse();
+            return Err(SpecError::new(format!("the stages form a cycle: {}", flow.join(" → ")))
+                .at(file, first.common.input.referenced, "this input closes the cycle")
+                .help("a stage cannot depend on its own output; break the cycle by changing one `input:`"));
+        }
+        path.push(next);
+        cur = next;
+    }
+    Err(SpecError::new("the stages form a cycle"))
+}
+
+/// The matrix combinations of a stage (one empty combination when it has no matrix).
+fn matrix_combinations(file: &SourceFile, st: &StageEntry) -> Result<Vec<Vec<(String, serde_json::Value)>>, SpecError> {
+    let Some(matrix) = &st.common.matrix else {
+        return Ok(vec![Vec::new()]);
+    };
+    let params = st.params.as_object().cloned().unwrap_or_default();
+    let mut combos: Vec<Vec<(String, serde_json::Value)>> = vec![Vec::new()];
+    if matrix.value.is_empty() {
+        return Err(SpecError::new(format!("stage `{}`: `matrix` is empty", st.name.value))
+            .at(file, matrix.referenced, "empty matrix")
+            .help("give at least one parameter with a list of values, or remove `matrix:`"));
+    }
+    for (key, values) in &matrix.value {
+        if !params.contains_key(key) {
+            let mut err = SpecError::new(format!("matrix key `{key}` is not a parameter of `{}` stages", st.common.kind.value))
+                .at(file, values.referenced, "unknown parameter");
+            err = match did_you_mean(key, params.keys().map(String::as_str)) {
+                Some(h) => err.help(h),
+                None => err.help(format!("parameters: {}", params.keys().cloned().collect::<Vec<_>>().join(", "))),
+            };
+            return Err(err);
+        }
+        if values.value.is_empty() {
+            return Err(SpecError::new(format!("matrix.{key} is empty"))
+                .at(file, values.referenced, "no values")
+                .help("list at least one value"));
+        }
+        let mut seen = BTreeSet::new();
+        for v in &values.value {
+            if !seen.insert(v.to_string()) {
+                return Err(SpecError::new(format!("matrix.{key} lists `{}` twice", value_label(v)))
+                    .at(file, values.referenced, "duplicate value"));
+            }
+        }
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                values.value.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push((key.clone(), v.clone()));
+                    c
+                })
+            })
+            .collect();
+    }
+    if combos.len() > 10_000 {
+        return Err(SpecError::new(format!("matrix of stage `{}` expands to {} combinations; at most 10000", st.name.value, combos.len()))
+            .at(file, matrix.referenced, "too many combinations"));
+    }
+    Ok(combos)
+}

@@ -1,0 +1,96 @@
+//! The stage trait and the registry of stage kinds. One module per kind.
+
+pub mod normalize;
+pub mod split;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Stage kinds available in this version.
+pub const KINDS: &[&str] = &["normalize", "split"];
+
+/// Stage kinds that are designed but not yet built; named in the error for a clearer message.
+pub const PLANNED_KINDS: &[&str] = &["fetch", "validate", "tokenize", "export"];
+
+/// One unit of work in the DAG.
+pub trait Stage: fmt::Debug + Send + Sync {
+    /// The `kind:` of the stage.
+    fn kind(&self) -> &'static str;
+    /// The implementation version: bumped whenever the same inputs and parameters would give
+    /// different outputs. Part of the action key.
+    fn version(&self) -> u32;
+    /// Canonical parameters (all defaults filled in). Part of the action key and the lock.
+    fn params(&self) -> serde_json::Value;
+    /// The output folder inside the dataset folder when the spec gives none.
+    fn default_output(&self, group: &str) -> String;
+    /// Do the work: read `cx.input`, write files under `cx.out_dir`.
+    fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError>;
+}
+
+/// A file a stage reads.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// The name to show and sort by: relative to the source, or to the producing stage's folder.
+    pub name: String,
+    /// Where to read it.
+    pub path: PathBuf,
+}
+
+/// What the executor hands a running stage.
+pub struct StageContext<'a> {
+    /// The node name, e.g. `tokens[max_length=512]`.
+    pub name: &'a str,
+    /// Files of the stage's input, sorted by name.
+    pub input: &'a [InputFile],
+    /// Whether the input is a source (raw files) or a stage (Parquet tables).
+    pub input_is_source: bool,
+    /// An empty directory the stage writes its outputs into.
+    pub out_dir: &'a Path,
+}
+
+/// What a stage produced.
+#[derive(Debug, Default)]
+pub struct StageOutput {
+    /// Files written, relative to `out_dir`, each with its row count when it is a table.
+    pub files: Vec<(String, Option<u64>)>,
+    /// Facts recorded in the lock's `summary:` (rows, schema, per-split counts, …).
+    pub summary: BTreeMap<String, serde_json::Value>,
+}
+
+/// A stage failure, for people: what went wrong and what to do.
+#[derive(Debug, Clone)]
+pub struct StageError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl StageError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: None }
+    }
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for StageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Build a stage of `kind` from canonical parameters (from the spec or from a lockfile).
+pub fn build(kind: &str, params: &serde_json::Value) -> Result<Box<dyn Stage>, String> {
+    fn typed<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, String> {
+        serde_json::from_value(v.clone()).map_err(|e| e.to_string())
+    }
+    match kind {
+        "normalize" => Ok(Box::new(normalize::Normalize::new(typed(params)?)?)),
+        "split" => Ok(Box::new(split::Split::new(typed(params)?)?)),
+        other => Err(format!("unknown stage kind `{other}` (kinds: {})", KINDS.join(", "))),
+    }
+}

@@ -1,0 +1,222 @@
+//! The persisted stat cache: (dev, inode, size, mtime_ns, ctime_ns) → SHA-256, so unchanged files
+//! are never read twice. ctime is in the key because (inode, mtime, size) is not enough: a file
+//! extracted with a fixed mtime and moved over another keeps all three (the Bazel lesson).
+//!
+//! Entries for files modified within [`RACY_NS`] of being hashed are not trusted: a write in the
+//! same timestamp tick could go unseen (git's "racily clean" rule).
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+const MAGIC: &str = "mldatabuild-stat-cache-v1";
+const RACY_NS: i128 = 2_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Stamp {
+    fn of(m: &Metadata) -> Self {
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+        }
+    }
+}
+
+/// Hex SHA-256 and size of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigest {
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct StatCache {
+    path: Option<PathBuf>,
+    entries: HashMap<PathBuf, (Stamp, String)>,
+    dirty: bool,
+    /// Files actually read and hashed (cache misses), for reports and benchmarks.
+    pub hashed_files: u64,
+    pub hashed_bytes: u64,
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+}
+
+impl StatCache {
+    /// Load the cache at `path`; a missing or unreadable cache is an empty one.
+    pub fn load(path: &Path) -> Self {
+        let mut cache = StatCache { path: Some(path.to_owned()), ..StatCache::default() };
+        let mut text = String::new();
+        if std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text)).is_err() {
+            return cache;
+        }
+        let mut lines = text.lines();
+        if lines.next() != Some(MAGIC) {
+            return cache;
+        }
+        for line in lines {
+            let f: Vec<&str> = line.splitn(7, '\t').collect();
+            if f.len() != 7 {
+                continue;
+            }
+            let parsed = (|| {
+                Some((
+                    Stamp {
+                        dev: f[0].parse().ok()?,
+                        ino: f[1].parse().ok()?,
+                        size: f[2].parse().ok()?,
+                        mtime_ns: f[3].parse().ok()?,
+                        ctime_ns: f[4].parse().ok()?,
+                    },
+                    f[5].to_owned(),
+                    PathBuf::from(f[6]),
+                ))
+            })();
+            if let Some((stamp, hash, p)) = parsed {
+                cache.entries.insert(p, (stamp, hash));
+            }
+        }
+        cache
+    }
+
+    /// An in-memory cache that is never saved.
+    pub fn ephemeral() -> Self {
+        StatCache::default()
+    }
+
+    /// The cached digest of `path` if its stamp is unchanged.
+    pub fn lookup(&self, path: &Path, meta: &Metadata) -> Option<FileDigest> {
+        let (stamp, hash) = self.entries.get(path)?;
+        (*stamp == Stamp::of(meta)).then(|| FileDigest { sha256: hash.clone(), size: stamp.size })
+    }
+
+    /// Record a digest computed from `meta`'s version of the file.
+    pub fn record(&mut self, path: &Path, meta: &Metadata, sha256: &str) {
+        let stamp = Stamp::of(meta);
+        if now_ns() - stamp.mtime_ns.max(stamp.ctime_ns) < RACY_NS {
+            self.entries.remove(path);
+            self.dirty = true;
+            return;
+        }
+        let entry = (stamp, sha256.to_owned());
+        if self.entries.get(path) != Some(&entry) {
+            self.entries.insert(path.to_owned(), entry);
+            self.dirty = true;
+        }
+    }
+
+    /// Digest of a file: from the cache when its stamp is unchanged, else read and hashed.
+    pub fn digest(&mut self, path: &Path) -> std::io::Result<FileDigest> {
+        let meta = std::fs::metadata(path)?;
+        if let Some(d) = self.lookup(path, &meta) {
+            return Ok(d);
+        }
+        let sha = sha256_file(path)?;
+        self.hashed_files += 1;
+        self.hashed_bytes += meta.len();
+        self.record(path, &meta, &sha);
+        Ok(FileDigest { sha256: sha, size: meta.len() })
+    }
+
+    /// Write the cache back (atomically) if it changed. Failures are ignored: it is a cache.
+    pub fn save(&mut self) {
+        let Some(path) = &self.path else { return };
+        if !self.dirty {
+            return;
+        }
+        let mut out = String::with_capacity(self.entries.len() * 160);
+        out.push_str(MAGIC);
+        out.push('\n');
+        let mut entries: Vec<_> = self.entries.iter().filter(|(p, _)| p.exists()).collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (p, (s, h)) in entries {
+            let Some(ps) = p.to_str() else { continue };
+            if ps.contains('\n') {
+                continue;
+            }
+            out.push_str(&format!("{}\t{}\t{}\t{}\t{}\t{h}\t{ps}\n", s.dev, s.ino, s.size, s.mtime_ns, s.ctime_ns));
+        }
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+            if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
+                if tmp.write_all(out.as_bytes()).is_ok() && tmp.persist(path).is_ok() {
+                    self.dirty = false;
+                }
+            }
+        }
+    }
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+impl StatCache {
+    /// Digests of many files: cache lookups first, then the misses hashed in parallel.
+    pub fn digest_many(&mut self, paths: &[PathBuf]) -> Vec<std::io::Result<FileDigest>> {
+        use rayon::prelude::*;
+        let metas: Vec<std::io::Result<Metadata>> = paths.iter().map(std::fs::metadata).collect();
+        let mut out: Vec<Option<std::io::Result<FileDigest>>> = Vec::with_capacity(paths.len());
+        let mut misses = Vec::new();
+        for (i, (p, m)) in paths.iter().zip(metas).enumerate() {
+            match m {
+                Err(e) => out.push(Some(Err(e))),
+                Ok(m) => match self.lookup(p, &m) {
+                    Some(d) => out.push(Some(Ok(d))),
+                    None => {
+                        out.push(None);
+                        misses.push((i, m));
+                    }
+                },
+            }
+        }
+        let hashed: Vec<(usize, Metadata, std::io::Result<String>)> =
+            misses.into_par_iter().map(|(i, m)| (i, m, sha256_file(&paths[i]))).collect();
+        for (i, m, r) in hashed {
+            out[i] = Some(r.map(|sha| {
+                self.hashed_files += 1;
+                self.hashed_bytes += m.len();
+                self.record(&paths[i], &m, &sha);
+                FileDigest { sha256: sha, size: m.len() }
+            }));
+        }
+        out.into_iter().map(|o| o.unwrap_or_else(|| Err(std::io::Error::other("not hashed")))).collect()
+    }
+}

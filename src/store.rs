@@ -1,0 +1,179 @@
+//! The global store (`$MLDATA_HOME`, default `~/.mldata`):
+//!
+//! - `objects-v1/sha256/ab/cdef…`: stage outputs by content, read-only;
+//! - `runs-v1/ab/cdef….json`: the run cache, action key → the outputs it produced;
+//! - `tmp/`: folders where running stages write, one per run, removed when done.
+//!
+//! Objects are moved in by rename from `tmp/` (same file system), so the store never holds a
+//! partial object. Dataset folders get hard links to objects (copies across file systems).
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::lockfile::FileLock;
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub root: PathBuf,
+}
+
+/// A run-cache record: what a key produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub key: String,
+    pub kind: String,
+    /// Outputs with paths relative to the stage's output folder.
+    pub outputs: Vec<FileLock>,
+    pub output_hash: String,
+    pub summary: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl Store {
+    /// The store named by `MLDATA_HOME`, or `~/.mldata`.
+    pub fn from_env() -> io::Result<Store> {
+        let root = match std::env::var_os("MLDATA_HOME") {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => {
+                let home = std::env::var_os("HOME")
+                    .ok_or_else(|| io::Error::other("neither MLDATA_HOME nor HOME is set"))?;
+                PathBuf::from(home).join(".mldata")
+            }
+        };
+        Store::open(root)
+    }
+
+    pub fn open(root: PathBuf) -> io::Result<Store> {
+        for d in ["objects-v1/sha256", "runs-v1", "tmp"] {
+            fs_err::create_dir_all(root.join(d))?;
+        }
+        Ok(Store { root })
+    }
+
+    pub fn object_path(&self, sha256: &str) -> PathBuf {
+        let (a, b) = sha256.split_at(2.min(sha256.len()));
+        self.root.join("objects-v1/sha256").join(a).join(b)
+    }
+
+    fn run_path(&self, key: &str) -> PathBuf {
+        let hex = key.strip_prefix("b3:").unwrap_or(key);
+        let (a, b) = hex.split_at(2.min(hex.len()));
+        self.root.join("runs-v1").join(a).join(format!("{b}.json"))
+    }
+
+    /// A fresh folder for one stage run, named after this process so a later run can tell
+    /// abandoned folders (their process is gone) from live ones.
+    pub fn tmp_dir(&self) -> io::Result<tempfile::TempDir> {
+        tempfile::Builder::new().prefix(&format!("run-{}-", std::process::id())).tempdir_in(self.root.join("tmp"))
+    }
+
+    /// Remove folders left in `tmp/` by processes that no longer run (a killed build).
+    pub fn clean_abandoned(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix("run-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
+    /// Move a finished file into the store under its SHA-256 (or drop it if already there).
+    pub fn insert(&self, file: &Path, sha256: &str) -> io::Result<PathBuf> {
+        let dest = self.object_path(sha256);
+        if dest.exists() {
+            fs::remove_file(file)?;
+            return Ok(dest);
+        }
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        fs::set_permissions(file, fs::Permissions::from_mode(0o444))?;
+        fs::rename(file, &dest)?;
+        Ok(dest)
+    }
+
+    pub fn lookup_run(&self, key: &str) -> Option<RunRecord> {
+        let text = fs::read_to_string(self.run_path(key)).ok()?;
+        let rec: RunRecord = serde_json::from_str(&text).ok()?;
+        (rec.key == key && rec.outputs.iter().all(|o| self.object_path(&o.sha256).is_file())).then_some(rec)
+    }
+
+    pub fn record_run(&self, rec: &RunRecord) -> io::Result<()> {
+        let path = self.run_path(&rec.key);
+        let text = serde_json::to_string_pretty(rec).map_err(io::Error::other)?;
+        crate::lockfile::write_atomic(&path, &text).map(|_| ())
+    }
+
+    /// Every run-cache record, for `ls`-style listings and garbage collection.
+    pub fn runs(&self) -> Vec<RunRecord> {
+        let mut out = Vec::new();
+        for e in walkdir::WalkDir::new(self.root.join("runs-v1")).into_iter().flatten() {
+            if e.file_type().is_file() {
+                if let Some(r) = fs::read_to_string(e.path()).ok().and_then(|t| serde_json::from_str(&t).ok()) {
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Put `object` at `dest` atomically: a hard link (or a copy across file systems) made under a
+/// temporary name in the destination folder, then renamed over `dest`.
+pub fn materialize(object: &Path, dest: &Path) -> io::Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".mldatabuild-tmp-{}-{}", std::process::id(), unique()));
+    if fs::hard_link(object, &tmp).is_err() {
+        fs::copy(object, &tmp)?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o444))?;
+    }
+    if let Err(e) = fs::rename(&tmp, dest) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Remove `.mldatabuild-tmp-*` files left in a folder tree by a killed build.
+pub fn remove_stale_temps(dir: &Path) {
+    if !dir.exists() {
+        return;
+    }
+    for e in walkdir::WalkDir::new(dir).max_depth(6).into_iter().flatten() {
+        if e.file_name().to_string_lossy().starts_with(".mldatabuild-tmp-") {
+            let pid = e.file_name().to_string_lossy().split('-').nth(2).and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|p| p != std::process::id() && Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Remove stale `.mldatabuild-tmp-*` files directly inside `dir` (not below it).
+pub fn remove_stale_temps_shallow(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(rest) = name.strip_prefix(".mldatabuild-tmp-") {
+            let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|p| p != std::process::id() && Path::new(&format!("/proc/{p}")).exists());
+            if !alive && e.path().is_file() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
