@@ -53,7 +53,9 @@ impl Error {
                 let handler = miette::GraphicalReportHandler::new_themed(theme).with_context_lines(1).with_width(100);
                 let mut out = String::new();
                 if handler.render_report(&mut out, &spec.to_diagnostic()).is_ok() {
-                    return format!("error: {}\n{}", spec, out.trim_start_matches(|c: char| c != '\n').trim_start_matches('\n'));
+                    // miette's first line(s) repeat the message: keep from the snippet on.
+                    let snippet = out.find('╭').and_then(|i| out[..i].rfind('\n')).map_or(out.as_str(), |i| &out[i + 1..]);
+                    return format!("error: {spec}\n{snippet}");
                 }
             }
         }

@@ -643,6 +643,11 @@ fn run_stage(store: &Store, stage: &dyn Stage, name: &str, input: &[InputFile], 
                     .hint("this is a bug in mldatabuild; please report it with the spec that triggers it"));
             }
         };
+        // Test hook: hold finished outputs in the temporary folder, so a test can kill the
+        // process mid-stage and check that nothing partial reaches the store or dataset folder.
+        if let Some(ms) = std::env::var("MLDATABUILD_TEST_STAGE_DELAY_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
         let rows: BTreeMap<&str, Option<u64>> = output.files.iter().map(|(p, r)| (p.as_str(), *r)).collect();
         let mut written = Vec::new();
         for e in walkdir::WalkDir::new(&out_dir).sort_by_file_name() {

@@ -88,7 +88,7 @@ thread_local! {
 
 /// Parse spec text (both passes).
 pub fn parse(file: &SourceFile) -> Result<Spec, SpecError> {
-    if file.text.trim().is_empty() {
+    if file.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Err(SpecError::new(format!("`{}` is empty", file.name))
             .help("run `mldatabuild init` to write a commented starter spec"));
     }
@@ -176,31 +176,54 @@ pub fn map_yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> SpecError {
             .at(file, loc, format!("this mapping needs `{field}`"))
             .help(format!("add `{field}:`; see docs/dataset-yaml.md for every key")),
         E::SerdeInvalidType { .. } | E::SerdeInvalidValue { .. } | E::InvalidScalar { .. } => {
-            SpecError::new(format!("wrong type: {raw}")).at(file, loc, "wrong type")
+            SpecError::new(format!("wrong type: {}", humanize_types(&raw))).at(file, loc, "wrong type")
         }
-        E::Budget { .. } | E::AliasExpansionLimitExceeded { .. } | E::AliasReplayLimitExceeded { .. }
-        | E::AliasReplayStackDepthExceeded { .. } => SpecError::new(format!(
-            "the spec is too large or too deeply nested to load safely: {raw}"
-        ))
-        .at(file, loc, "limit reached here")
-        .help("mldatabuild refuses YAML alias bombs and nesting deeper than 32 levels; write the values out"),
-        E::DuplicateMappingKey { .. } => SpecError::new(format!("duplicate name: {raw}"))
-            .at(file, loc, "defined again here")
-            .help("every source and stage needs a unique name"),
-        E::Message { .. } | E::ExternalMessage { .. } => {
-            // Our own bound checks (custom serde errors) and other semantic messages.
-            let (msg, help) = match raw.split_once(" | hint: ") {
-                Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
-                None => (raw.clone(), None),
+        _ if raw.contains("budget breached") || raw.to_lowercase().contains("alias") => {
+            let what = if raw.contains("Depth") {
+                "the spec nests deeper than 32 levels".to_owned()
+            } else if raw.to_lowercase().contains("alias") {
+                "the spec's YAML aliases expand too far (a YAML bomb?)".to_owned()
+            } else {
+                format!("the spec is too large to load safely ({raw})")
             };
-            let err = SpecError::new(msg).at(file, loc, "here");
-            match help {
-                Some(h) => err.help(h),
-                None => err,
-            }
+            SpecError::new(what)
+                .at(file, loc, "limit reached here")
+                .help("mldatabuild refuses YAML alias bombs and nesting deeper than 32 levels; write the values out")
         }
-        _ => SpecError::new(format!("invalid YAML: {raw}"))
+        E::DuplicateMappingKey { key, .. } => {
+            let what = key.as_ref().map_or_else(|| "a key appears twice".to_owned(), |k| format!("`{k}` appears twice in the same mapping"));
+            SpecError::new(format!("duplicate key: {what}"))
+                .at(file, loc, "defined again here")
+                .help("every key, source and stage name must be unique within its mapping")
+        }
+        E::Message { .. } | E::ExternalMessage { .. } if raw.contains(" | hint: ") => {
+            // Our own bound checks (custom serde errors carry their hint after ` | hint: `).
+            let (msg, help) = raw.split_once(" | hint: ").unwrap_or((&raw, ""));
+            SpecError::new(msg).at(file, loc, "here").help(help)
+        }
+        _ => SpecError::new(format!("invalid YAML: {}", humanize_types(&raw)))
             .at(file, loc, "here")
             .help("check the indentation and quoting around this line"),
     }
+}
+
+/// Rust type names in serde messages, in words.
+fn humanize_types(raw: &str) -> String {
+    let mut s = raw.to_owned();
+    for (from, to) in [
+        ("expected u64", "expected a non-negative integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected i64", "expected an integer"),
+        ("expected f64", "expected a number"),
+        ("expected a string", "expected a string"),
+        ("invalid u64", "expected a non-negative integer"),
+        ("invalid u32", "expected a non-negative integer"),
+        ("invalid f64", "expected a number"),
+        ("invalid i64", "expected an integer"),
+        ("expected mapping start", "expected a mapping of `key: value` lines"),
+        ("expected sequence start", "expected a list"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
 }
