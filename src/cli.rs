@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "mldatabuild", version, about = "A declarative, content-hashed build system for machine-learning datasets")]
+#[command(
+    name = "mldatabuild",
+    version,
+    about = "A declarative, content-hashed build system for machine-learning datasets"
+)]
 #[command(propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]

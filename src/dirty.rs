@@ -8,13 +8,32 @@ use crate::lockfile::StageLock;
 pub enum DirtyReason {
     Forced,
     NoLockEntry,
-    KindChanged { old: String, new: String },
-    ImplChanged { old: u32, new: u32 },
-    ParamChanged { path: String, old: String, new: String },
-    InputRenamed { old: String, new: String },
-    InputChanged { name: String },
-    OutputMissing { path: String },
-    OutputModified { path: String },
+    KindChanged {
+        old: String,
+        new: String,
+    },
+    ImplChanged {
+        old: u32,
+        new: u32,
+    },
+    ParamChanged {
+        path: String,
+        old: String,
+        new: String,
+    },
+    InputRenamed {
+        old: String,
+        new: String,
+    },
+    InputChanged {
+        name: String,
+    },
+    OutputMissing {
+        path: String,
+    },
+    OutputModified {
+        path: String,
+    },
     KeyChanged,
 }
 
@@ -44,21 +63,36 @@ pub fn explain(
     inputs: &[(String, String)],
 ) -> Option<DirtyReason> {
     if old.kind != kind {
-        return Some(DirtyReason::KindChanged { old: old.kind.clone(), new: kind.to_owned() });
+        return Some(DirtyReason::KindChanged {
+            old: old.kind.clone(),
+            new: kind.to_owned(),
+        });
     }
     if old.impl_version != impl_version {
-        return Some(DirtyReason::ImplChanged { old: old.impl_version, new: impl_version });
+        return Some(DirtyReason::ImplChanged {
+            old: old.impl_version,
+            new: impl_version,
+        });
     }
     if let Some((path, a, b)) = first_diff("params", &old.params, params) {
-        return Some(DirtyReason::ParamChanged { path, old: a, new: b });
+        return Some(DirtyReason::ParamChanged {
+            path,
+            old: a,
+            new: b,
+        });
     }
     for (i, (name, hash)) in inputs.iter().enumerate() {
         match old.inputs.get(i) {
             None => return Some(DirtyReason::InputChanged { name: name.clone() }),
             Some(o) if o.name != *name => {
-                return Some(DirtyReason::InputRenamed { old: o.name.clone(), new: name.clone() });
+                return Some(DirtyReason::InputRenamed {
+                    old: o.name.clone(),
+                    new: name.clone(),
+                });
             }
-            Some(o) if o.hash != *hash => return Some(DirtyReason::InputChanged { name: name.clone() }),
+            Some(o) if o.hash != *hash => {
+                return Some(DirtyReason::InputChanged { name: name.clone() });
+            }
             Some(_) => {}
         }
     }
@@ -81,7 +115,11 @@ fn same_number(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 }
 
 /// The first path where two JSON values differ, with both sides rendered.
-pub fn first_diff(path: &str, a: &serde_json::Value, b: &serde_json::Value) -> Option<(String, String, String)> {
+pub fn first_diff(
+    path: &str,
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+) -> Option<(String, String, String)> {
     use serde_json::Value as V;
     match (a, b) {
         (V::Object(x), V::Object(y)) => {
@@ -107,9 +145,11 @@ pub fn first_diff(path: &str, a: &serde_json::Value, b: &serde_json::Value) -> O
             }
             None
         }
-        (V::Array(x), V::Array(y)) if x.len() == y.len() => {
-            x.iter().zip(y).enumerate().find_map(|(i, (u, v))| first_diff(&format!("{path}[{i}]"), u, v))
-        }
+        (V::Array(x), V::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (u, v))| first_diff(&format!("{path}[{i}]"), u, v)),
         _ if a == b || same_number(a, b) => None,
         _ => Some((path.to_owned(), show(Some(a)), show(Some(b)))),
     }
@@ -122,8 +162,18 @@ mod tests {
 
     #[test]
     fn nested_param_change_is_named() {
-        let d = first_diff("params", &json!({"ratios": {"train": 0.8}, "seed": 1}), &json!({"ratios": {"train": 0.7}, "seed": 1}));
-        assert_eq!(d, Some(("params.ratios.train".into(), "0.8".into(), "0.7".into())));
-        assert_eq!(first_diff("params", &json!({"a": 1}), &json!({"a": 1.0})), None);
+        let d = first_diff(
+            "params",
+            &json!({"ratios": {"train": 0.8}, "seed": 1}),
+            &json!({"ratios": {"train": 0.7}, "seed": 1}),
+        );
+        assert_eq!(
+            d,
+            Some(("params.ratios.train".into(), "0.8".into(), "0.7".into()))
+        );
+        assert_eq!(
+            first_diff("params", &json!({"a": 1}), &json!({"a": 1.0})),
+            None
+        );
     }
 }

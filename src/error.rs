@@ -25,15 +25,30 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Bad input from the user: exit code 2.
     pub fn user(message: impl Into<String>) -> Self {
-        Error { code: EXIT_USAGE, message: message.into(), hint: None, spec: None }
+        Error {
+            code: EXIT_USAGE,
+            message: message.into(),
+            hint: None,
+            spec: None,
+        }
     }
     /// The work failed (a stage, a verification): exit code 1.
     pub fn failure(message: impl Into<String>) -> Self {
-        Error { code: EXIT_FAILURE, message: message.into(), hint: None, spec: None }
+        Error {
+            code: EXIT_FAILURE,
+            message: message.into(),
+            hint: None,
+            spec: None,
+        }
     }
     /// `--locked` and the lockfile would change: exit code 3.
     pub fn locked(message: impl Into<String>) -> Self {
-        Error { code: EXIT_LOCKED, message: message.into(), hint: None, spec: None }
+        Error {
+            code: EXIT_LOCKED,
+            message: message.into(),
+            hint: None,
+            spec: None,
+        }
     }
     #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -43,22 +58,29 @@ impl Error {
 
     /// The error as text for a terminal (or a log, when stderr is not a terminal).
     pub fn render(&self) -> String {
-        if let Some(spec) = &self.spec {
-            if !spec.labels.is_empty() {
+        if let Some(spec) = &self.spec
+            && !spec.labels.is_empty() {
                 let theme = if color_enabled() {
                     miette::GraphicalTheme::unicode()
                 } else {
                     miette::GraphicalTheme::unicode_nocolor()
                 };
-                let handler = miette::GraphicalReportHandler::new_themed(theme).with_context_lines(1).with_width(100);
+                let handler = miette::GraphicalReportHandler::new_themed(theme)
+                    .with_context_lines(1)
+                    .with_width(100);
                 let mut out = String::new();
-                if handler.render_report(&mut out, &spec.to_diagnostic()).is_ok() {
+                if handler
+                    .render_report(&mut out, &spec.to_diagnostic())
+                    .is_ok()
+                {
                     // miette's first line(s) repeat the message: keep from the snippet on.
-                    let snippet = out.find('╭').and_then(|i| out[..i].rfind('\n')).map_or(out.as_str(), |i| &out[i + 1..]);
+                    let snippet = out
+                        .find('╭')
+                        .and_then(|i| out[..i].rfind('\n'))
+                        .map_or(out.as_str(), |i| &out[i + 1..]);
                     return format!("error: {spec}\n{snippet}");
                 }
             }
-        }
         let mut out = format!("error: {}\n", self.message);
         if let Some(h) = &self.hint {
             let _ = write!(out, "\nhint: {h}\n");
@@ -69,14 +91,24 @@ impl Error {
 
 impl From<SpecError> for Error {
     fn from(e: SpecError) -> Self {
-        Error { code: EXIT_USAGE, message: e.to_string(), hint: e.help.clone(), spec: Some(Box::new(e)) }
+        Error {
+            code: EXIT_USAGE,
+            message: e.to_string(),
+            hint: e.help.clone(),
+            spec: Some(Box::new(e)),
+        }
     }
 }
 
 impl From<crate::lockfile::LockError> for Error {
     fn from(e: crate::lockfile::LockError) -> Self {
         let hint = e.hint();
-        Error { code: EXIT_USAGE, message: e.to_string(), hint, spec: None }
+        Error {
+            code: EXIT_USAGE,
+            message: e.to_string(),
+            hint,
+            spec: None,
+        }
     }
 }
 

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use crate::dirty::{self, DirtyReason};
 use crate::error::{Error, Result};
 use crate::fingerprint::{ACTION_KEY_SCHEMA, ActionKey, OUTPUT_DOMAIN, SOURCE_DOMAIN, files_hash};
-use crate::lockfile::{self, Built, DatasetInfo, FileLock, InputLock, Lock, SourceLock, SpecInfo, StageLock, Tool};
+use crate::lockfile::{
+    self, Built, DatasetInfo, FileLock, InputLock, Lock, SourceLock, SpecInfo, StageLock, Tool,
+};
 use crate::report::events::{BuildSummary, Event, Reporter, StageRow};
 use crate::spec::{NodeKind, Project};
 use crate::stages::{InputFile, Stage, StageContext, StageError};
@@ -72,7 +74,11 @@ pub struct BuildOutcome {
 
 impl BuildOutcome {
     pub fn failed(&self) -> Vec<&str> {
-        self.statuses.iter().filter(|(_, s)| matches!(s, Status::Failed(_))).map(|(n, _)| n.as_str()).collect()
+        self.statuses
+            .iter()
+            .filter(|(_, s)| matches!(s, Status::Failed(_)))
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 }
 
@@ -108,7 +114,10 @@ pub struct Executor<'a> {
 }
 
 fn tool() -> Tool {
-    Tool { name: "mldatabuild".into(), version: env!("CARGO_PKG_VERSION").into() }
+    Tool {
+        name: "mldatabuild".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }
 }
 
 pub fn os_tag() -> String {
@@ -122,8 +131,15 @@ impl Executor<'_> {
         Lock {
             version: lockfile::LOCK_VERSION,
             tool: tool(),
-            dataset: DatasetInfo { name: p.name.clone(), version: p.version.clone(), description: p.description.clone() },
-            spec: SpecInfo { path: p.spec_path.clone(), blake3: p.spec_hash.clone() },
+            dataset: DatasetInfo {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                description: p.description.clone(),
+            },
+            spec: SpecInfo {
+                path: p.spec_path.clone(),
+                blake3: p.spec_hash.clone(),
+            },
             output: p.out_dir.clone(),
             sources: BTreeMap::new(),
             stages: BTreeMap::new(),
@@ -138,13 +154,25 @@ impl Executor<'_> {
         }
         let mut roots = Vec::new();
         for t in targets {
-            let matched: Vec<usize> =
-                p.nodes.iter().enumerate().filter(|(_, n)| n.name == *t || n.group == *t).map(|(i, _)| i).collect();
+            let matched: Vec<usize> = p
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.name == *t || n.group == *t)
+                .map(|(i, _)| i)
+                .collect();
             if matched.is_empty() {
                 let names: BTreeSet<&str> = p.nodes.iter().map(|n| n.group.as_str()).collect();
                 let hint = crate::spec::error::did_you_mean(t, names.iter().copied())
-                    .unwrap_or_else(|| format!("stages: {}", names.into_iter().collect::<Vec<_>>().join(", ")));
-                return Err(Error::user(format!("no stage named `{t}` in `{}`", p.spec_path)).hint(hint));
+                    .unwrap_or_else(|| {
+                        format!(
+                            "stages: {}",
+                            names.into_iter().collect::<Vec<_>>().join(", ")
+                        )
+                    });
+                return Err(
+                    Error::user(format!("no stage named `{t}` in `{}`", p.spec_path)).hint(hint),
+                );
             }
             roots.extend(matched);
         }
@@ -154,7 +182,9 @@ impl Executor<'_> {
     /// Hash a source's files; returns its lock entry and its files for downstream stages.
     fn hash_source(&mut self, i: usize) -> Result<(SourceLock, Vec<InputFile>)> {
         let node = &self.project.nodes[i];
-        let NodeKind::Source(def) = &node.kind else { unreachable!("hash_source on a stage") };
+        let NodeKind::Source(def) = &node.kind else {
+            unreachable!("hash_source on a stage")
+        };
         let files = crate::source::list_files(&self.project.root, def).map_err(|(msg, hint)| {
             let e = Error::user(format!("source `{}`: {msg}", node.name));
             match hint {
@@ -167,18 +197,46 @@ impl Executor<'_> {
         let digests = self.stat.digest_many(&paths);
         let mut locks = Vec::with_capacity(files.len());
         for ((name, path), d) in files.iter().zip(digests) {
-            let d = d.map_err(|e| Error::user(format!("source `{}`: cannot read `{}`: {e}", node.name, path.display())))?;
-            locks.push(FileLock { path: name.clone(), size: d.size, sha256: d.sha256, rows: None });
+            let d = d.map_err(|e| {
+                Error::user(format!(
+                    "source `{}`: cannot read `{}`: {e}",
+                    node.name,
+                    path.display()
+                ))
+            })?;
+            locks.push(FileLock {
+                path: name.clone(),
+                size: d.size,
+                sha256: d.sha256,
+                rows: None,
+            });
         }
-        let hash = files_hash(SOURCE_DOMAIN, &locks.iter().map(|f| (f.path.as_str(), f.size, f.sha256.as_str())).collect::<Vec<_>>());
+        let hash = files_hash(
+            SOURCE_DOMAIN,
+            &locks
+                .iter()
+                .map(|f| (f.path.as_str(), f.size, f.sha256.as_str()))
+                .collect::<Vec<_>>(),
+        );
         self.reporter.event(&Event::SourceHashed {
             name: node.name.clone(),
             files: locks.len(),
             bytes: locks.iter().map(|f| f.size).sum(),
             rehashed: self.stat.hashed_files - before,
         });
-        let inputs = files.into_iter().map(|(name, path)| InputFile { name, path }).collect();
-        Ok((SourceLock { uri: def.uri.clone(), files_glob: def.files.clone(), hash, files: locks }, inputs))
+        let inputs = files
+            .into_iter()
+            .map(|(name, path)| InputFile { name, path })
+            .collect();
+        Ok((
+            SourceLock {
+                uri: def.uri.clone(),
+                files_glob: def.files.clone(),
+                hash,
+                files: locks,
+            },
+            inputs,
+        ))
     }
 
     /// Is the lock entry's output present and intact? Returns the first problem.
@@ -187,17 +245,33 @@ impl Executor<'_> {
         for f in &entry.outputs {
             let path = out.join(&f.path);
             match self.stat.digest(&path) {
-                Err(_) => return Some(DirtyReason::OutputMissing { path: f.path.clone() }),
-                Ok(d) if d.sha256 != f.sha256 => return Some(DirtyReason::OutputModified { path: f.path.clone() }),
+                Err(_) => {
+                    return Some(DirtyReason::OutputMissing {
+                        path: f.path.clone(),
+                    });
+                }
+                Ok(d) if d.sha256 != f.sha256 => {
+                    return Some(DirtyReason::OutputModified {
+                        path: f.path.clone(),
+                    });
+                }
                 Ok(_) => {}
             }
         }
         None
     }
 
-    fn decide(&mut self, i: usize, key: &str, inputs: &[(String, String)], req: &BuildRequest) -> Decision {
+    fn decide(
+        &mut self,
+        i: usize,
+        key: &str,
+        inputs: &[(String, String)],
+        req: &BuildRequest,
+    ) -> Decision {
         let node = &self.project.nodes[i];
-        let NodeKind::Stage(stage) = &node.kind else { unreachable!() };
+        let NodeKind::Stage(stage) = &node.kind else {
+            unreachable!()
+        };
         let old = self.old.and_then(|l| l.stages.get(&node.name)).cloned();
         let reason = if req.force {
             DirtyReason::Forced
@@ -208,21 +282,34 @@ impl Executor<'_> {
                     None => return Decision::Fresh(o.clone()),
                     Some(r) => r,
                 },
-                Some(o) if o.key == key => DirtyReason::OutputMissing { path: format!("{}/ (output folder moved from {})", node.output, o.output) },
-                Some(o) => dirty::explain(o, stage.kind(), stage.version(), &stage.params(), inputs).unwrap_or(DirtyReason::KeyChanged),
+                Some(o) if o.key == key => DirtyReason::OutputMissing {
+                    path: format!("{}/ (output folder moved from {})", node.output, o.output),
+                },
+                Some(o) => {
+                    dirty::explain(o, stage.kind(), stage.version(), &stage.params(), inputs)
+                        .unwrap_or(DirtyReason::KeyChanged)
+                }
             }
         };
-        if req.use_run_cache && !req.force {
-            if let Some(rec) = self.store.lookup_run(key) {
+        if req.use_run_cache && !req.force
+            && let Some(rec) = self.store.lookup_run(key) {
                 return Decision::Restore(rec, reason.to_string());
             }
-        }
         Decision::Run(reason.to_string())
     }
 
-    fn stage_lock(&self, i: usize, key: &str, inputs: &[(String, String)], rec: &RunRecord, built: Built) -> StageLock {
+    fn stage_lock(
+        &self,
+        i: usize,
+        key: &str,
+        inputs: &[(String, String)],
+        rec: &RunRecord,
+        built: Built,
+    ) -> StageLock {
         let node = &self.project.nodes[i];
-        let NodeKind::Stage(stage) = &node.kind else { unreachable!() };
+        let NodeKind::Stage(stage) = &node.kind else {
+            unreachable!()
+        };
         StageLock {
             kind: stage.kind().to_owned(),
             group: node.group.clone(),
@@ -230,13 +317,22 @@ impl Executor<'_> {
             impl_version: stage.version(),
             key: key.to_owned(),
             params: stage.params(),
-            inputs: inputs.iter().map(|(n, h)| InputLock { name: n.clone(), hash: h.clone() }).collect(),
+            inputs: inputs
+                .iter()
+                .map(|(n, h)| InputLock {
+                    name: n.clone(),
+                    hash: h.clone(),
+                })
+                .collect(),
             output: node.output.clone(),
             output_hash: rec.output_hash.clone(),
             outputs: rec
                 .outputs
                 .iter()
-                .map(|f| FileLock { path: format!("{}/{}", node.output, f.path), ..f.clone() })
+                .map(|f| FileLock {
+                    path: format!("{}/{}", node.output, f.path),
+                    ..f.clone()
+                })
                 .collect(),
             summary: rec.summary.clone(),
             built: Some(built),
@@ -247,7 +343,11 @@ impl Executor<'_> {
     fn materialize(&mut self, i: usize, rec: &RunRecord) -> Result<Vec<InputFile>> {
         let node = &self.project.nodes[i];
         let out = self.project.out_path();
-        let keep: BTreeSet<String> = rec.outputs.iter().map(|f| format!("{}/{}", node.output, f.path)).collect();
+        let keep: BTreeSet<String> = rec
+            .outputs
+            .iter()
+            .map(|f| format!("{}/{}", node.output, f.path))
+            .collect();
         if let Some(old) = self.old.and_then(|l| l.stages.get(&node.name)) {
             for f in &old.outputs {
                 if !keep.contains(&f.path) {
@@ -258,15 +358,25 @@ impl Executor<'_> {
         let mut files = Vec::new();
         for f in &rec.outputs {
             let object = self.store.object_path(&f.sha256);
-            let d = self.stat.digest(&object).map_err(|e| Error::failure(format!("store object `{}`: {e}", object.display())))?;
+            let d = self
+                .stat
+                .digest(&object)
+                .map_err(|e| Error::failure(format!("store object `{}`: {e}", object.display())))?;
             if d.sha256 != f.sha256 {
                 let _ = std::fs::remove_file(&object);
-                return Err(Error::failure(format!("store object `{}` is corrupt (its SHA-256 changed)", object.display()))
-                    .hint("it was removed; build again to recreate it"));
+                return Err(Error::failure(format!(
+                    "store object `{}` is corrupt (its SHA-256 changed)",
+                    object.display()
+                ))
+                .hint("it was removed; build again to recreate it"));
             }
             let dest = out.join(&node.output).join(&f.path);
-            store::materialize(&object, &dest).map_err(|e| Error::failure(format!("cannot write `{}`: {e}", dest.display())))?;
-            files.push(InputFile { name: f.path.clone(), path: dest });
+            store::materialize(&object, &dest)
+                .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", dest.display())))?;
+            files.push(InputFile {
+                name: f.path.clone(),
+                path: dest,
+            });
         }
         Ok(files)
     }
@@ -285,7 +395,10 @@ impl Executor<'_> {
         self.reporter.event(&Event::BuildStarted {
             dataset: p.name.clone(),
             version: p.version.clone(),
-            nodes: selected.iter().filter(|&&i| !p.nodes[i].is_source()).count(),
+            nodes: selected
+                .iter()
+                .filter(|&&i| !p.nodes[i].is_source())
+                .count(),
             jobs: req.jobs,
             dry_run: req.dry_run,
         });
@@ -301,7 +414,10 @@ impl Executor<'_> {
         if req.locked {
             if let Some(old) = self.old {
                 if old.spec.blake3 != p.spec_hash {
-                    violations.push(format!("spec: `{}` changed since the lock was written", p.spec_path));
+                    violations.push(format!(
+                        "spec: `{}` changed since the lock was written",
+                        p.spec_path
+                    ));
                 }
             } else {
                 violations.push("no lockfile yet".to_owned());
@@ -316,27 +432,38 @@ impl Executor<'_> {
         for &i in &selected {
             if p.nodes[i].is_source() {
                 let (entry, files) = self.hash_source(i)?;
-                if req.locked {
-                    if let Some(old) = self.old.and_then(|l| l.sources.get(&p.nodes[i].name)) {
-                        if old.hash != entry.hash {
+                if req.locked
+                    && let Some(old) = self.old.and_then(|l| l.sources.get(&p.nodes[i].name))
+                        && old.hash != entry.hash {
                             violations.push(format!("source {}: files changed", p.nodes[i].name));
                         }
-                    }
-                }
-                done[i] = Some(NodeDone { hash: entry.hash.clone(), files });
+                done[i] = Some(NodeDone {
+                    hash: entry.hash.clone(),
+                    files,
+                });
                 lock.sources.insert(p.nodes[i].name.clone(), entry);
             }
         }
         if all_selected {
-            lock.sources.retain(|name, _| p.nodes.iter().any(|n| n.is_source() && &n.name == name));
+            lock.sources
+                .retain(|name, _| p.nodes.iter().any(|n| n.is_source() && &n.name == name));
         }
         if req.locked && !violations.is_empty() {
-            return Ok(BuildOutcome { lock, lock_changed: true, statuses, locked_violations: violations });
+            return Ok(BuildOutcome {
+                lock,
+                lock_changed: true,
+                statuses,
+                locked_violations: violations,
+            });
         }
 
         let jobs = req.jobs.max(1);
         let stop = AtomicBool::new(false);
-        let mut pending: Vec<usize> = selected.iter().copied().filter(|&i| !p.nodes[i].is_source()).collect();
+        let mut pending: Vec<usize> = selected
+            .iter()
+            .copied()
+            .filter(|&i| !p.nodes[i].is_source())
+            .collect();
         let mut keys: BTreeMap<usize, (String, Vec<(String, String)>)> = BTreeMap::new();
         let mut unknown: BTreeSet<usize> = BTreeSet::new(); // dry run: outputs not known yet
         let (tx, rx) = mpsc::channel::<Finished>();
@@ -353,22 +480,41 @@ impl Executor<'_> {
                     while k < pending.len() {
                         let i = pending[k];
                         let node = &p.nodes[i];
-                        let NodeKind::Stage(stage) = &node.kind else { unreachable!() };
+                        let NodeKind::Stage(stage) = &node.kind else {
+                            unreachable!()
+                        };
                         // Failed or skipped inputs: skip.
                         if let Some(&bad) = node.inputs.iter().find(|&&x| {
-                            matches!(statuses.get(&p.nodes[x].name), Some(Status::Failed(_) | Status::Skipped(_)))
+                            matches!(
+                                statuses.get(&p.nodes[x].name),
+                                Some(Status::Failed(_) | Status::Skipped(_))
+                            )
                         }) {
                             let why = format!("input `{}` did not build", p.nodes[bad].name);
-                            self.reporter.event(&Event::StageSkipped { name: node.name.clone(), reason: why.clone() });
+                            self.reporter.event(&Event::StageSkipped {
+                                name: node.name.clone(),
+                                reason: why.clone(),
+                            });
                             statuses.insert(node.name.clone(), Status::Skipped(why));
                             pending.remove(k);
                             progressed = true;
                             continue;
                         }
                         if let Some(&up) = node.inputs.iter().find(|x| unknown.contains(x)) {
-                            let reason = format!("runs if `{}` changes its output", p.nodes[up].name);
-                            self.reporter.event(&Event::StagePlanned { name: node.name.clone(), action: "may run".into(), reason: reason.clone() });
-                            statuses.insert(node.name.clone(), Status::Planned { action: "may run".into(), reason });
+                            let reason =
+                                format!("runs if `{}` changes its output", p.nodes[up].name);
+                            self.reporter.event(&Event::StagePlanned {
+                                name: node.name.clone(),
+                                action: "may run".into(),
+                                reason: reason.clone(),
+                            });
+                            statuses.insert(
+                                node.name.clone(),
+                                Status::Planned {
+                                    action: "may run".into(),
+                                    reason,
+                                },
+                            );
                             unknown.insert(i);
                             pending.remove(k);
                             progressed = true;
@@ -386,7 +532,12 @@ impl Executor<'_> {
                         let inputs: Vec<(String, String)> = node
                             .inputs
                             .iter()
-                            .map(|&x| (p.nodes[x].name.clone(), done[x].as_ref().map(|d| d.hash.clone()).unwrap_or_default()))
+                            .map(|&x| {
+                                (
+                                    p.nodes[x].name.clone(),
+                                    done[x].as_ref().map(|d| d.hash.clone()).unwrap_or_default(),
+                                )
+                            })
                             .collect();
                         let params = stage.params();
                         let key = ActionKey {
@@ -399,7 +550,10 @@ impl Executor<'_> {
                         .hash();
                         let decision = self.decide(i, &key, &inputs, req);
                         if req.locked {
-                            let same_key = self.old.and_then(|l| l.stages.get(&node.name)).is_some_and(|o| o.key == key);
+                            let same_key = self
+                                .old
+                                .and_then(|l| l.stages.get(&node.name))
+                                .is_some_and(|o| o.key == key);
                             if !same_key {
                                 let why = match &decision {
                                     Decision::Run(r) | Decision::Restore(_, r) => r.clone(),
@@ -417,40 +571,94 @@ impl Executor<'_> {
                                     .outputs
                                     .iter()
                                     .map(|f| InputFile {
-                                        name: f.path.strip_prefix(&format!("{}/", node.output)).unwrap_or(&f.path).to_owned(),
+                                        name: f
+                                            .path
+                                            .strip_prefix(&format!("{}/", node.output))
+                                            .unwrap_or(&f.path)
+                                            .to_owned(),
                                         path: out.join(&f.path),
                                     })
                                     .collect();
-                                done[i] = Some(NodeDone { hash: entry.output_hash.clone(), files });
-                                rows.insert(node.name.clone(), (summary_rows(&entry.summary), None, None));
+                                done[i] = Some(NodeDone {
+                                    hash: entry.output_hash.clone(),
+                                    files,
+                                });
+                                rows.insert(
+                                    node.name.clone(),
+                                    (summary_rows(&entry.summary), None, None),
+                                );
                                 lock.stages.insert(node.name.clone(), entry);
                                 statuses.insert(node.name.clone(), Status::Fresh);
-                                self.reporter.event(&Event::StageFresh { name: node.name.clone() });
+                                self.reporter.event(&Event::StageFresh {
+                                    name: node.name.clone(),
+                                });
                             }
                             Decision::Restore(rec, reason) if req.dry_run => {
-                                done[i] = Some(NodeDone { hash: rec.output_hash.clone(), files: Vec::new() });
+                                done[i] = Some(NodeDone {
+                                    hash: rec.output_hash.clone(),
+                                    files: Vec::new(),
+                                });
                                 let reason = format!("{reason}; outputs in the run cache");
-                                self.reporter.event(&Event::StagePlanned { name: node.name.clone(), action: "restore".into(), reason: reason.clone() });
-                                statuses.insert(node.name.clone(), Status::Planned { action: "restore".into(), reason });
+                                self.reporter.event(&Event::StagePlanned {
+                                    name: node.name.clone(),
+                                    action: "restore".into(),
+                                    reason: reason.clone(),
+                                });
+                                statuses.insert(
+                                    node.name.clone(),
+                                    Status::Planned {
+                                        action: "restore".into(),
+                                        reason,
+                                    },
+                                );
                             }
                             Decision::Run(reason) if req.dry_run => {
                                 unknown.insert(i);
-                                self.reporter.event(&Event::StagePlanned { name: node.name.clone(), action: "run".into(), reason: reason.clone() });
-                                statuses.insert(node.name.clone(), Status::Planned { action: "run".into(), reason });
+                                self.reporter.event(&Event::StagePlanned {
+                                    name: node.name.clone(),
+                                    action: "run".into(),
+                                    reason: reason.clone(),
+                                });
+                                statuses.insert(
+                                    node.name.clone(),
+                                    Status::Planned {
+                                        action: "run".into(),
+                                        reason,
+                                    },
+                                );
                             }
                             Decision::Restore(rec, reason) => {
                                 let t = Instant::now();
                                 let files = self.materialize(i, &rec)?;
-                                let entry = self.stage_lock(i, &key, &inputs, &rec, Built {
-                                    at: now_rfc3339(),
-                                    seconds: round3(t.elapsed().as_secs_f64()),
-                                    peak_rss_mb: 0,
-                                    os: os_tag(),
-                                    how: "restored".into(),
+                                let entry = self.stage_lock(
+                                    i,
+                                    &key,
+                                    &inputs,
+                                    &rec,
+                                    Built {
+                                        at: now_rfc3339(),
+                                        seconds: round3(t.elapsed().as_secs_f64()),
+                                        peak_rss_mb: 0,
+                                        os: os_tag(),
+                                        how: "restored".into(),
+                                    },
+                                );
+                                self.reporter.event(&Event::StageRestored {
+                                    name: node.name.clone(),
+                                    reason,
                                 });
-                                self.reporter.event(&Event::StageRestored { name: node.name.clone(), reason });
-                                rows.insert(node.name.clone(), (summary_rows(&rec.summary), Some(round3(t.elapsed().as_secs_f64())), None));
-                                done[i] = Some(NodeDone { hash: rec.output_hash.clone(), files });
+                                rows.insert(
+                                    node.name.clone(),
+                                    (
+                                        summary_rows(&rec.summary),
+                                        Some(round3(t.elapsed().as_secs_f64())),
+                                        None,
+                                    ),
+                                );
+                                done[i] = Some(NodeDone {
+                                    hash: rec.output_hash.clone(),
+                                    files,
+                                });
                                 self.record(&mut lock, node.name.clone(), entry, writes)?;
                                 statuses.insert(node.name.clone(), Status::Restored);
                             }
@@ -463,8 +671,18 @@ impl Executor<'_> {
                                     members: node.member.1,
                                 });
                                 keys.insert(i, (key, inputs));
-                                let input: Vec<InputFile> = node.inputs.iter().flat_map(|&x| done[x].as_ref().map(|d| d.files.clone()).unwrap_or_default()).collect();
-                                let input_is_source = node.inputs.iter().all(|&x| p.nodes[x].is_source());
+                                let input: Vec<InputFile> = node
+                                    .inputs
+                                    .iter()
+                                    .flat_map(|&x| {
+                                        done[x]
+                                            .as_ref()
+                                            .map(|d| d.files.clone())
+                                            .unwrap_or_default()
+                                    })
+                                    .collect();
+                                let input_is_source =
+                                    node.inputs.iter().all(|&x| p.nodes[x].is_source());
                                 let tx = tx.clone();
                                 let store = self.store;
                                 let stop = &stop;
@@ -472,7 +690,15 @@ impl Executor<'_> {
                                 let name = node.name.clone();
                                 running += 1;
                                 scope.spawn(move || {
-                                    let f = run_stage(store, stage, &name, &input, input_is_source, stop, i);
+                                    let f = run_stage(
+                                        store,
+                                        stage,
+                                        &name,
+                                        &input,
+                                        input_is_source,
+                                        stop,
+                                        i,
+                                    );
                                     let _ = tx.send(f);
                                 });
                             }
@@ -491,30 +717,40 @@ impl Executor<'_> {
                         let (key, inputs) = keys.remove(&i).unwrap_or_default();
                         rec.key.clone_from(&key);
                         if let Err(e) = self.store.record_run(&rec) {
-                            self.reporter.event(&Event::Warning { message: format!("cannot write the run cache: {e}") });
+                            self.reporter.event(&Event::Warning {
+                                message: format!("cannot write the run cache: {e}"),
+                            });
                         }
                         let files = match self.materialize(i, &rec) {
                             Ok(f) => f,
                             Err(e) => {
-                                self.fail(&mut statuses, &node.name, &StageError::new(e.message.clone()));
+                                self.fail(
+                                    &mut statuses,
+                                    &node.name,
+                                    &StageError::new(e.message.clone()),
+                                );
                                 halted |= !req.keep_going;
                                 continue;
                             }
                         };
-                        let entry = self.stage_lock(i, &key, &inputs, &rec, Built {
-                            at: now_rfc3339(),
-                            seconds: round3(fin.seconds),
-                            peak_rss_mb: fin.peak_rss_mb,
-                            os: os_tag(),
-                            how: "run".into(),
-                        });
-                        if req.locked {
-                            if let Some(old) = self.old.and_then(|l| l.stages.get(&node.name)) {
-                                if old.output_hash != entry.output_hash {
+                        let entry = self.stage_lock(
+                            i,
+                            &key,
+                            &inputs,
+                            &rec,
+                            Built {
+                                at: now_rfc3339(),
+                                seconds: round3(fin.seconds),
+                                peak_rss_mb: fin.peak_rss_mb,
+                                os: os_tag(),
+                                how: "run".into(),
+                            },
+                        );
+                        if req.locked
+                            && let Some(old) = self.old.and_then(|l| l.stages.get(&node.name))
+                                && old.output_hash != entry.output_hash {
                                     violations.push(format!("stage {}: its outputs differ from the lock (non-deterministic stage, or a changed store)", node.name));
                                 }
-                            }
-                        }
                         self.reporter.event(&Event::StageFinished {
                             name: node.name.clone(),
                             seconds: round3(fin.seconds),
@@ -522,8 +758,18 @@ impl Executor<'_> {
                             rows: summary_rows(&rec.summary),
                             outputs: rec.outputs.len(),
                         });
-                        rows.insert(node.name.clone(), (summary_rows(&rec.summary), Some(round3(fin.seconds)), Some(fin.peak_rss_mb)));
-                        done[i] = Some(NodeDone { hash: rec.output_hash.clone(), files });
+                        rows.insert(
+                            node.name.clone(),
+                            (
+                                summary_rows(&rec.summary),
+                                Some(round3(fin.seconds)),
+                                Some(fin.peak_rss_mb),
+                            ),
+                        );
+                        done[i] = Some(NodeDone {
+                            hash: rec.output_hash.clone(),
+                            files,
+                        });
                         self.record(&mut lock, node.name.clone(), entry, writes)?;
                         statuses.insert(node.name.clone(), Status::Ran);
                     }
@@ -543,14 +789,26 @@ impl Executor<'_> {
         for i in pending {
             let name = &p.nodes[i].name;
             if !statuses.contains_key(name) {
-                let why = if req.locked { "not checked (--locked stopped the build)" } else { "not run (the build stopped after a failure)" };
-                self.reporter.event(&Event::StageSkipped { name: name.clone(), reason: why.into() });
+                let why = if req.locked {
+                    "not checked (--locked stopped the build)"
+                } else {
+                    "not run (the build stopped after a failure)"
+                };
+                self.reporter.event(&Event::StageSkipped {
+                    name: name.clone(),
+                    reason: why.into(),
+                });
                 statuses.insert(name.clone(), Status::Skipped(why.into()));
             }
         }
 
-        if all_selected && statuses.values().all(|s| !matches!(s, Status::Failed(_) | Status::Skipped(_))) {
-            lock.stages.retain(|name, _| p.nodes.iter().any(|n| &n.name == name));
+        if all_selected
+            && statuses
+                .values()
+                .all(|s| !matches!(s, Status::Failed(_) | Status::Skipped(_)))
+        {
+            lock.stages
+                .retain(|name, _| p.nodes.iter().any(|n| &n.name == name));
         }
         let lock_changed = self.old.map(Lock::identity) != Some(lock.identity());
         if let (false, Some(old)) = (lock_changed, self.old) {
@@ -567,7 +825,10 @@ impl Executor<'_> {
             output: p.out_dir.clone(),
             dry_run: req.dry_run,
             writes_lock: writes,
-            ok: statuses.values().all(|s| !matches!(s, Status::Failed(_) | Status::Skipped(_))) && violations.is_empty(),
+            ok: statuses
+                .values()
+                .all(|s| !matches!(s, Status::Failed(_) | Status::Skipped(_)))
+                && violations.is_empty(),
             lock_changed,
             seconds: round3(started.elapsed().as_secs_f64()),
             stages: selected
@@ -575,20 +836,39 @@ impl Executor<'_> {
                 .filter(|&&i| !p.nodes[i].is_source())
                 .map(|&i| {
                     let n = &p.nodes[i];
-                    let st = statuses.get(&n.name).cloned().unwrap_or(Status::Skipped(String::new()));
+                    let st = statuses
+                        .get(&n.name)
+                        .cloned()
+                        .unwrap_or(Status::Skipped(String::new()));
                     let (r, s, m) = rows.get(&n.name).copied().unwrap_or((None, None, None));
-                    StageRow { name: n.name.clone(), kind: n.kind_name().to_owned(), status: st.label().into(), rows: r, seconds: s, peak_rss_mb: m }
+                    StageRow {
+                        name: n.name.clone(),
+                        kind: n.kind_name().to_owned(),
+                        status: st.label().into(),
+                        rows: r,
+                        seconds: s,
+                        peak_rss_mb: m,
+                    }
                 })
                 .collect(),
         };
         if !req.locked || violations.is_empty() {
             self.reporter.event(&Event::BuildFinished(summary));
         }
-        Ok(BuildOutcome { lock, lock_changed, statuses, locked_violations: violations })
+        Ok(BuildOutcome {
+            lock,
+            lock_changed,
+            statuses,
+            locked_violations: violations,
+        })
     }
 
     fn fail(&self, statuses: &mut BTreeMap<String, Status>, name: &str, e: &StageError) {
-        self.reporter.event(&Event::StageFailed { name: name.to_owned(), error: e.message.clone(), hint: e.hint.clone() });
+        self.reporter.event(&Event::StageFailed {
+            name: name.to_owned(),
+            error: e.message.clone(),
+            hint: e.hint.clone(),
+        });
         statuses.insert(name.to_owned(), Status::Failed(e.message.clone()));
     }
 
@@ -602,11 +882,15 @@ impl Executor<'_> {
 
     /// Write the lockfile and the dataset folder's `manifest.yaml` (same text), atomically.
     pub fn write_lock(&self, lock: &Lock) -> Result<()> {
-        let Some(path) = &self.lock_path else { return Ok(()) };
+        let Some(path) = &self.lock_path else {
+            return Ok(());
+        };
         let text = lock.to_yaml();
-        lockfile::write_atomic(path, &text).map_err(|e| Error::failure(format!("cannot write `{}`: {e}", path.display())))?;
+        lockfile::write_atomic(path, &text)
+            .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", path.display())))?;
         let manifest = self.project.out_path().join("manifest.yaml");
-        lockfile::write_atomic(&manifest, &text).map_err(|e| Error::failure(format!("cannot write `{}`: {e}", manifest.display())))?;
+        lockfile::write_atomic(&manifest, &text)
+            .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", manifest.display())))?;
         Ok(())
     }
 }
@@ -624,54 +908,122 @@ pub fn now_rfc3339() -> String {
 }
 
 /// Run one stage in a fresh temporary folder; hash its outputs and move them into the store.
-fn run_stage(store: &Store, stage: &dyn Stage, name: &str, input: &[InputFile], input_is_source: bool, stop: &AtomicBool, node: usize) -> Finished {
+fn run_stage(
+    store: &Store,
+    stage: &dyn Stage,
+    name: &str,
+    input: &[InputFile],
+    input_is_source: bool,
+    stop: &AtomicBool,
+    node: usize,
+) -> Finished {
     let t = Instant::now();
     let sampler = RssSampler::start();
     let result = (|| -> std::result::Result<RunRecord, StageError> {
         if stop.load(Ordering::Relaxed) {
             return Err(StageError::new("cancelled"));
         }
-        let tmp = store.tmp_dir().map_err(|e| StageError::new(format!("cannot create a temporary folder in the store: {e}")))?;
+        let tmp = store.tmp_dir().map_err(|e| {
+            StageError::new(format!(
+                "cannot create a temporary folder in the store: {e}"
+            ))
+        })?;
         let out_dir = tmp.path().join("out");
         std::fs::create_dir_all(&out_dir).map_err(|e| StageError::new(e.to_string()))?;
-        let cx = StageContext { name, input, input_is_source, out_dir: &out_dir };
+        let cx = StageContext {
+            name,
+            input,
+            input_is_source,
+            out_dir: &out_dir,
+        };
         let output = match catch_unwind(AssertUnwindSafe(|| stage.run(&cx))) {
             Ok(r) => r?,
             Err(panic) => {
-                let msg = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
-                return Err(StageError::new(format!("internal error in the `{}` stage: {msg}", stage.kind()))
-                    .hint("this is a bug in mldatabuild; please report it with the spec that triggers it"));
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                return Err(StageError::new(format!(
+                    "internal error in the `{}` stage: {msg}",
+                    stage.kind()
+                ))
+                .hint(
+                    "this is a bug in mldatabuild; please report it with the spec that triggers it",
+                ));
             }
         };
         // Test hook: hold finished outputs in the temporary folder, so a test can kill the
         // process mid-stage and check that nothing partial reaches the store or dataset folder.
-        if let Some(ms) = std::env::var("MLDATABUILD_TEST_STAGE_DELAY_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(ms) = std::env::var("MLDATABUILD_TEST_STAGE_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             std::thread::sleep(Duration::from_millis(ms));
         }
-        let rows: BTreeMap<&str, Option<u64>> = output.files.iter().map(|(p, r)| (p.as_str(), *r)).collect();
+        let rows: BTreeMap<&str, Option<u64>> =
+            output.files.iter().map(|(p, r)| (p.as_str(), *r)).collect();
         let mut written = Vec::new();
         for e in walkdir::WalkDir::new(&out_dir).sort_by_file_name() {
             let e = e.map_err(|e| StageError::new(e.to_string()))?;
             if e.file_type().is_file() {
-                let rel = e.path().strip_prefix(&out_dir).unwrap_or(e.path()).to_string_lossy().into_owned();
+                let rel = e
+                    .path()
+                    .strip_prefix(&out_dir)
+                    .unwrap_or(e.path())
+                    .to_string_lossy()
+                    .into_owned();
                 written.push((rel, e.into_path()));
             }
         }
         let hashed: Vec<std::io::Result<(String, u64)>> = {
             use rayon::prelude::*;
-            written.par_iter().map(|(_, p)| Ok((crate::statcache::sha256_file(p)?, std::fs::metadata(p)?.len()))).collect()
+            written
+                .par_iter()
+                .map(|(_, p)| {
+                    Ok((
+                        crate::statcache::sha256_file(p)?,
+                        std::fs::metadata(p)?.len(),
+                    ))
+                })
+                .collect()
         };
         let mut outputs = Vec::new();
         for ((rel, path), h) in written.iter().zip(hashed) {
-            let (sha, size) = h.map_err(|e| StageError::new(format!("cannot hash output `{rel}`: {e}")))?;
-            store.insert(path, &sha).map_err(|e| StageError::new(format!("cannot store output `{rel}`: {e}")))?;
-            outputs.push(FileLock { path: rel.clone(), size, sha256: sha, rows: rows.get(rel.as_str()).copied().flatten() });
+            let (sha, size) =
+                h.map_err(|e| StageError::new(format!("cannot hash output `{rel}`: {e}")))?;
+            store
+                .insert(path, &sha)
+                .map_err(|e| StageError::new(format!("cannot store output `{rel}`: {e}")))?;
+            outputs.push(FileLock {
+                path: rel.clone(),
+                size,
+                sha256: sha,
+                rows: rows.get(rel.as_str()).copied().flatten(),
+            });
         }
-        let output_hash = files_hash(OUTPUT_DOMAIN, &outputs.iter().map(|f| (f.path.as_str(), f.size, f.sha256.as_str())).collect::<Vec<_>>());
-        Ok(RunRecord { key: String::new(), kind: stage.kind().to_owned(), outputs, output_hash, summary: output.summary })
+        let output_hash = files_hash(
+            OUTPUT_DOMAIN,
+            &outputs
+                .iter()
+                .map(|f| (f.path.as_str(), f.size, f.sha256.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        Ok(RunRecord {
+            key: String::new(),
+            kind: stage.kind().to_owned(),
+            outputs,
+            output_hash,
+            summary: output.summary,
+        })
     })();
     let peak = sampler.stop();
-    Finished { node, result, seconds: t.elapsed().as_secs_f64(), peak_rss_mb: peak }
+    Finished {
+        node,
+        result,
+        seconds: t.elapsed().as_secs_f64(),
+        peak_rss_mb: peak,
+    }
 }
 
 /// Samples the process's resident memory while a stage runs; reports the peak in MB.
@@ -685,7 +1037,11 @@ fn rss_bytes() -> u64 {
     let page = 4096u64;
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * page)
 }
 
@@ -700,7 +1056,11 @@ impl RssSampler {
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
-        RssSampler { done, peak, handle: Some(handle) }
+        RssSampler {
+            done,
+            peak,
+            handle: Some(handle),
+        }
     }
 
     fn stop(mut self) -> u64 {

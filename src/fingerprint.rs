@@ -62,7 +62,16 @@ mod tests {
     fn key_ignores_param_key_order() {
         let a: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":{"y":2,"x":0.5}}"#).unwrap();
         let b: serde_json::Value = serde_json::from_str(r#"{"a":{"x":0.50,"y":2},"b":1}"#).unwrap();
-        let key = |p| ActionKey { schema: ACTION_KEY_SCHEMA, kind: "split", impl_version: 1, params: p, inputs: vec!["b3:x"] }.hash();
+        let key = |p| {
+            ActionKey {
+                schema: ACTION_KEY_SCHEMA,
+                kind: "split",
+                impl_version: 1,
+                params: p,
+                inputs: vec!["b3:x"],
+            }
+            .hash()
+        };
         assert_eq!(key(&a), key(&b));
     }
 
@@ -71,6 +80,9 @@ mod tests {
         let a = files_hash(SOURCE_DOMAIN, &[("a", 1, "aa"), ("b", 2, "bb")]);
         let b = files_hash(SOURCE_DOMAIN, &[("b", 2, "bb"), ("a", 1, "aa")]);
         assert_eq!(a, b);
-        assert_ne!(a, files_hash(OUTPUT_DOMAIN, &[("a", 1, "aa"), ("b", 2, "bb")]));
+        assert_ne!(
+            a,
+            files_hash(OUTPUT_DOMAIN, &[("a", 1, "aa"), ("b", 2, "bb")])
+        );
     }
 }

@@ -16,7 +16,10 @@ pub const LOCK_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "mldatabuild lockfile", description = "dataset.lock / manifest.yaml")]
+#[schemars(
+    title = "mldatabuild lockfile",
+    description = "dataset.lock / manifest.yaml"
+)]
 pub struct Lock {
     /// Format version (see docs/lockfile.md for the compatibility policy).
     pub version: u32,
@@ -125,7 +128,10 @@ pub struct Built {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("cannot read `{path}`: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("`{path}` is not a valid lockfile: {message}")]
     Parse { path: String, message: String },
     #[error("`{path}` has lockfile version {found}; this mldatabuild reads version {LOCK_VERSION}")]
@@ -138,9 +144,10 @@ impl LockError {
             LockError::Version { found, .. } if *found > LOCK_VERSION => {
                 Some("upgrade mldatabuild to read this lockfile".into())
             }
-            LockError::Parse { .. } => {
-                Some("a damaged lockfile can be regenerated: delete it and run `mldatabuild build`".into())
-            }
+            LockError::Parse { .. } => Some(
+                "a damaged lockfile can be regenerated: delete it and run `mldatabuild build`"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -155,13 +162,25 @@ impl Lock {
     /// Parse lockfile (or manifest.yaml) text.
     pub fn parse(text: &str, path: &str) -> Result<Lock, LockError> {
         let perr = |e: serde_saphyr::Error| {
-            let loc = e.location().map(|l| format!("line {}: ", l.line())).unwrap_or_default();
-            let msg = serde_saphyr::MessageFormatter::format_message(&serde_saphyr::DefaultMessageFormatter, &e);
-            LockError::Parse { path: path.to_owned(), message: format!("{loc}{msg}") }
+            let loc = e
+                .location()
+                .map(|l| format!("line {}: ", l.line()))
+                .unwrap_or_default();
+            let msg = serde_saphyr::MessageFormatter::format_message(
+                &serde_saphyr::DefaultMessageFormatter,
+                &e,
+            );
+            LockError::Parse {
+                path: path.to_owned(),
+                message: format!("{loc}{msg}"),
+            }
         };
         let v: VersionOnly = serde_saphyr::from_str(text).map_err(perr)?;
         if v.version != LOCK_VERSION {
-            return Err(LockError::Version { path: path.to_owned(), found: v.version });
+            return Err(LockError::Version {
+                path: path.to_owned(),
+                found: v.version,
+            });
         }
         serde_saphyr::from_str(text).map_err(perr)
     }
@@ -172,7 +191,10 @@ impl Lock {
         match std::fs::read_to_string(path) {
             Ok(text) => Lock::parse(&text, &shown).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(LockError::Io { path: shown, source }),
+            Err(source) => Err(LockError::Io {
+                path: shown,
+                source,
+            }),
         }
     }
 
@@ -183,9 +205,13 @@ impl Lock {
     }
 
     /// The lock without its `built:` blocks and the tool version: what must be identical between equivalent builds.
+    #[must_use]
     pub fn identity(&self) -> Lock {
         let mut l = self.clone();
-        l.tool = Tool { name: String::new(), version: String::new() };
+        l.tool = Tool {
+            name: String::new(),
+            version: String::new(),
+        };
         for s in l.stages.values_mut() {
             s.built = None;
         }
@@ -199,11 +225,19 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<bool> {
     if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
         return Ok(false);
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(&format!(".mldatabuild-tmp-{}-", std::process::id())).tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".mldatabuild-tmp-{}-", std::process::id()))
+        .tempfile_in(dir)?;
     tmp.write_all(text.as_bytes())?;
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(true)

@@ -29,5 +29,8 @@ fn pretty(v: &serde_json::Value) -> String {
 
 /// (path under the project, contents) of every generated schema.
 pub fn files() -> Vec<(&'static str, String)> {
-    vec![("schemas/dataset.schema.json", dataset_schema()), ("schemas/lockfile.schema.json", lockfile_schema())]
+    vec![
+        ("schemas/dataset.schema.json", dataset_schema()),
+        ("schemas/lockfile.schema.json", lockfile_schema()),
+    ]
 }

@@ -20,7 +20,8 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(g: &GlobalArgs) -> Result<Settings> {
-        let base = std::env::current_dir().map_err(|e| Error::user(format!("cannot read the current folder: {e}")))?;
+        let base = std::env::current_dir()
+            .map_err(|e| Error::user(format!("cannot read the current folder: {e}")))?;
         let cwd = match &g.directory {
             Some(d) => {
                 let d = base.join(d);
@@ -31,7 +32,10 @@ impl Settings {
             }
             None => base,
         };
-        let file = g.file.clone().unwrap_or_else(|| PathBuf::from("dataset.yaml"));
+        let file = g
+            .file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("dataset.yaml"));
         let spec_file = cwd.join(&file);
         let spec_display = file.to_string_lossy().into_owned();
         let verbosity = if g.quiet {
@@ -41,12 +45,20 @@ impl Settings {
         } else {
             Verbosity::Normal
         };
-        Ok(Settings { cwd, spec_file, spec_display, verbosity, progress: !g.no_progress })
+        Ok(Settings {
+            cwd,
+            spec_file,
+            spec_display,
+            verbosity,
+            progress: !g.no_progress,
+        })
     }
 
     /// The folder of the spec: relative paths in it resolve against this.
     pub fn root(&self) -> PathBuf {
-        self.spec_file.parent().map_or_else(|| self.cwd.clone(), Path::to_path_buf)
+        self.spec_file
+            .parent()
+            .map_or_else(|| self.cwd.clone(), Path::to_path_buf)
     }
 
     /// The project's local state folder (stat cache).
@@ -56,6 +68,9 @@ impl Settings {
 
     /// Threads for `--jobs` (default: every core).
     pub fn jobs(jobs: Option<u16>) -> usize {
-        jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), usize::from)
+        jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            usize::from,
+        )
     }
 }

@@ -7,12 +7,21 @@ use crate::spec::SourceDef;
 /// Files of a local source as (name, path), sorted by name. Names are relative to the source
 /// directory (directory sources), the file name (single files) or the spec directory (globs).
 /// Hidden files (a name starting with `.`) are skipped.
-pub fn list_files(root: &Path, def: &SourceDef) -> Result<Vec<(String, PathBuf)>, (String, Option<String>)> {
+pub fn list_files(
+    root: &Path,
+    def: &SourceDef,
+) -> Result<Vec<(String, PathBuf)>, (String, Option<String>)> {
     let uri = def.uri.strip_prefix("file://").unwrap_or(&def.uri);
     if let Some((scheme, _)) = uri.split_once("://") {
         return Err((
-            format!("`{}`: `{scheme}://` sources are not supported in this version", def.uri),
-            Some("use a local file, directory or glob; remote sources come with the fetch stage".into()),
+            format!(
+                "`{}`: `{scheme}://` sources are not supported in this version",
+                def.uri
+            ),
+            Some(
+                "use a local file, directory or glob; remote sources come with the fetch stage"
+                    .into(),
+            ),
         ));
     }
     let is_glob = uri.contains(['*', '?', '[']);
@@ -23,37 +32,64 @@ pub fn list_files(root: &Path, def: &SourceDef) -> Result<Vec<(String, PathBuf)>
             .map_err(|e| (format!("`{uri}` is not a valid glob: {e}"), None))?;
         for p in paths.flatten() {
             if p.is_file() {
-                let name = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().into_owned();
+                let name = p
+                    .strip_prefix(root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
                 if !hidden(&name) {
                     out.push((name, p));
                 }
             }
         }
         if out.is_empty() {
-            return Err((format!("`{uri}` matches no files"), Some("check the pattern; it is relative to the spec's folder".into())));
+            return Err((
+                format!("`{uri}` matches no files"),
+                Some("check the pattern; it is relative to the spec's folder".into()),
+            ));
         }
     } else {
         let path = root.join(uri);
         let meta = std::fs::metadata(&path).map_err(|e| {
-            let why = if e.kind() == std::io::ErrorKind::NotFound { "no such file or directory".to_owned() } else { e.to_string() };
-            (format!("source `{uri}`: {why}"), Some("paths are relative to the folder of dataset.yaml".into()))
+            let why = if e.kind() == std::io::ErrorKind::NotFound {
+                "no such file or directory".to_owned()
+            } else {
+                e.to_string()
+            };
+            (
+                format!("source `{uri}`: {why}"),
+                Some("paths are relative to the folder of dataset.yaml".into()),
+            )
         })?;
         if meta.is_file() {
-            let name = path.file_name().map_or_else(|| uri.to_owned(), |n| n.to_string_lossy().into_owned());
+            let name = path
+                .file_name()
+                .map_or_else(|| uri.to_owned(), |n| n.to_string_lossy().into_owned());
             out.push((name, path));
         } else {
             let patterns: Vec<glob::Pattern> = def
                 .files
                 .iter()
                 .flatten()
-                .map(|g| glob::Pattern::new(g).map_err(|e| (format!("`{g}` is not a valid glob: {e}"), None)))
+                .map(|g| {
+                    glob::Pattern::new(g)
+                        .map_err(|e| (format!("`{g}` is not a valid glob: {e}"), None))
+                })
                 .collect::<Result<_, _>>()?;
-            for e in walkdir::WalkDir::new(&path).follow_links(true).sort_by_file_name() {
+            for e in walkdir::WalkDir::new(&path)
+                .follow_links(true)
+                .sort_by_file_name()
+            {
                 let e = e.map_err(|e| (format!("cannot list `{uri}`: {e}"), None))?;
                 if !e.file_type().is_file() {
                     continue;
                 }
-                let rel = e.path().strip_prefix(&path).unwrap_or(e.path()).to_string_lossy().into_owned();
+                let rel = e
+                    .path()
+                    .strip_prefix(&path)
+                    .unwrap_or(e.path())
+                    .to_string_lossy()
+                    .into_owned();
                 if hidden(&rel) {
                     continue;
                 }
@@ -63,7 +99,17 @@ pub fn list_files(root: &Path, def: &SourceDef) -> Result<Vec<(String, PathBuf)>
                 out.push((rel, e.into_path()));
             }
             if out.is_empty() {
-                return Err((format!("source `{uri}` has no files{}", if patterns.is_empty() { "" } else { " matching `files`" }), None));
+                return Err((
+                    format!(
+                        "source `{uri}` has no files{}",
+                        if patterns.is_empty() {
+                            ""
+                        } else {
+                            " matching `files`"
+                        }
+                    ),
+                    None,
+                ));
             }
         }
     }

@@ -56,15 +56,23 @@ pub struct StatCache {
 }
 
 fn now_ns() -> i128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
 }
 
 impl StatCache {
     /// Load the cache at `path`; a missing or unreadable cache is an empty one.
     pub fn load(path: &Path) -> Self {
-        let mut cache = StatCache { path: Some(path.to_owned()), ..StatCache::default() };
+        let mut cache = StatCache {
+            path: Some(path.to_owned()),
+            ..StatCache::default()
+        };
         let mut text = String::new();
-        if std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text)).is_err() {
+        if std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .is_err()
+        {
             return cache;
         }
         let mut lines = text.lines();
@@ -104,13 +112,16 @@ impl StatCache {
     /// The cached digest of `path` if its stamp is unchanged.
     pub fn lookup(&self, path: &Path, meta: &Metadata) -> Option<FileDigest> {
         let (stamp, hash) = self.entries.get(path)?;
-        (*stamp == Stamp::of(meta)).then(|| FileDigest { sha256: hash.clone(), size: stamp.size })
+        (*stamp == Stamp::of(meta)).then(|| FileDigest {
+            sha256: hash.clone(),
+            size: stamp.size,
+        })
     }
 
     /// Record a digest computed from `meta`'s version of the file.
     pub fn record(&mut self, path: &Path, meta: &Metadata, sha256: &str) {
         let stamp = Stamp::of(meta);
-        if now_ns() - stamp.mtime_ns.max(stamp.ctime_ns) < RACY_NS {
+        if now_ns() - stamp.mtime_ns < RACY_NS {
             self.entries.remove(path);
             self.dirty = true;
             return;
@@ -132,7 +143,10 @@ impl StatCache {
         self.hashed_files += 1;
         self.hashed_bytes += meta.len();
         self.record(path, &meta, &sha);
-        Ok(FileDigest { sha256: sha, size: meta.len() })
+        Ok(FileDigest {
+            sha256: sha,
+            size: meta.len(),
+        })
     }
 
     /// Write the cache back (atomically) if it changed. Failures are ignored: it is a cache.
@@ -151,15 +165,17 @@ impl StatCache {
             if ps.contains('\n') {
                 continue;
             }
-            out.push_str(&format!("{}\t{}\t{}\t{}\t{}\t{h}\t{ps}\n", s.dev, s.ino, s.size, s.mtime_ns, s.ctime_ns));
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{}\t{h}\t{ps}\n",
+                s.dev, s.ino, s.size, s.mtime_ns, s.ctime_ns
+            ));
         }
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
-            if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
-                if tmp.write_all(out.as_bytes()).is_ok() && tmp.persist(path).is_ok() {
+            if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
+                && tmp.write_all(out.as_bytes()).is_ok() && tmp.persist(path).is_ok() {
                     self.dirty = false;
                 }
-            }
         }
     }
 }
@@ -198,25 +214,29 @@ impl StatCache {
         for (i, (p, m)) in paths.iter().zip(metas).enumerate() {
             match m {
                 Err(e) => out.push(Some(Err(e))),
-                Ok(m) => match self.lookup(p, &m) {
-                    Some(d) => out.push(Some(Ok(d))),
-                    None => {
-                        out.push(None);
-                        misses.push((i, m));
-                    }
+                Ok(m) => if let Some(d) = self.lookup(p, &m) { out.push(Some(Ok(d))) } else {
+                    out.push(None);
+                    misses.push((i, m));
                 },
             }
         }
-        let hashed: Vec<(usize, Metadata, std::io::Result<String>)> =
-            misses.into_par_iter().map(|(i, m)| (i, m, sha256_file(&paths[i]))).collect();
+        let hashed: Vec<(usize, Metadata, std::io::Result<String>)> = misses
+            .into_par_iter()
+            .map(|(i, m)| (i, m, sha256_file(&paths[i])))
+            .collect();
         for (i, m, r) in hashed {
             out[i] = Some(r.map(|sha| {
                 self.hashed_files += 1;
                 self.hashed_bytes += m.len();
                 self.record(&paths[i], &m, &sha);
-                FileDigest { sha256: sha, size: m.len() }
+                FileDigest {
+                    sha256: sha,
+                    size: m.len(),
+                }
             }));
         }
-        out.into_iter().map(|o| o.unwrap_or_else(|| Err(std::io::Error::other("not hashed")))).collect()
+        out.into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(std::io::Error::other("not hashed"))))
+            .collect()
     }
 }

@@ -67,15 +67,22 @@ impl Store {
     /// A fresh folder for one stage run, named after this process so a later run can tell
     /// abandoned folders (their process is gone) from live ones.
     pub fn tmp_dir(&self) -> io::Result<tempfile::TempDir> {
-        tempfile::Builder::new().prefix(&format!("run-{}-", std::process::id())).tempdir_in(self.root.join("tmp"))
+        tempfile::Builder::new()
+            .prefix(&format!("run-{}-", std::process::id()))
+            .tempdir_in(self.root.join("tmp"))
     }
 
     /// Remove folders left in `tmp/` by processes that no longer run (a killed build).
     pub fn clean_abandoned(&self) {
-        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else { return };
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name.strip_prefix("run-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+            let pid = name
+                .strip_prefix("run-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok());
             let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
             if !alive {
                 let _ = fs::remove_dir_all(e.path());
@@ -101,7 +108,12 @@ impl Store {
     pub fn lookup_run(&self, key: &str) -> Option<RunRecord> {
         let text = fs::read_to_string(self.run_path(key)).ok()?;
         let rec: RunRecord = serde_json::from_str(&text).ok()?;
-        (rec.key == key && rec.outputs.iter().all(|o| self.object_path(&o.sha256).is_file())).then_some(rec)
+        (rec.key == key
+            && rec
+                .outputs
+                .iter()
+                .all(|o| self.object_path(&o.sha256).is_file()))
+        .then_some(rec)
     }
 
     pub fn record_run(&self, rec: &RunRecord) -> io::Result<()> {
@@ -113,12 +125,17 @@ impl Store {
     /// Every run-cache record, for `ls`-style listings and garbage collection.
     pub fn runs(&self) -> Vec<RunRecord> {
         let mut out = Vec::new();
-        for e in walkdir::WalkDir::new(self.root.join("runs-v1")).into_iter().flatten() {
-            if e.file_type().is_file() {
-                if let Some(r) = fs::read_to_string(e.path()).ok().and_then(|t| serde_json::from_str(&t).ok()) {
+        for e in walkdir::WalkDir::new(self.root.join("runs-v1"))
+            .into_iter()
+            .flatten()
+        {
+            if e.file_type().is_file()
+                && let Some(r) = fs::read_to_string(e.path())
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                {
                     out.push(r);
                 }
-            }
         }
         out
     }
@@ -129,7 +146,11 @@ impl Store {
 pub fn materialize(object: &Path, dest: &Path) -> io::Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".mldatabuild-tmp-{}-{}", std::process::id(), unique()));
+    let tmp = dir.join(format!(
+        ".mldatabuild-tmp-{}-{}",
+        std::process::id(),
+        unique()
+    ));
     if fs::hard_link(object, &tmp).is_err() {
         fs::copy(object, &tmp)?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o444))?;
@@ -152,10 +173,24 @@ pub fn remove_stale_temps(dir: &Path) {
     if !dir.exists() {
         return;
     }
-    for e in walkdir::WalkDir::new(dir).max_depth(6).into_iter().flatten() {
-        if e.file_name().to_string_lossy().starts_with(".mldatabuild-tmp-") {
-            let pid = e.file_name().to_string_lossy().split('-').nth(2).and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|p| p != std::process::id() && Path::new(&format!("/proc/{p}")).exists());
+    for e in walkdir::WalkDir::new(dir)
+        .max_depth(6)
+        .into_iter()
+        .flatten()
+    {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(".mldatabuild-tmp-")
+        {
+            let pid = e
+                .file_name()
+                .to_string_lossy()
+                .split('-')
+                .nth(2)
+                .and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|p| {
+                p != std::process::id() && Path::new(&format!("/proc/{p}")).exists()
+            });
             if !alive {
                 let _ = fs::remove_file(e.path());
             }
@@ -165,12 +200,16 @@ pub fn remove_stale_temps(dir: &Path) {
 
 /// Remove stale `.mldatabuild-tmp-*` files directly inside `dir` (not below it).
 pub fn remove_stale_temps_shallow(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if let Some(rest) = name.strip_prefix(".mldatabuild-tmp-") {
             let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|p| p != std::process::id() && Path::new(&format!("/proc/{p}")).exists());
+            let alive = pid.is_some_and(|p| {
+                p != std::process::id() && Path::new(&format!("/proc/{p}")).exists()
+            });
             if !alive && e.path().is_file() {
                 let _ = fs::remove_file(e.path());
             }

@@ -3,9 +3,9 @@
 use crate::cli::BuildArgs;
 use crate::error::{Error, Result};
 use crate::executor::{BuildRequest, Executor};
+use crate::report::Reporter;
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
-use crate::report::Reporter;
 use crate::settings::Settings;
 
 pub(crate) fn build(settings: &Settings, args: &BuildArgs) -> Result<u8> {
@@ -40,9 +40,17 @@ pub(crate) fn build(settings: &Settings, args: &BuildArgs) -> Result<u8> {
     };
     let outcome = ex.build(&req)?;
     if !outcome.locked_violations.is_empty() {
-        let list: Vec<String> = outcome.locked_violations.iter().map(|v| format!("  - {v}")).collect();
-        return Err(Error::locked(format!("`{}` is out of date and --locked was given:\n{}", lock_display(&project), list.join("\n")))
-            .hint("run `mldatabuild build` without --locked and commit the updated lockfile"));
+        let list: Vec<String> = outcome
+            .locked_violations
+            .iter()
+            .map(|v| format!("  - {v}"))
+            .collect();
+        return Err(Error::locked(format!(
+            "`{}` is out of date and --locked was given:\n{}",
+            lock_display(&project),
+            list.join("\n")
+        ))
+        .hint("run `mldatabuild build` without --locked and commit the updated lockfile"));
     }
     let failed = outcome.failed();
     if !failed.is_empty() {
@@ -54,7 +62,11 @@ pub(crate) fn build(settings: &Settings, args: &BuildArgs) -> Result<u8> {
         ))
         .hint("the lockfile keeps every stage that finished; fix the error and build again"));
     }
-    if outcome.statuses.values().any(|s| matches!(s, crate::executor::Status::Skipped(_))) {
+    if outcome
+        .statuses
+        .values()
+        .any(|s| matches!(s, crate::executor::Status::Skipped(_)))
+    {
         return Ok(crate::error::EXIT_FAILURE);
     }
     Ok(0)

@@ -12,7 +12,8 @@ pub(crate) fn clean(settings: &Settings, args: &CleanArgs) -> Result<u8> {
     let out = project.out_path();
     let rm_dir = |p: &std::path::Path| -> Result<bool> {
         if p.exists() {
-            std::fs::remove_dir_all(p).map_err(|e| Error::failure(format!("cannot remove `{}`: {e}", p.display())))?;
+            std::fs::remove_dir_all(p)
+                .map_err(|e| Error::failure(format!("cannot remove `{}`: {e}", p.display())))?;
             return Ok(true);
         }
         Ok(false)
@@ -26,11 +27,16 @@ pub(crate) fn clean(settings: &Settings, args: &CleanArgs) -> Result<u8> {
     if args.lock {
         let lock = project.lock_path();
         if lock.exists() {
-            std::fs::remove_file(&lock).map_err(|e| Error::failure(format!("cannot remove `{}`: {e}", lock.display())))?;
+            std::fs::remove_file(&lock)
+                .map_err(|e| Error::failure(format!("cannot remove `{}`: {e}", lock.display())))?;
             removed.push(crate::spec::resolve::lock_name(&project.spec_path));
         }
     }
-    let msg = if removed.is_empty() { "Nothing to clean".to_owned() } else { format!("Removed {}", removed.join(", ")) };
+    let msg = if removed.is_empty() {
+        "Nothing to clean".to_owned()
+    } else {
+        format!("Removed {}", removed.join(", "))
+    };
     let _ = writeln!(std::io::stderr(), "{msg}");
     Ok(0)
 }

@@ -24,7 +24,11 @@ pub(crate) fn text(p: &Project) -> String {
     let w = p.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4);
     for n in &p.nodes {
         let inputs: Vec<&str> = n.inputs.iter().map(|&i| p.nodes[i].name.as_str()).collect();
-        let from = if inputs.is_empty() { String::new() } else { format!(" ← {}", inputs.join(", ")) };
+        let from = if inputs.is_empty() {
+            String::new()
+        } else {
+            format!(" ← {}", inputs.join(", "))
+        };
         let _ = writeln!(s, "{:<w$}  {:<10}{from}", n.name, n.kind_name());
     }
     s
@@ -35,14 +39,28 @@ fn quote(s: &str) -> String {
 }
 
 pub(crate) fn dot(p: &Project) -> String {
-    let mut s = format!("digraph \"{}\" {{\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n", quote(&p.name));
+    let mut s = format!(
+        "digraph \"{}\" {{\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n",
+        quote(&p.name)
+    );
     for n in &p.nodes {
         let shape = if n.is_source() { "cylinder" } else { "box" };
-        let _ = writeln!(s, "  \"{}\" [shape={shape}, label=\"{}\\n{}\"];", quote(&n.name), quote(&n.name), n.kind_name());
+        let _ = writeln!(
+            s,
+            "  \"{}\" [shape={shape}, label=\"{}\\n{}\"];",
+            quote(&n.name),
+            quote(&n.name),
+            n.kind_name()
+        );
     }
     for n in &p.nodes {
         for &i in &n.inputs {
-            let _ = writeln!(s, "  \"{}\" -> \"{}\";", quote(&p.nodes[i].name), quote(&n.name));
+            let _ = writeln!(
+                s,
+                "  \"{}\" -> \"{}\";",
+                quote(&p.nodes[i].name),
+                quote(&n.name)
+            );
         }
     }
     s.push_str("}\n");

@@ -54,12 +54,22 @@ pub(crate) struct FileChange {
 
 impl StageChange {
     fn is_empty(&self) -> bool {
-        self.params.is_empty() && self.impl_version.is_none() && self.rows.is_none() && self.splits.is_empty() && self.schema.is_empty() && self.files.is_empty()
+        self.params.is_empty()
+            && self.impl_version.is_none()
+            && self.rows.is_none()
+            && self.splits.is_empty()
+            && self.schema.is_empty()
+            && self.files.is_empty()
     }
 }
 
 /// Every differing parameter path (not only the first).
-fn all_diffs(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<(String, String, String)>) {
+fn all_diffs(
+    path: &str,
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    out: &mut Vec<(String, String, String)>,
+) {
     use serde_json::Value as V;
     if let (V::Object(x), V::Object(y)) = (a, b) {
         let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
@@ -68,7 +78,9 @@ fn all_diffs(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut
             match (x.get(k), y.get(k)) {
                 (Some(u), Some(v)) => all_diffs(&p, u, v, out),
                 (u, v) => {
-                    if let Some(d) = crate::dirty::first_diff(&p, u.unwrap_or(&V::Null), v.unwrap_or(&V::Null)) {
+                    if let Some(d) =
+                        crate::dirty::first_diff(&p, u.unwrap_or(&V::Null), v.unwrap_or(&V::Null))
+                    {
                         out.push(d);
                     }
                 }
@@ -86,9 +98,25 @@ fn schema_map(s: &StageLock) -> Vec<(String, String)> {
         .map(|cols| {
             cols.iter()
                 .map(|c| {
-                    let name = c.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-                    let ty = c.get("type").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-                    let null = if c.get("nullable").and_then(serde_json::Value::as_bool).unwrap_or(false) { "?" } else { "" };
+                    let name = c
+                        .get("name")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let ty = c
+                        .get("type")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let null = if c
+                        .get("nullable")
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(false)
+                    {
+                        "?"
+                    } else {
+                        ""
+                    };
                     (name, format!("{ty}{null}"))
                 })
                 .collect()
@@ -103,13 +131,21 @@ fn file_changes(a: &[FileLock], b: &[FileLock]) -> Vec<FileChange> {
         .filter_map(|p| {
             let x = a.iter().find(|f| f.path == p).map(|f| f.sha256.clone());
             let y = b.iter().find(|f| f.path == p).map(|f| f.sha256.clone());
-            (x != y).then(|| FileChange { path: p.to_owned(), old: x, new: y })
+            (x != y).then(|| FileChange {
+                path: p.to_owned(),
+                old: x,
+                new: y,
+            })
         })
         .collect()
 }
 
 pub(crate) fn compare(old: &Lock, new: &Lock, old_name: &str, new_name: &str) -> DiffReport {
-    let mut r = DiffReport { old: old_name.into(), new: new_name.into(), ..DiffReport::default() };
+    let mut r = DiffReport {
+        old: old_name.into(),
+        new: new_name.into(),
+        ..DiffReport::default()
+    };
     if old.dataset.version != new.dataset.version {
         r.version = Some((old.dataset.version.clone(), new.dataset.version.clone()));
     }
@@ -124,11 +160,23 @@ pub(crate) fn compare(old: &Lock, new: &Lock, old_name: &str, new_name: &str) ->
                     status: "changed".into(),
                     files_added: fb.difference(&fa).map(|s| (*s).to_owned()).collect(),
                     files_removed: fa.difference(&fb).map(|s| (*s).to_owned()).collect(),
-                    files_changed: file_changes(&a.files, &b.files).into_iter().filter(|c| c.old.is_some() && c.new.is_some()).map(|c| c.path).collect(),
+                    files_changed: file_changes(&a.files, &b.files)
+                        .into_iter()
+                        .filter(|c| c.old.is_some() && c.new.is_some())
+                        .map(|c| c.path)
+                        .collect(),
                 });
             }
-            (None, Some(_)) => r.sources.push(SourceChange { name: n.clone(), status: "added".into(), ..SourceChange::default() }),
-            (Some(_), None) => r.sources.push(SourceChange { name: n.clone(), status: "removed".into(), ..SourceChange::default() }),
+            (None, Some(_)) => r.sources.push(SourceChange {
+                name: n.clone(),
+                status: "added".into(),
+                ..SourceChange::default()
+            }),
+            (Some(_), None) => r.sources.push(SourceChange {
+                name: n.clone(),
+                status: "removed".into(),
+                ..SourceChange::default()
+            }),
             _ => {}
         }
     }
@@ -138,20 +186,33 @@ pub(crate) fn compare(old: &Lock, new: &Lock, old_name: &str, new_name: &str) ->
             (None, Some(_)) => r.added_stages.push(n.clone()),
             (Some(_), None) => r.removed_stages.push(n.clone()),
             (Some(a), Some(b)) => {
-                let mut c = StageChange { name: n.clone(), ..StageChange::default() };
+                let mut c = StageChange {
+                    name: n.clone(),
+                    ..StageChange::default()
+                };
                 all_diffs("params", &a.params, &b.params, &mut c.params);
                 if a.impl_version != b.impl_version {
                     c.impl_version = Some((a.impl_version, b.impl_version));
                 }
-                let rows = |s: &StageLock| s.summary.get("rows").and_then(serde_json::Value::as_u64);
+                let rows =
+                    |s: &StageLock| s.summary.get("rows").and_then(serde_json::Value::as_u64);
                 if rows(a) != rows(b) {
                     c.rows = Some((rows(a), rows(b)));
                 }
-                let splits = |s: &StageLock| s.summary.get("splits").and_then(|v| v.as_object()).cloned().unwrap_or_default();
+                let splits = |s: &StageLock| {
+                    s.summary
+                        .get("splits")
+                        .and_then(|v| v.as_object())
+                        .cloned()
+                        .unwrap_or_default()
+                };
                 let (sa, sb) = (splits(a), splits(b));
                 let keys: BTreeSet<&String> = sa.keys().chain(sb.keys()).collect();
                 for k in keys {
-                    let (x, y) = (sa.get(k).and_then(serde_json::Value::as_u64), sb.get(k).and_then(serde_json::Value::as_u64));
+                    let (x, y) = (
+                        sa.get(k).and_then(serde_json::Value::as_u64),
+                        sb.get(k).and_then(serde_json::Value::as_u64),
+                    );
                     if x != y {
                         c.splits.push((k.clone(), x, y));
                     }
@@ -230,10 +291,21 @@ fn render(r: &DiffReport) -> String {
             let _ = writeln!(s, "  schema {line}");
         }
         for f in &c.files {
-            let _ = writeln!(s, "  file {}: {} → {}", f.path, short(f.old.as_ref()), short(f.new.as_ref()));
+            let _ = writeln!(
+                s,
+                "  file {}: {} → {}",
+                f.path,
+                short(f.old.as_ref()),
+                short(f.new.as_ref())
+            );
         }
     }
-    if r.sources.is_empty() && r.added_stages.is_empty() && r.removed_stages.is_empty() && r.stages.is_empty() && r.version.is_none() {
+    if r.sources.is_empty()
+        && r.added_stages.is_empty()
+        && r.removed_stages.is_empty()
+        && r.stages.is_empty()
+        && r.version.is_none()
+    {
         s.push_str("no changes\n");
     }
     s
@@ -251,32 +323,48 @@ fn load(settings: &Settings, arg: &str) -> Result<(Lock, String)> {
             .hint("name two lockfiles or manifest.yaml files, or run inside a git repository to name revisions")
     })?;
     let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_default();
-    let abs = std::fs::canonicalize(lock_path.parent().unwrap_or(Path::new("."))).unwrap_or_default().join(lock_path.file_name().unwrap_or_default());
+    let abs = std::fs::canonicalize(lock_path.parent().unwrap_or(Path::new(".")))
+        .unwrap_or_default()
+        .join(lock_path.file_name().unwrap_or_default());
     let workdir = std::fs::canonicalize(&workdir).unwrap_or(workdir);
-    let rel = abs.strip_prefix(&workdir).map_err(|_| Error::user("the lockfile is outside the git repository"))?;
+    let rel = abs
+        .strip_prefix(&workdir)
+        .map_err(|_| Error::user("the lockfile is outside the git repository"))?;
     let spec = format!("{arg}:{}", rel.to_string_lossy());
     let obj = repo.revparse_single(&spec).map_err(|e| {
-        Error::user(format!("`{arg}`: no such file, and git cannot find `{spec}`: {}", e.message()))
-            .hint("name a lockfile, a manifest.yaml, or a git revision where the lockfile is committed")
+        Error::user(format!(
+            "`{arg}`: no such file, and git cannot find `{spec}`: {}",
+            e.message()
+        ))
+        .hint("name a lockfile, a manifest.yaml, or a git revision where the lockfile is committed")
     })?;
-    let blob = obj.peel_to_blob().map_err(|e| Error::user(format!("`{spec}` is not a file: {}", e.message())))?;
-    let text = std::str::from_utf8(blob.content()).map_err(|_| Error::user(format!("`{spec}` is not UTF-8")))?;
+    let blob = obj
+        .peel_to_blob()
+        .map_err(|e| Error::user(format!("`{spec}` is not a file: {}", e.message())))?;
+    let text = std::str::from_utf8(blob.content())
+        .map_err(|_| Error::user(format!("`{spec}` is not UTF-8")))?;
     Ok((Lock::parse(text, &spec)?, arg.to_owned()))
 }
 
 pub(crate) fn diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let (old, old_name) = load(settings, &args.old)?;
-    let (new, new_name) = match &args.new {
-        Some(n) => load(settings, n)?,
-        None => {
-            let p = super::rebuild::default_lock_path(settings);
-            (super::read_lock_arg(&p)?, p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default())
-        }
+    let (new, new_name) = if let Some(n) = &args.new { load(settings, n)? } else {
+        let p = super::rebuild::default_lock_path(settings);
+        (
+            super::read_lock_arg(&p)?,
+            p.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
     };
     let report = compare(&old, &new, &old_name, &new_name);
     let mut out = std::io::stdout().lock();
     if args.json {
-        let _ = writeln!(out, "{}", serde_json::to_string(&report).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&report).unwrap_or_default()
+        );
     } else {
         let _ = write!(out, "{}", render(&report));
     }

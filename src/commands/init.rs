@@ -41,19 +41,39 @@ stages:
 pub(crate) fn init(settings: &Settings, args: &InitArgs) -> Result<u8> {
     let path = &settings.spec_file;
     if path.exists() && !args.force {
-        return Err(Error::user(format!("`{}` already exists", settings.spec_display)).hint("pass --force to overwrite it"));
+        return Err(
+            Error::user(format!("`{}` already exists", settings.spec_display))
+                .hint("pass --force to overwrite it"),
+        );
     }
-    let folder = settings.root().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let folder = settings
+        .root()
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = args.name.clone().unwrap_or_else(|| {
-        let n: String = folder.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' }).collect();
-        let n = n.trim_start_matches(|c: char| !c.is_ascii_alphanumeric()).to_owned();
+        let n: String = folder
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let n = n
+            .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+            .to_owned();
         if n.is_empty() { "my-dataset".into() } else { n }
     });
     if !crate::spec::resolve::valid_name(&name) {
-        return Err(Error::user(format!("invalid dataset name `{name}`")).hint("use letters, digits, `-`, `_` and `.`"));
+        return Err(Error::user(format!("invalid dataset name `{name}`"))
+            .hint("use letters, digits, `-`, `_` and `.`"));
     }
     let text = starter(&name);
-    crate::lockfile::write_atomic(path, &text).map_err(|e| Error::failure(format!("cannot write `{}`: {e}", path.display())))?;
+    crate::lockfile::write_atomic(path, &text)
+        .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", path.display())))?;
     let schema = settings.root().join(SCHEMA_PATH);
     crate::lockfile::write_atomic(&schema, &crate::schema::dataset_schema())
         .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", schema.display())))?;

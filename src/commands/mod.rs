@@ -40,13 +40,22 @@ pub fn run(cli: Cli) -> Result<u8> {
 /// Load and resolve the spec named by the settings.
 pub fn load_project(settings: &Settings) -> Result<Project> {
     let (file, spec) = spec::load::load_file(&settings.spec_file, &settings.spec_display)?;
-    let spec_path = settings.spec_file.file_name().map_or_else(|| "dataset.yaml".into(), |f| f.to_string_lossy().into_owned());
-    Ok(spec::resolve::resolve(&file, spec, settings.root(), spec_path)?)
+    let spec_path = settings.spec_file.file_name().map_or_else(
+        || "dataset.yaml".into(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    Ok(spec::resolve::resolve(
+        &file,
+        spec,
+        settings.root(),
+        spec_path,
+    )?)
 }
 
 pub fn open_store() -> Result<Store> {
     Store::from_env().map_err(|e| {
-        Error::failure(format!("cannot open the store: {e}")).hint("set MLDATA_HOME to a writable folder")
+        Error::failure(format!("cannot open the store: {e}"))
+            .hint("set MLDATA_HOME to a writable folder")
     })
 }
 
@@ -70,5 +79,7 @@ pub fn read_lock_arg(path: &Path) -> Result<Lock> {
 
 /// Configure the global rayon pool once (stage-internal parallelism).
 pub fn init_threads(jobs: usize) {
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(jobs).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build_global();
 }

@@ -20,8 +20,14 @@ pub(crate) fn lock_root(lock_path: &Path, lock: &Lock, explicit: Option<&Path>) 
     if let Some(r) = explicit {
         return Ok(r.to_path_buf());
     }
-    let dir = lock_path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let dir = lock_path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
     let is_manifest = lock_path.file_name().is_some_and(|f| f == "manifest.yaml");
     if !is_manifest {
         return Ok(dir);
@@ -36,8 +42,11 @@ pub(crate) fn lock_root(lock_path: &Path, lock: &Lock, explicit: Option<&Path>) 
     if root.join(&lock.output) == dir {
         Ok(root)
     } else {
-        Err(Error::user(format!("cannot tell where the sources of `{}` are", lock_path.display()))
-            .hint("pass `--root DIR`, the folder that held dataset.yaml"))
+        Err(Error::user(format!(
+            "cannot tell where the sources of `{}` are",
+            lock_path.display()
+        ))
+        .hint("pass `--root DIR`, the folder that held dataset.yaml"))
     }
 }
 
@@ -51,7 +60,10 @@ pub(crate) fn project_from_lock(lock: &Lock, root: PathBuf, out_dir: String) -> 
             combination: BTreeMap::new(),
             member: (1, 1),
             inputs: Vec::new(),
-            kind: NodeKind::Source(SourceDef { uri: s.uri.clone(), files: s.files_glob.clone() }),
+            kind: NodeKind::Source(SourceDef {
+                uri: s.uri.clone(),
+                files: s.files_glob.clone(),
+            }),
             output: String::new(),
         });
     }
@@ -72,7 +84,11 @@ pub(crate) fn project_from_lock(lock: &Lock, root: PathBuf, out_dir: String) -> 
                     .map(|i| nodes.iter().position(|n| n.name == i.name).unwrap_or(0))
                     .collect();
                 let members = lock.stages.values().filter(|s| s.group == st.group).count();
-                let member = lock.stages.iter().filter(|(n, s)| s.group == st.group && n.as_str() <= name.as_str()).count();
+                let member = lock
+                    .stages
+                    .iter()
+                    .filter(|(n, s)| s.group == st.group && n.as_str() <= name.as_str())
+                    .count();
                 nodes.push(Node {
                     name: name.clone(),
                     group: st.group.clone(),
@@ -90,8 +106,11 @@ pub(crate) fn project_from_lock(lock: &Lock, root: PathBuf, out_dir: String) -> 
         }
         if left.len() == before {
             let names: Vec<&str> = left.iter().map(|(n, _)| n.as_str()).collect();
-            return Err(Error::user(format!("the lock's stages {} read inputs that are not in the lock", names.join(", ")))
-                .hint("the lockfile is damaged or was edited by hand"));
+            return Err(Error::user(format!(
+                "the lock's stages {} read inputs that are not in the lock",
+                names.join(", ")
+            ))
+            .hint("the lockfile is damaged or was edited by hand"));
         }
     }
     Ok(Project {
@@ -107,26 +126,45 @@ pub(crate) fn project_from_lock(lock: &Lock, root: PathBuf, out_dir: String) -> 
 }
 
 pub(crate) fn default_lock_path(settings: &Settings) -> PathBuf {
-    let spec_name = settings.spec_file.file_name().map_or_else(|| "dataset.yaml".into(), |f| f.to_string_lossy().into_owned());
-    settings.root().join(crate::spec::resolve::lock_name(&spec_name))
+    let spec_name = settings.spec_file.file_name().map_or_else(
+        || "dataset.yaml".into(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    settings
+        .root()
+        .join(crate::spec::resolve::lock_name(&spec_name))
 }
 
 pub(crate) fn rebuild(settings: &Settings, args: &RebuildArgs) -> Result<u8> {
-    let lock_path = args.lock.as_ref().map_or_else(|| default_lock_path(settings), |p| settings.cwd.join(p));
+    let lock_path = args
+        .lock
+        .as_ref()
+        .map_or_else(|| default_lock_path(settings), |p| settings.cwd.join(p));
     let lock = super::read_lock_arg(&lock_path)?;
-    let root = lock_root(&lock_path, &lock, args.root.as_deref().map(|r| settings.cwd.join(r)).as_deref())?;
-    let (out, _tmp) = match &args.out {
-        Some(o) => {
-            let o = settings.cwd.join(o);
-            if o.exists() && std::fs::read_dir(&o).map(|mut d| d.next().is_some()).unwrap_or(true) {
-                return Err(Error::user(format!("`{}` is not empty", o.display())).hint("rebuild needs a new or empty folder"));
-            }
-            (o, None)
+    let root = lock_root(
+        &lock_path,
+        &lock,
+        args.root
+            .as_deref()
+            .map(|r| settings.cwd.join(r))
+            .as_deref(),
+    )?;
+    let (out, _tmp) = if let Some(o) = &args.out {
+        let o = settings.cwd.join(o);
+        if o.exists()
+            && std::fs::read_dir(&o)
+                .map_or(true, |mut d| d.next().is_some())
+        {
+            return Err(Error::user(format!("`{}` is not empty", o.display()))
+                .hint("rebuild needs a new or empty folder"));
         }
-        None => {
-            let t = tempfile::Builder::new().prefix("mldatabuild-rebuild-").tempdir().map_err(|e| Error::failure(e.to_string()))?;
-            (t.path().to_path_buf(), Some(t))
-        }
+        (o, None)
+    } else {
+        let t = tempfile::Builder::new()
+            .prefix("mldatabuild-rebuild-")
+            .tempdir()
+            .map_err(|e| Error::failure(e.to_string()))?;
+        (t.path().to_path_buf(), Some(t))
     };
     let project = project_from_lock(&lock, root, out.to_string_lossy().into_owned())?;
     let store = super::open_store()?;
@@ -134,8 +172,21 @@ pub(crate) fn rebuild(settings: &Settings, args: &RebuildArgs) -> Result<u8> {
     let jobs = Settings::jobs(args.jobs);
     super::init_threads(jobs);
     let reporter = HumanReporter::new(settings.verbosity, settings.progress);
-    let mut ex = Executor { project: &project, store: &store, stat: &mut stat, old: None, reporter: &reporter, lock_path: None };
-    let req = BuildRequest { jobs, force: true, use_run_cache: false, keep_going: true, ..BuildRequest::default() };
+    let mut ex = Executor {
+        project: &project,
+        store: &store,
+        stat: &mut stat,
+        old: None,
+        reporter: &reporter,
+        lock_path: None,
+    };
+    let req = BuildRequest {
+        jobs,
+        force: true,
+        use_run_cache: false,
+        keep_going: true,
+        ..BuildRequest::default()
+    };
 
     // The sources must be the ones the lock pinned.
     let outcome = ex.build(&req)?;
@@ -165,7 +216,11 @@ pub(crate) fn rebuild(settings: &Settings, args: &RebuildArgs) -> Result<u8> {
             let detail = match (&got, good) {
                 (_, true) => String::new(),
                 (None, _) => "  (not produced)".into(),
-                (Some(g), false) => format!("  (expected {}…, got {}…)", &f.sha256[..12.min(f.sha256.len())], &g[..12.min(g.len())]),
+                (Some(g), false) => format!(
+                    "  (expected {}…, got {}…)",
+                    &f.sha256[..12.min(f.sha256.len())],
+                    &g[..12.min(g.len())]
+                ),
             };
             let _ = writeln!(stdout, "{mark} {}{detail}", f.path);
         }
@@ -174,5 +229,9 @@ pub(crate) fn rebuild(settings: &Settings, args: &RebuildArgs) -> Result<u8> {
     if args.out.is_some() {
         let _ = writeln!(stdout, "Rebuilt into {}", out.display());
     }
-    Ok(if ok == total && outcome.failed().is_empty() { 0 } else { crate::error::EXIT_FAILURE })
+    Ok(if ok == total && outcome.failed().is_empty() {
+        0
+    } else {
+        crate::error::EXIT_FAILURE
+    })
 }

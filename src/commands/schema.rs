@@ -7,12 +7,20 @@ use crate::error::{Error, Result};
 use crate::settings::Settings;
 
 pub(crate) fn schema(settings: &Settings, args: &SchemaArgs) -> Result<u8> {
-    let dir = args.dir.as_ref().map_or_else(|| settings.cwd.clone(), |d| settings.cwd.join(d));
+    let dir = args
+        .dir
+        .as_ref()
+        .map_or_else(|| settings.cwd.clone(), |d| settings.cwd.join(d));
     if args.write {
         for (path, text) in crate::schema::files() {
             let full = dir.join(path);
-            let changed = crate::lockfile::write_atomic(&full, &text).map_err(|e| Error::failure(format!("cannot write `{}`: {e}", full.display())))?;
-            let _ = writeln!(std::io::stderr(), "{} {path}", if changed { "Wrote" } else { "Unchanged" });
+            let changed = crate::lockfile::write_atomic(&full, &text)
+                .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", full.display())))?;
+            let _ = writeln!(
+                std::io::stderr(),
+                "{} {path}",
+                if changed { "Wrote" } else { "Unchanged" }
+            );
         }
         return Ok(0);
     }
@@ -26,7 +34,10 @@ pub(crate) fn schema(settings: &Settings, args: &SchemaArgs) -> Result<u8> {
         if stale.is_empty() {
             return Ok(0);
         }
-        return Err(Error::failure(format!("stale schema files: {}", stale.join(", "))).hint("run `mldatabuild schema --write`"));
+        return Err(
+            Error::failure(format!("stale schema files: {}", stale.join(", ")))
+                .hint("run `mldatabuild schema --write`"),
+        );
     }
     let text = match args.kind {
         SchemaKind::Dataset => crate::schema::dataset_schema(),

@@ -12,14 +12,27 @@ use crate::statcache::StatCache;
 
 /// Problems in the lock itself: broken links between stages, forged keys, params that no
 /// longer match the spec.
-pub(crate) fn consistency(lock: &Lock, spec_params: Option<&std::collections::BTreeMap<String, serde_json::Value>>) -> Vec<String> {
+pub(crate) fn consistency(
+    lock: &Lock,
+    spec_params: Option<&std::collections::BTreeMap<String, serde_json::Value>>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, st) in &lock.stages {
         for input in &st.inputs {
-            let producer = lock.sources.get(&input.name).map(|s| &s.hash).or_else(|| lock.stages.get(&input.name).map(|s| &s.output_hash));
+            let producer = lock
+                .sources
+                .get(&input.name)
+                .map(|s| &s.hash)
+                .or_else(|| lock.stages.get(&input.name).map(|s| &s.output_hash));
             match producer {
-                None => problems.push(format!("stage {name}: input `{}` is not in the lock", input.name)),
-                Some(h) if *h != input.hash => problems.push(format!("stage {name}: input `{}` has hash {} but its producer recorded {h}", input.name, input.hash)),
+                None => problems.push(format!(
+                    "stage {name}: input `{}` is not in the lock",
+                    input.name
+                )),
+                Some(h) if *h != input.hash => problems.push(format!(
+                    "stage {name}: input `{}` has hash {} but its producer recorded {h}",
+                    input.name, input.hash
+                )),
                 Some(_) => {}
             }
         }
@@ -33,25 +46,45 @@ pub(crate) fn consistency(lock: &Lock, spec_params: Option<&std::collections::BT
         // Recompute through the stage so that defaults are filled in exactly as a build does.
         let recomputed = crate::stages::build(&st.kind, &st.params).map(|s| {
             let params = s.params();
-            ActionKey { params: &params, ..key }.hash()
+            ActionKey {
+                params: &params,
+                ..key
+            }
+            .hash()
         });
         match recomputed {
-            Ok(k) if k != st.key => problems.push(format!("stage {name}: key {} does not match its recorded kind, params and inputs", st.key)),
+            Ok(k) if k != st.key => problems.push(format!(
+                "stage {name}: key {} does not match its recorded kind, params and inputs",
+                st.key
+            )),
             Err(e) => problems.push(format!("stage {name}: {e}")),
             Ok(_) => {}
         }
         let prefix = format!("{}/", st.output);
-        let rel: Vec<(&str, u64, &str)> =
-            st.outputs.iter().map(|f| (f.path.strip_prefix(&prefix).unwrap_or(&f.path), f.size, f.sha256.as_str())).collect();
+        let rel: Vec<(&str, u64, &str)> = st
+            .outputs
+            .iter()
+            .map(|f| {
+                (
+                    f.path.strip_prefix(&prefix).unwrap_or(&f.path),
+                    f.size,
+                    f.sha256.as_str(),
+                )
+            })
+            .collect();
         if files_hash(OUTPUT_DOMAIN, &rel) != st.output_hash {
-            problems.push(format!("stage {name}: output_hash does not match its outputs"));
+            problems.push(format!(
+                "stage {name}: output_hash does not match its outputs"
+            ));
         }
         if let Some(spec) = spec_params {
             match spec.get(name) {
                 None => problems.push(format!("stage {name}: not in the spec any more")),
                 Some(p) => {
                     if let Some((path, a, b)) = crate::dirty::first_diff("params", &st.params, p) {
-                        problems.push(format!("stage {name}: {path} is {a} in the lock but {b} in the spec"));
+                        problems.push(format!(
+                            "stage {name}: {path} is {a} in the lock but {b} in the spec"
+                        ));
                     }
                 }
             }
@@ -68,13 +101,23 @@ pub(crate) fn consistency(lock: &Lock, spec_params: Option<&std::collections::BT
 }
 
 pub(crate) fn verify(settings: &Settings, args: &VerifyArgs) -> Result<u8> {
-    let lock_path = args.lock.as_ref().map_or_else(|| super::rebuild::default_lock_path(settings), |p| settings.cwd.join(p));
+    let lock_path = args.lock.as_ref().map_or_else(
+        || super::rebuild::default_lock_path(settings),
+        |p| settings.cwd.join(p),
+    );
     let lock = super::read_lock_arg(&lock_path)?;
     let is_manifest = lock_path.file_name().is_some_and(|f| f == "manifest.yaml");
     let out = if is_manifest {
-        lock_path.parent().map(std::path::Path::to_path_buf).unwrap_or_default()
+        lock_path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default()
     } else {
-        lock_path.parent().map(std::path::Path::to_path_buf).unwrap_or_default().join(&lock.output)
+        lock_path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default()
+            .join(&lock.output)
     };
     // Params from the spec, when the spec is there to compare with.
     let spec_params = if is_manifest || args.lock.is_some() {
@@ -90,8 +133,13 @@ pub(crate) fn verify(settings: &Settings, args: &VerifyArgs) -> Result<u8> {
                 .collect()
         })
     };
-    let mut stat = if is_manifest { StatCache::ephemeral() } else { super::stat_cache(settings) };
-    let files: Vec<&crate::lockfile::FileLock> = lock.stages.values().flat_map(|s| &s.outputs).collect();
+    let mut stat = if is_manifest {
+        StatCache::ephemeral()
+    } else {
+        super::stat_cache(settings)
+    };
+    let files: Vec<&crate::lockfile::FileLock> =
+        lock.stages.values().flat_map(|s| &s.outputs).collect();
     let paths: Vec<std::path::PathBuf> = files.iter().map(|f| out.join(&f.path)).collect();
     let digests = stat.digest_many(&paths);
     stat.save();
@@ -108,7 +156,11 @@ pub(crate) fn verify(settings: &Settings, args: &VerifyArgs) -> Result<u8> {
         results.push(serde_json::json!({"path": f.path, "ok": good, "problem": detail}));
         if !args.json {
             let mark = if good { "✓" } else { "✗" };
-            let detail = if detail.is_empty() { detail } else { format!("  ({detail})") };
+            let detail = if detail.is_empty() {
+                detail
+            } else {
+                format!("  ({detail})")
+            };
             let _ = writeln!(stdout, "{mark} {}{detail}", f.path);
         }
     }
@@ -124,11 +176,20 @@ pub(crate) fn verify(settings: &Settings, args: &VerifyArgs) -> Result<u8> {
         if problems.is_empty() {
             let _ = writeln!(stdout, "Lock consistency: ok");
         } else {
-            let _ = writeln!(stdout, "Lock consistency: {} problem{}", problems.len(), if problems.len() == 1 { "" } else { "s" });
+            let _ = writeln!(
+                stdout,
+                "Lock consistency: {} problem{}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            );
             for p in &problems {
                 let _ = writeln!(stdout, "  ✗ {p}");
             }
         }
     }
-    Ok(if ok == files.len() && problems.is_empty() { 0 } else { crate::error::EXIT_FAILURE })
+    Ok(if ok == files.len() && problems.is_empty() {
+        0
+    } else {
+        crate::error::EXIT_FAILURE
+    })
 }

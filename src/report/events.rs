@@ -6,19 +6,60 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Event {
-    BuildStarted { dataset: String, version: String, nodes: usize, jobs: usize, dry_run: bool },
-    SourceHashed { name: String, files: usize, bytes: u64, rehashed: u64 },
+    BuildStarted {
+        dataset: String,
+        version: String,
+        nodes: usize,
+        jobs: usize,
+        dry_run: bool,
+    },
+    SourceHashed {
+        name: String,
+        files: usize,
+        bytes: u64,
+        rehashed: u64,
+    },
     /// Up to date: nothing to do.
-    StageFresh { name: String },
+    StageFresh {
+        name: String,
+    },
     /// Will run (dry run only).
-    StagePlanned { name: String, action: String, reason: String },
-    StageStarted { name: String, kind: String, reason: String, member: usize, members: usize },
+    StagePlanned {
+        name: String,
+        action: String,
+        reason: String,
+    },
+    StageStarted {
+        name: String,
+        kind: String,
+        reason: String,
+        member: usize,
+        members: usize,
+    },
     /// Outputs restored from the run cache instead of running.
-    StageRestored { name: String, reason: String },
-    StageFinished { name: String, seconds: f64, peak_rss_mb: u64, rows: Option<u64>, outputs: usize },
-    StageFailed { name: String, error: String, hint: Option<String> },
-    StageSkipped { name: String, reason: String },
-    Warning { message: String },
+    StageRestored {
+        name: String,
+        reason: String,
+    },
+    StageFinished {
+        name: String,
+        seconds: f64,
+        peak_rss_mb: u64,
+        rows: Option<u64>,
+        outputs: usize,
+    },
+    StageFailed {
+        name: String,
+        error: String,
+        hint: Option<String>,
+    },
+    StageSkipped {
+        name: String,
+        reason: String,
+    },
+    Warning {
+        message: String,
+    },
     BuildFinished(BuildSummary),
 }
 

@@ -31,7 +31,12 @@ impl HumanReporter {
         let tty = std::io::stderr().is_terminal();
         let multi = (progress && tty && verbosity != Verbosity::Quiet)
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        HumanReporter { verbosity, color: color_enabled(), multi, bars: Mutex::new(HashMap::new()) }
+        HumanReporter {
+            verbosity,
+            color: color_enabled(),
+            multi,
+            bars: Mutex::new(HashMap::new()),
+        }
     }
 
     fn line(&self, verb: &str, rest: &str, style: Style) {
@@ -70,10 +75,27 @@ impl HumanReporter {
         }
         let mut out = String::new();
         if !s.stages.is_empty() {
-            let w = s.stages.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
-            out.push_str(&format!("\n{:<w$}  {:<10} {:<9} {:>10} {:>9} {:>8}\n", "stage", "kind", "status", "rows", "seconds", "peak MB"));
+            let w = s
+                .stages
+                .iter()
+                .map(|r| r.name.len())
+                .max()
+                .unwrap_or(5)
+                .max(5);
+            out.push_str(&format!(
+                "\n{:<w$}  {:<10} {:<9} {:>10} {:>9} {:>8}\n",
+                "stage", "kind", "status", "rows", "seconds", "peak MB"
+            ));
             for r in &s.stages {
-                let na = |o: Option<String>| o.unwrap_or_else(|| if r.status == "failed" { "n/a".into() } else { "-".into() });
+                let na = |o: Option<String>| {
+                    o.unwrap_or_else(|| {
+                        if r.status == "failed" {
+                            "n/a".into()
+                        } else {
+                            "-".into()
+                        }
+                    })
+                };
                 out.push_str(&format!(
                     "{:<w$}  {:<10} {:<9} {:>10} {:>9} {:>8}\n",
                     r.name,
@@ -87,7 +109,10 @@ impl HumanReporter {
         }
         if s.dry_run {
             let n = s.stages.iter().filter(|r| r.status == "planned").count();
-            out.push_str(&format!("Dry run: {n} of {} stages would run or be restored; nothing was changed\n", s.stages.len()));
+            out.push_str(&format!(
+                "Dry run: {n} of {} stages would run or be restored; nothing was changed\n",
+                s.stages.len()
+            ));
         } else {
             let lock = match (s.writes_lock, s.lock_changed) {
                 (false, _) => String::new(),
@@ -95,7 +120,10 @@ impl HumanReporter {
                 (true, false) => " (lockfile unchanged)".into(),
             };
             let verdict = if s.ok { "Built" } else { "Failed to build" };
-            out.push_str(&format!("{verdict} {} in {:.2}s → {}{lock}\n", s.dataset, s.seconds, s.output));
+            out.push_str(&format!(
+                "{verdict} {} in {:.2}s → {}{lock}\n",
+                s.dataset, s.seconds, s.output
+            ));
         }
         let _ = write!(std::io::stderr().lock(), "{out}");
     }
@@ -118,30 +146,79 @@ fn size(bytes: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 impl Reporter for HumanReporter {
     fn event(&self, event: &Event) {
         let quiet = self.verbosity == Verbosity::Quiet;
         match event {
-            Event::BuildStarted { dataset, version, nodes, jobs, dry_run } if !quiet => {
+            Event::BuildStarted {
+                dataset,
+                version,
+                nodes,
+                jobs,
+                dry_run,
+            } if !quiet => {
                 let what = if *dry_run { "Planning" } else { "Building" };
-                self.line(what, &format!("{dataset} {version} ({nodes} stages, {jobs} jobs)"), Style::Info);
+                self.line(
+                    what,
+                    &format!("{dataset} {version} ({nodes} stages, {jobs} jobs)"),
+                    Style::Info,
+                );
             }
-            Event::SourceHashed { name, files, bytes, rehashed } if !quiet => {
-                self.line("Hashed", &format!("source {name}: {files} files, {} ({rehashed} read)", size(*bytes)), Style::Dim);
+            Event::SourceHashed {
+                name,
+                files,
+                bytes,
+                rehashed,
+            } if !quiet => {
+                self.line(
+                    "Hashed",
+                    &format!(
+                        "source {name}: {files} files, {} ({rehashed} read)",
+                        size(*bytes)
+                    ),
+                    Style::Dim,
+                );
             }
-            Event::StageFresh { name } if self.verbosity == Verbosity::Verbose => self.line("Fresh", name, Style::Dim),
-            Event::StagePlanned { name, action, reason } => {
+            Event::StageFresh { name } if self.verbosity == Verbosity::Verbose => {
+                self.line("Fresh", name, Style::Dim);
+            }
+            Event::StagePlanned {
+                name,
+                action,
+                reason,
+            } => {
                 self.line("Would", &format!("{action} {name}: {reason}"), Style::Info);
             }
-            Event::StageStarted { name, kind, reason, member, members } if !quiet => {
-                let of = if *members > 1 { format!(" ({member}/{members})") } else { String::new() };
-                self.line("Running", &format!("{name}{of} [{kind}]: {reason}"), Style::Info);
+            Event::StageStarted {
+                name,
+                kind,
+                reason,
+                member,
+                members,
+            } if !quiet => {
+                let of = if *members > 1 {
+                    format!(" ({member}/{members})")
+                } else {
+                    String::new()
+                };
+                self.line(
+                    "Running",
+                    &format!("{name}{of} [{kind}]: {reason}"),
+                    Style::Info,
+                );
                 if let Some(m) = &self.multi {
                     let bar = m.add(ProgressBar::new_spinner());
-                    bar.set_style(ProgressStyle::with_template("          {spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                    bar.set_style(
+                        ProgressStyle::with_template("          {spinner} {msg} {elapsed}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
                     bar.set_message(name.clone());
                     bar.enable_steady_tick(Duration::from_millis(120));
                     if let Ok(mut bars) = self.bars.lock() {
@@ -150,13 +227,29 @@ impl Reporter for HumanReporter {
                 }
             }
             Event::StageRestored { name, reason } if !quiet => {
-                self.line("Restored", &format!("{name} from the run cache: {reason}"), Style::Good);
+                self.line(
+                    "Restored",
+                    &format!("{name} from the run cache: {reason}"),
+                    Style::Good,
+                );
             }
-            Event::StageFinished { name, seconds, peak_rss_mb, rows, outputs } => {
+            Event::StageFinished {
+                name,
+                seconds,
+                peak_rss_mb,
+                rows,
+                outputs,
+            } => {
                 self.finish_bar(name);
                 if !quiet {
                     let rows = rows.map(|r| format!(", {r} rows")).unwrap_or_default();
-                    self.line("Finished", &format!("{name} in {seconds:.2}s ({outputs} files{rows}, peak {peak_rss_mb} MB)"), Style::Good);
+                    self.line(
+                        "Finished",
+                        &format!(
+                            "{name} in {seconds:.2}s ({outputs} files{rows}, peak {peak_rss_mb} MB)"
+                        ),
+                        Style::Good,
+                    );
                 }
             }
             Event::StageFailed { name, error, hint } => {
@@ -166,7 +259,9 @@ impl Reporter for HumanReporter {
                     self.line("", &format!("hint: {h}"), Style::Dim);
                 }
             }
-            Event::StageSkipped { name, reason } if !quiet => self.line("Skipped", &format!("{name}: {reason}"), Style::Warn),
+            Event::StageSkipped { name, reason } if !quiet => {
+                self.line("Skipped", &format!("{name}: {reason}"), Style::Warn);
+            }
             Event::Warning { message } => self.line("warning", message, Style::Warn),
             Event::BuildFinished(s) => self.summary(s),
             _ => {}

@@ -15,7 +15,10 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        Self { name: name.into(), text: text.into() }
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     /// Byte range of a location reported by the YAML parser (at least one character wide).
@@ -24,7 +27,10 @@ impl SourceFile {
         if let Some(start) = span.byte_offset() {
             let start = usize::try_from(start).unwrap_or(0).min(self.text.len());
             let len = usize::try_from(span.byte_len().unwrap_or(0)).unwrap_or(0);
-            return (start, len.max(1).min(self.text.len().saturating_sub(start).max(1)));
+            return (
+                start,
+                len.max(1).min(self.text.len().saturating_sub(start).max(1)),
+            );
         }
         // Fall back to line/column (1-based, characters).
         let line = usize::try_from(loc.line()).unwrap_or(1).max(1);
@@ -60,9 +66,15 @@ pub struct SpecError {
 
 impl SpecError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), file: None, labels: Vec::new(), help: None }
+        Self {
+            message: message.into(),
+            file: None,
+            labels: Vec::new(),
+            help: None,
+        }
     }
 
+    #[must_use]
     pub fn at(mut self, file: &SourceFile, loc: Location, label: impl Into<String>) -> Self {
         if loc.line() == 0 {
             self.file.get_or_insert_with(|| file.clone());
@@ -74,6 +86,7 @@ impl SpecError {
         self
     }
 
+    #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
@@ -102,7 +115,9 @@ impl std::error::Error for SpecError {}
 
 impl Diagnostic for SpecError {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -119,10 +134,9 @@ impl SpecError {
     pub fn to_diagnostic(&self) -> SpecDiagnostic {
         SpecDiagnostic {
             message: self.to_string(),
-            source: self
-                .file
-                .as_ref()
-                .map(|f| NamedSource::new(f.name.clone(), f.text.to_string()).with_language("yaml")),
+            source: self.file.as_ref().map(|f| {
+                NamedSource::new(f.name.clone(), f.text.to_string()).with_language("yaml")
+            }),
             labels: self
                 .labels
                 .iter()
@@ -152,7 +166,9 @@ impl std::error::Error for SpecDiagnostic {}
 
 impl Diagnostic for SpecDiagnostic {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -171,7 +187,10 @@ impl Diagnostic for SpecDiagnostic {
 }
 
 /// "did you mean `x`?" for a misspelled name, when one candidate is close enough.
-pub fn did_you_mean<'a>(got: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    got: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(got, c), c))

@@ -88,12 +88,16 @@ thread_local! {
 
 /// Parse spec text (both passes).
 pub fn parse(file: &SourceFile) -> Result<Spec, SpecError> {
-    if file.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+    if file
+        .text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
         return Err(SpecError::new(format!("`{}` is empty", file.name))
             .help("run `mldatabuild init` to write a commented starter spec"));
     }
-    let skeleton: Skeleton =
-        serde_saphyr::from_str_with_options(&file.text, options()).map_err(|e| map_yaml_error(file, &e))?;
+    let skeleton: Skeleton = serde_saphyr::from_str_with_options(&file.text, options())
+        .map_err(|e| map_yaml_error(file, &e))?;
     let mut kinds = HashMap::new();
     for (name, k) in skeleton.stages.unwrap_or_default() {
         let kind = k.kind.value.as_str();
@@ -119,7 +123,9 @@ pub fn parse(file: &SourceFile) -> Result<Spec, SpecError> {
 }
 
 /// `deserialize_with` for `stages:`: each entry typed by the kind found in pass 1.
-pub fn deserialize_stages<'de, D: de::Deserializer<'de>>(d: D) -> Result<Vec<StageEntry>, D::Error> {
+pub fn deserialize_stages<'de, D: de::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<StageEntry>, D::Error> {
     struct StagesVisitor;
     impl<'de> Visitor<'de> for StagesVisitor {
         type Value = Vec<StageEntry>;
@@ -148,7 +154,11 @@ pub fn deserialize_stages<'de, D: de::Deserializer<'de>>(d: D) -> Result<Vec<Sta
                     }
                 };
                 let params = params.map_err(de::Error::custom)?;
-                out.push(StageEntry { name, common, params });
+                out.push(StageEntry {
+                    name,
+                    common,
+                    params,
+                });
             }
             Ok(out)
         }
@@ -160,10 +170,15 @@ pub fn deserialize_stages<'de, D: de::Deserializer<'de>>(d: D) -> Result<Vec<Sta
 pub fn map_yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> SpecError {
     use serde_saphyr::Error as E;
     let loc = e.location().unwrap_or(Location::UNKNOWN);
-    let raw = serde_saphyr::DefaultMessageFormatter.format_message(e).into_owned();
+    let raw = serde_saphyr::DefaultMessageFormatter
+        .format_message(e)
+        .into_owned();
     match e {
-        E::SerdeUnknownField { field, expected, .. } => {
-            let mut err = SpecError::new(format!("unknown key `{field}`")).at(file, loc, "unknown key");
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let mut err =
+                SpecError::new(format!("unknown key `{field}`")).at(file, loc, "unknown key");
             let hint = did_you_mean(field, expected.iter().copied());
             let keys = format!("expected one of: {}", expected.join(", "));
             err = err.help(match hint {
@@ -174,9 +189,15 @@ pub fn map_yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> SpecError {
         }
         E::SerdeMissingField { field, .. } => SpecError::new(format!("missing key `{field}`"))
             .at(file, loc, format!("this mapping needs `{field}`"))
-            .help(format!("add `{field}:`; see docs/dataset-yaml.md for every key")),
+            .help(format!(
+                "add `{field}:`; see docs/dataset-yaml.md for every key"
+            )),
         E::SerdeInvalidType { .. } | E::SerdeInvalidValue { .. } | E::InvalidScalar { .. } => {
-            SpecError::new(format!("wrong type: {}", humanize_types(&raw))).at(file, loc, "wrong type")
+            SpecError::new(format!("wrong type: {}", humanize_types(&raw))).at(
+                file,
+                loc,
+                "wrong type",
+            )
         }
         _ if raw.contains("budget breached") || raw.to_lowercase().contains("alias") => {
             let what = if raw.contains("Depth") {
@@ -191,7 +212,10 @@ pub fn map_yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> SpecError {
                 .help("mldatabuild refuses YAML alias bombs and nesting deeper than 32 levels; write the values out")
         }
         E::DuplicateMappingKey { key, .. } => {
-            let what = key.as_ref().map_or_else(|| "a key appears twice".to_owned(), |k| format!("`{k}` appears twice in the same mapping"));
+            let what = key.as_ref().map_or_else(
+                || "a key appears twice".to_owned(),
+                |k| format!("`{k}` appears twice in the same mapping"),
+            );
             SpecError::new(format!("duplicate key: {what}"))
                 .at(file, loc, "defined again here")
                 .help("every key, source and stage name must be unique within its mapping")
@@ -220,7 +244,10 @@ fn humanize_types(raw: &str) -> String {
         ("invalid u32", "expected a non-negative integer"),
         ("invalid f64", "expected a number"),
         ("invalid i64", "expected an integer"),
-        ("expected mapping start", "expected a mapping of `key: value` lines"),
+        (
+            "expected mapping start",
+            "expected a mapping of `key: value` lines",
+        ),
         ("expected sequence start", "expected a list"),
     ] {
         s = s.replace(from, to);

@@ -117,10 +117,19 @@ impl Project {
 
 /// `dataset.yaml` → `dataset.lock`; any other `x.yaml` → `x.lock`.
 pub fn lock_name(spec_path: &str) -> String {
-    let file = Path::new(spec_path).file_name().and_then(|f| f.to_str()).unwrap_or("dataset.yaml");
-    let stem = file.strip_suffix(".yaml").or_else(|| file.strip_suffix(".yml")).unwrap_or(file);
+    let file = Path::new(spec_path)
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or("dataset.yaml");
+    let stem = file
+        .strip_suffix(".yaml")
+        .or_else(|| file.strip_suffix(".yml"))
+        .unwrap_or(file);
     let lock = format!("{stem}.lock");
-    match Path::new(spec_path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    match Path::new(spec_path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         Some(dir) => dir.join(lock).to_string_lossy().into_owned(),
         None => lock,
     }
@@ -144,7 +153,10 @@ pub fn member_name(group: &str, combination: &BTreeMap<String, serde_json::Value
     if combination.is_empty() {
         return group.to_owned();
     }
-    let parts: Vec<String> = combination.iter().map(|(k, v)| format!("{k}={}", value_label(v))).collect();
+    let parts: Vec<String> = combination
+        .iter()
+        .map(|(k, v)| format!("{k}={}", value_label(v)))
+        .collect();
     format!("{group}[{}]", parts.join(","))
 }
 
@@ -163,7 +175,12 @@ fn check_output_path(p: &str) -> Result<(), String> {
 }
 
 /// Resolve a parsed spec into a project.
-pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) -> Result<Project, SpecError> {
+pub fn resolve(
+    file: &SourceFile,
+    spec: Spec,
+    root: PathBuf,
+    spec_path: String,
+) -> Result<Project, SpecError> {
     let name = spec.name.value.clone();
     if !valid_name(&name) {
         return Err(SpecError::new(format!("invalid dataset name `{name}`"))
@@ -172,13 +189,19 @@ pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) 
     }
     let version = spec.version.value.clone();
     if !is_semver(&version) {
-        return Err(SpecError::new(format!("`version` must be a semantic version like 1.2.0: got `{version}`"))
-            .at(file, spec.version.referenced, "not MAJOR.MINOR.PATCH"));
+        return Err(SpecError::new(format!(
+            "`version` must be a semantic version like 1.2.0: got `{version}`"
+        ))
+        .at(file, spec.version.referenced, "not MAJOR.MINOR.PATCH"));
     }
     let out_dir = match &spec.output {
         Some(o) => {
             check_output_path(&o.value).map_err(|why| {
-                SpecError::new(format!("`output` {why}: got `{}`", o.value)).at(file, o.referenced, "here")
+                SpecError::new(format!("`output` {why}: got `{}`", o.value)).at(
+                    file,
+                    o.referenced,
+                    "here",
+                )
             })?;
             o.value.trim_end_matches('/').to_owned()
         }
@@ -203,9 +226,11 @@ pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) 
                 .help("use letters, digits, `-`, `_` and `.`, starting with a letter or digit"));
         }
         if defined.contains_key(n) {
-            return Err(SpecError::new(format!("duplicate name `{n}`: it names both a source and a stage"))
-                .at(file, st.name.referenced, "stage defined here")
-                .help("sources and stages share one namespace; rename one of them"));
+            return Err(SpecError::new(format!(
+                "duplicate name `{n}`: it names both a source and a stage"
+            ))
+            .at(file, st.name.referenced, "stage defined here")
+            .help("sources and stages share one namespace; rename one of them"));
         }
         defined.insert(n.clone(), st.name.referenced);
     }
@@ -215,16 +240,16 @@ pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) 
     for st in &spec.stages {
         let input = &st.common.input.value;
         if !defined.contains_key(&group_of(input)) {
-            let mut err = SpecError::new(format!("stage `{}` reads `{input}`, which is not a source or stage", st.name.value))
-                .at(file, st.common.input.referenced, "unknown input");
+            let mut err = SpecError::new(format!(
+                "stage `{}` reads `{input}`, which is not a source or stage",
+                st.name.value
+            ))
+            .at(file, st.common.input.referenced, "unknown input");
             let names: Vec<&str> = defined.keys().map(String::as_str).collect();
-            err = match did_you_mean(input, names.iter().copied()) {
-                Some(h) => err.help(h),
-                None => {
-                    let mut sorted = names.clone();
-                    sorted.sort_unstable();
-                    err.help(format!("defined names: {}", sorted.join(", ")))
-                }
+            err = if let Some(h) = did_you_mean(input, names.iter().copied()) { err.help(h) } else {
+                let mut sorted = names.clone();
+                sorted.sort_unstable();
+                err.help(format!("defined names: {}", sorted.join(", ")))
             };
             return Err(err);
         }
@@ -242,7 +267,10 @@ pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) 
             combination: BTreeMap::new(),
             member: (1, 1),
             inputs: Vec::new(),
-            kind: NodeKind::Source(SourceDef { uri: src.value.uri.value.clone(), files: src.value.files.clone() }),
+            kind: NodeKind::Source(SourceDef {
+                uri: src.value.uri.value.clone(),
+                files: src.value.files.clone(),
+            }),
             output: String::new(),
         });
     }
@@ -257,15 +285,20 @@ pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) 
         let st = &spec.stages[si];
         let input = &st.common.input.value;
         let input_nodes: Vec<usize> = if input.contains('[') {
-            match nodes.iter().position(|n| &n.name == input) {
-                Some(i) => vec![i],
-                None => {
-                    let group = group_of(input);
-                    let names: Vec<String> = members.get(&group).into_iter().flatten().map(|&i| nodes[i].name.clone()).collect();
-                    return Err(SpecError::new(format!("stage `{}` reads `{input}`, which is not a member of `{group}`", st.name.value))
-                        .at(file, st.common.input.referenced, "no such member")
-                        .help(format!("members: {}", names.join(", "))));
-                }
+            if let Some(i) = nodes.iter().position(|n| &n.name == input) { vec![i] } else {
+                let group = group_of(input);
+                let names: Vec<String> = members
+                    .get(&group)
+                    .into_iter()
+                    .flatten()
+                    .map(|&i| nodes[i].name.clone())
+                    .collect();
+                return Err(SpecError::new(format!(
+                    "stage `{}` reads `{input}`, which is not a member of `{group}`",
+                    st.name.value
+                ))
+                .at(file, st.common.input.referenced, "no such member")
+                .help(format!("members: {}", names.join(", "))));
             }
         } else {
             members.get(input).cloned().unwrap_or_default()
@@ -295,7 +328,11 @@ pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) 
                 let base = match &st.common.output {
                     Some(o) => {
                         check_output_path(&o.value).map_err(|why| {
-                            SpecError::new(format!("`output` {why}: got `{}`", o.value)).at(file, o.referenced, "here")
+                            SpecError::new(format!("`output` {why}: got `{}`", o.value)).at(
+                                file,
+                                o.referenced,
+                                "here",
+                            )
                         })?;
                         o.value.trim_end_matches('/').to_owned()
                     }
@@ -304,11 +341,17 @@ pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) 
                 let output = if combination.is_empty() {
                     base
                 } else {
-                    let suffix: Vec<String> =
-                        combination.iter().map(|(k, v)| format!("{k}={}", value_label(v).replace('/', "_"))).collect();
+                    let suffix: Vec<String> = combination
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", value_label(v).replace('/', "_")))
+                        .collect();
                     format!("{base}/{}", suffix.join(","))
                 };
-                let loc = st.common.output.as_ref().map_or(st.name.referenced, |o| o.referenced);
+                let loc = st
+                    .common
+                    .output
+                    .as_ref()
+                    .map_or(st.name.referenced, |o| o.referenced);
                 outputs.push((output.clone(), name.clone(), loc));
                 group_members.push(nodes.len());
                 nodes.push(Node {
@@ -328,11 +371,14 @@ pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) 
     // Output folders must not overlap.
     for (i, (a, an, _)) in outputs.iter().enumerate() {
         for (b, bn, bloc) in &outputs[i + 1..] {
-            let overlap = a == b || b.starts_with(&format!("{a}/")) || a.starts_with(&format!("{b}/"));
+            let overlap =
+                a == b || b.starts_with(&format!("{a}/")) || a.starts_with(&format!("{b}/"));
             if overlap {
-                return Err(SpecError::new(format!("stages `{an}` and `{bn}` write to overlapping folders `{a}` and `{b}`"))
-                    .at(file, *bloc, "this stage")
-                    .help("set `output:` on one of them to a folder of its own"));
+                return Err(SpecError::new(format!(
+                    "stages `{an}` and `{bn}` write to overlapping folders `{a}` and `{b}`"
+                ))
+                .at(file, *bloc, "this stage")
+                .help("set `output:` on one of them to a folder of its own"));
             }
         }
     }
@@ -353,22 +399,39 @@ pub fn resolve(file: &SourceFile, spec: Spec, root: PathBuf, spec_path: String) 
 fn is_semver(v: &str) -> bool {
     let core = v.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Topological order of spec stages (ties by spec order); a cycle is an error that prints it.
-fn stage_order(file: &SourceFile, stages: &[StageEntry], group_of: &dyn Fn(&str) -> String) -> Result<Vec<usize>, SpecError> {
-    let index: HashMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.value.as_str(), i)).collect();
-    let dep = |i: usize| index.get(group_of(&stages[i].common.input.value).as_str()).copied();
-    let mut indegree: Vec<usize> = (0..stages.len()).map(|i| usize::from(dep(i).is_some())).collect();
+fn stage_order(
+    file: &SourceFile,
+    stages: &[StageEntry],
+    group_of: &dyn Fn(&str) -> String,
+) -> Result<Vec<usize>, SpecError> {
+    let index: HashMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.value.as_str(), i))
+        .collect();
+    let dep = |i: usize| {
+        index
+            .get(group_of(&stages[i].common.input.value).as_str())
+            .copied()
+    };
+    let mut indegree: Vec<usize> = (0..stages.len())
+        .map(|i| usize::from(dep(i).is_some()))
+        .collect();
     let mut ready: BTreeSet<usize> = (0..stages.len()).filter(|&i| indegree[i] == 0).collect();
     let mut order = Vec::new();
     while let Some(i) = ready.pop_first() {
         order.push(i);
-        for j in 0..stages.len() {
+        for (j, deg) in indegree.iter_mut().enumerate() {
             if dep(j) == Some(i) {
-                indegree[j] -= 1;
-                if indegree[j] == 0 {
+                *deg -= 1;
+                if *deg == 0 {
                     ready.insert(j);
                 }
             }
@@ -383,7 +446,11 @@ fn stage_order(file: &SourceFile, stages: &[StageEntry], group_of: &dyn Fn(&str)
     let mut cur = start;
     while let Some(next) = dep(cur) {
         if let Some(pos) = path.iter().position(|&p| p == next) {
-            let cycle: Vec<&str> = path[pos..].iter().chain(std::iter::once(&next)).map(|&i| stages[i].name.value.as_str()).collect();
+            let cycle: Vec<&str> = path[pos..]
+                .iter()
+                .chain(std::iter::once(&next))
+                .map(|&i| stages[i].name.value.as_str())
+                .collect();
             let first = &stages[path[pos]];
             // Print in data-flow order: a → b means b reads a.
             let mut flow: Vec<&str> = cycle.clone();
@@ -399,24 +466,35 @@ fn stage_order(file: &SourceFile, stages: &[StageEntry], group_of: &dyn Fn(&str)
 }
 
 /// The matrix combinations of a stage (one empty combination when it has no matrix).
-fn matrix_combinations(file: &SourceFile, st: &StageEntry) -> Result<Vec<Vec<(String, serde_json::Value)>>, SpecError> {
+fn matrix_combinations(
+    file: &SourceFile,
+    st: &StageEntry,
+) -> Result<Vec<Vec<(String, serde_json::Value)>>, SpecError> {
     let Some(matrix) = &st.common.matrix else {
         return Ok(vec![Vec::new()]);
     };
     let params = st.params.as_object().cloned().unwrap_or_default();
     let mut combos: Vec<Vec<(String, serde_json::Value)>> = vec![Vec::new()];
     if matrix.value.is_empty() {
-        return Err(SpecError::new(format!("stage `{}`: `matrix` is empty", st.name.value))
-            .at(file, matrix.referenced, "empty matrix")
-            .help("give at least one parameter with a list of values, or remove `matrix:`"));
+        return Err(
+            SpecError::new(format!("stage `{}`: `matrix` is empty", st.name.value))
+                .at(file, matrix.referenced, "empty matrix")
+                .help("give at least one parameter with a list of values, or remove `matrix:`"),
+        );
     }
     for (key, values) in &matrix.value {
         if !params.contains_key(key) {
-            let mut err = SpecError::new(format!("matrix key `{key}` is not a parameter of `{}` stages", st.common.kind.value))
-                .at(file, values.referenced, "unknown parameter");
+            let mut err = SpecError::new(format!(
+                "matrix key `{key}` is not a parameter of `{}` stages",
+                st.common.kind.value
+            ))
+            .at(file, values.referenced, "unknown parameter");
             err = match did_you_mean(key, params.keys().map(String::as_str)) {
                 Some(h) => err.help(h),
-                None => err.help(format!("parameters: {}", params.keys().cloned().collect::<Vec<_>>().join(", "))),
+                None => err.help(format!(
+                    "parameters: {}",
+                    params.keys().cloned().collect::<Vec<_>>().join(", ")
+                )),
             };
             return Err(err);
         }
@@ -428,8 +506,11 @@ fn matrix_combinations(file: &SourceFile, st: &StageEntry) -> Result<Vec<Vec<(St
         let mut seen = BTreeSet::new();
         for v in &values.value {
             if !seen.insert(v.to_string()) {
-                return Err(SpecError::new(format!("matrix.{key} lists `{}` twice", value_label(v)))
-                    .at(file, values.referenced, "duplicate value"));
+                return Err(SpecError::new(format!(
+                    "matrix.{key} lists `{}` twice",
+                    value_label(v)
+                ))
+                .at(file, values.referenced, "duplicate value"));
             }
         }
         combos = combos
@@ -444,8 +525,12 @@ fn matrix_combinations(file: &SourceFile, st: &StageEntry) -> Result<Vec<Vec<(St
             .collect();
     }
     if combos.len() > 10_000 {
-        return Err(SpecError::new(format!("matrix of stage `{}` expands to {} combinations; at most 10000", st.name.value, combos.len()))
-            .at(file, matrix.referenced, "too many combinations"));
+        return Err(SpecError::new(format!(
+            "matrix of stage `{}` expands to {} combinations; at most 10000",
+            st.name.value,
+            combos.len()
+        ))
+        .at(file, matrix.referenced, "too many combinations"));
     }
     Ok(combos)
 }

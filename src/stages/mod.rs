@@ -68,7 +68,10 @@ pub struct StageError {
 
 impl StageError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: None }
+        Self {
+            message: message.into(),
+            hint: None,
+        }
     }
     #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -91,6 +94,9 @@ pub fn build(kind: &str, params: &serde_json::Value) -> Result<Box<dyn Stage>, S
     match kind {
         "normalize" => Ok(Box::new(normalize::Normalize::new(typed(params)?)?)),
         "split" => Ok(Box::new(split::Split::new(typed(params)?)?)),
-        other => Err(format!("unknown stage kind `{other}` (kinds: {})", KINDS.join(", "))),
+        other => Err(format!(
+            "unknown stage kind `{other}` (kinds: {})",
+            KINDS.join(", ")
+        )),
     }
 }

@@ -86,11 +86,10 @@ pub struct Normalize {
 
 impl Normalize {
     pub fn new(params: NormalizeParams) -> Result<Self, String> {
-        if let Some(columns) = &params.columns {
-            if columns.is_empty() {
+        if let Some(columns) = &params.columns
+            && columns.is_empty() {
                 return Err("`columns` is empty: list at least one column, or leave `columns` out to keep them all".into());
             }
-        }
         Ok(Self { params })
     }
 
@@ -112,7 +111,12 @@ impl Normalize {
     /// Select, rename and cast columns as the spec says, in the input's column order.
     fn project(&self, schema: &SchemaRef) -> Result<Vec<(usize, Field)>, StageError> {
         let Some(columns) = &self.params.columns else {
-            return Ok(schema.fields().iter().enumerate().map(|(i, f)| (i, f.as_ref().clone())).collect());
+            return Ok(schema
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (i, f.as_ref().clone()))
+                .collect());
         };
         let mut picked = Vec::new();
         for (out_name, spec) in columns {
@@ -120,14 +124,18 @@ impl Normalize {
             let Ok(idx) = schema.index_of(from) else {
                 let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
                 let mut err = StageError::new(format!("column `{from}` not found in the input"));
-                err = err.hint(match crate::spec::error::did_you_mean(from, names.iter().copied()) {
-                    Some(h) => format!("{h} (columns: {})", names.join(", ")),
-                    None => format!("the input's columns are: {}", names.join(", ")),
-                });
+                err = err.hint(
+                    match crate::spec::error::did_you_mean(from, names.iter().copied()) {
+                        Some(h) => format!("{h} (columns: {})", names.join(", ")),
+                        None => format!("the input's columns are: {}", names.join(", ")),
+                    },
+                );
                 return Err(err);
             };
             let source = schema.field(idx);
-            let dt = spec.ty.map_or_else(|| source.data_type().clone(), ColumnType::arrow);
+            let dt = spec
+                .ty
+                .map_or_else(|| source.data_type().clone(), ColumnType::arrow);
             picked.push((idx, Field::new(out_name, dt, source.is_nullable())));
         }
         picked.sort_by_key(|(idx, _)| *idx);
@@ -154,7 +162,8 @@ impl Stage for Normalize {
 
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError> {
         if cx.input.is_empty() {
-            return Err(StageError::new("the input has no files").hint("check the source's `uri` and `files` globs"));
+            return Err(StageError::new("the input has no files")
+                .hint("check the source's `uri` and `files` globs"));
         }
         let mut formats = Vec::new();
         let mut schemas = Vec::new();
@@ -167,12 +176,19 @@ impl Stage for Normalize {
         let picked = self.project(&schema)?;
         for col in &self.params.drop_nulls {
             if !picked.iter().any(|(_, f)| f.name() == col) {
-                return Err(StageError::new(format!("`drop_nulls` names column `{col}`, which is not in the output"))
-                    .hint("name output columns (after renaming)"));
+                return Err(StageError::new(format!(
+                    "`drop_nulls` names column `{col}`, which is not in the output"
+                ))
+                .hint("name output columns (after renaming)"));
             }
         }
-        let out_schema = Arc::new(Schema::new(picked.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>()));
-        let strict = CastOptions { safe: false, ..CastOptions::default() };
+        let out_schema = Arc::new(Schema::new(
+            picked.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
+        ));
+        let strict = CastOptions {
+            safe: false,
+            ..CastOptions::default()
+        };
         let mut out = Vec::new();
         let mut rows_in = 0u64;
         for (file, format) in cx.input.iter().zip(&formats) {
@@ -199,14 +215,16 @@ impl Stage for Normalize {
                 let mut batch = RecordBatch::try_new(out_schema.clone(), columns)
                     .map_err(|e| StageError::new(format!("`{}`: {e}", file.name)))?;
                 if !self.params.drop_nulls.is_empty() {
-                    let keep: BooleanArray = (0..batch.num_rows())
-                        .map(|row| {
-                            Some(self.params.drop_nulls.iter().all(|c| {
-                                batch.column_by_name(c).is_some_and(|a| a.is_valid(row))
-                            }))
-                        })
-                        .collect();
-                    batch = filter_record_batch(&batch, &keep).map_err(|e| StageError::new(e.to_string()))?;
+                    let keep: BooleanArray =
+                        (0..batch.num_rows())
+                            .map(|row| {
+                                Some(self.params.drop_nulls.iter().all(|c| {
+                                    batch.column_by_name(c).is_some_and(|a| a.is_valid(row))
+                                }))
+                            })
+                            .collect();
+                    batch = filter_record_batch(&batch, &keep)
+                        .map_err(|e| StageError::new(e.to_string()))?;
                 }
                 out.push(batch);
             }
@@ -216,9 +234,19 @@ impl Stage for Normalize {
         summary.insert("rows".into(), rows.into());
         summary.insert("rows_dropped".into(), (rows_in - rows).into());
         summary.insert("schema".into(), table::schema_summary(&out_schema));
-        let detected: BTreeMap<String, serde_json::Value> =
-            cx.input.iter().zip(&formats).map(|(f, fmt)| (f.name.clone(), fmt.name().into())).collect();
-        summary.insert("formats".into(), serde_json::to_value(detected).unwrap_or_default());
-        Ok(StageOutput { files: vec![("part-0.parquet".into(), Some(rows))], summary })
+        let detected: BTreeMap<String, serde_json::Value> = cx
+            .input
+            .iter()
+            .zip(&formats)
+            .map(|(f, fmt)| (f.name.clone(), fmt.name().into()))
+            .collect();
+        summary.insert(
+            "formats".into(),
+            serde_json::to_value(detected).unwrap_or_default(),
+        );
+        Ok(StageOutput {
+            files: vec![("part-0.parquet".into(), Some(rows))],
+            summary,
+        })
     }
 }

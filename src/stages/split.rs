@@ -29,7 +29,11 @@ pub struct SplitParams {
 pub struct Ratios(pub BTreeMap<String, f64>);
 
 pub fn default_ratios() -> Ratios {
-    Ratios(BTreeMap::from([("test".into(), 0.1), ("train".into(), 0.8), ("validation".into(), 0.1)]))
+    Ratios(BTreeMap::from([
+        ("test".into(), 0.1),
+        ("train".into(), 0.8),
+        ("validation".into(), 0.1),
+    ]))
 }
 
 impl<'de> Deserialize<'de> for Ratios {
@@ -44,7 +48,11 @@ impl<'de> Deserialize<'de> for Ratios {
                 let mut out = BTreeMap::new();
                 while let Some(name) = map.next_key::<String>()? {
                     let value: f64 = map.next_value()?;
-                    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                    if name.is_empty()
+                        || !name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    {
                         return Err(de::Error::custom(format!(
                             "split name `{name}` must be letters, digits, `_` or `-` | hint: split names become file names"
                         )));
@@ -92,7 +100,11 @@ pub fn split_sizes(ratios: &BTreeMap<String, f64>, n: u64) -> Vec<u64> {
     let mut sizes: Vec<u64> = exact.iter().map(|e| e.floor() as u64).collect();
     let mut left = n.saturating_sub(sizes.iter().sum());
     let mut order: Vec<usize> = (0..sizes.len()).collect();
-    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
+    });
     for i in order.into_iter().cycle() {
         if left == 0 {
             break;
@@ -150,14 +162,19 @@ impl Stage for Split {
 
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError> {
         if cx.input_is_source {
-            return Err(StageError::new("`split` reads a table, and its input is a raw source")
-                .hint("put a `normalize` stage between the source and the split"));
+            return Err(
+                StageError::new("`split` reads a table, and its input is a raw source")
+                    .hint("put a `normalize` stage between the source and the split"),
+            );
         }
         let (schema, batches) = table::read_parquet_inputs(cx.input)?;
         let all = concat_batches(&schema, &batches).map_err(|e| StageError::new(e.to_string()))?;
         let n = all.num_rows() as u64;
         if n > u64::from(u32::MAX) {
-            return Err(StageError::new(format!("{n} rows: a split stage handles at most {} rows", u32::MAX)));
+            return Err(StageError::new(format!(
+                "{n} rows: a split stage handles at most {} rows",
+                u32::MAX
+            )));
         }
         let ratios = &self.params.ratios.0;
         let assignment = assign(ratios, self.params.seed, n);
@@ -165,15 +182,20 @@ impl Stage for Split {
         let mut counts = BTreeMap::new();
         for (name, rows) in ratios.keys().zip(assignment) {
             let idx = UInt32Array::from_iter_values(rows.iter().map(|&r| r as u32));
-            let part: RecordBatch = take_record_batch(&all, &idx).map_err(|e| StageError::new(e.to_string()))?;
+            let part: RecordBatch =
+                take_record_batch(&all, &idx).map_err(|e| StageError::new(e.to_string()))?;
             let file = format!("{name}.parquet");
             let written = table::write_parquet(&cx.out_dir.join(&file), &schema, &[part])?;
             out.files.push((file, Some(written)));
             counts.insert(name.clone(), serde_json::Value::from(written));
         }
         out.summary.insert("rows".into(), n.into());
-        out.summary.insert("splits".into(), serde_json::Value::Object(counts.into_iter().collect()));
-        out.summary.insert("schema".into(), table::schema_summary(&schema));
+        out.summary.insert(
+            "splits".into(),
+            serde_json::Value::Object(counts.into_iter().collect()),
+        );
+        out.summary
+            .insert("schema".into(), table::schema_summary(&schema));
         Ok(out)
     }
 }

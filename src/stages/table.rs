@@ -55,7 +55,8 @@ impl Format {
     }
 }
 
-pub const SUPPORTED: &str = "CSV (.csv), TSV (.tsv), JSON Lines (.jsonl, .ndjson), Parquet (.parquet)";
+pub const SUPPORTED: &str =
+    "CSV (.csv), TSV (.tsv), JSON Lines (.jsonl, .ndjson), Parquet (.parquet)";
 
 fn open(file: &InputFile) -> Result<File, StageError> {
     File::open(&file.path).map_err(|e| StageError::new(format!("cannot open `{}`: {e}", file.name)))
@@ -74,8 +75,10 @@ pub fn infer_schema(file: &InputFile, format: Format) -> Result<Schema, StageErr
                 .infer_schema(&mut f, None)
                 .map_err(|e| read_err(file, e))?;
             if schema.fields().is_empty() && rows == 0 {
-                return Err(StageError::new(format!("`{}` is empty: no header row", file.name))
-                    .hint("remove the file from the source, or write its header row"));
+                return Err(
+                    StageError::new(format!("`{}` is empty: no header row", file.name))
+                        .hint("remove the file from the source, or write its header row"),
+                );
             }
             schema
         }
@@ -88,7 +91,8 @@ pub fn infer_schema(file: &InputFile, format: Format) -> Result<Schema, StageErr
             schema
         }
         Format::Parquet => {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| read_err(file, e))?;
+            let builder =
+                ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| read_err(file, e))?;
             builder.schema().as_ref().clone()
         }
     };
@@ -97,11 +101,19 @@ pub fn infer_schema(file: &InputFile, format: Format) -> Result<Schema, StageErr
 
 fn csv_format(format: Format) -> arrow::csv::reader::Format {
     let f = arrow::csv::reader::Format::default().with_header(true);
-    if format == Format::Tsv { f.with_delimiter(b'\t') } else { f }
+    if format == Format::Tsv {
+        f.with_delimiter(b'\t')
+    } else {
+        f
+    }
 }
 
 /// Read one file as batches of `schema`.
-pub fn read_file(file: &InputFile, format: Format, schema: &SchemaRef) -> Result<Vec<RecordBatch>, StageError> {
+pub fn read_file(
+    file: &InputFile,
+    format: Format,
+    schema: &SchemaRef,
+) -> Result<Vec<RecordBatch>, StageError> {
     let mut f = open(file)?;
     f.rewind().map_err(|e| read_err(file, e))?;
     let batches: Result<Vec<RecordBatch>, _> = match format {
@@ -124,14 +136,20 @@ pub fn read_file(file: &InputFile, format: Format, schema: &SchemaRef) -> Result
                 .map_err(|e| read_err(file, e))?;
             let batches: Result<Vec<_>, _> = reader.collect();
             let batches = batches.map_err(|e| read_err(file, e))?;
-            return batches.into_iter().map(|b| conform(&b, schema).map_err(|e| read_err(file, e))).collect();
+            return batches
+                .into_iter()
+                .map(|b| conform(&b, schema).map_err(|e| read_err(file, e)))
+                .collect();
         }
     };
     batches.map_err(|e| read_err(file, e))
 }
 
 /// Cast a batch to `schema` (same column names; types widened by [`merge_schemas`]).
-fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow::error::ArrowError> {
+fn conform(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     if batch.schema() == *schema {
         return Ok(batch.clone());
     }
@@ -140,7 +158,10 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow
         .iter()
         .map(|field| match batch.column_by_name(field.name()) {
             Some(col) => arrow::compute::cast(col, field.data_type()),
-            None => Ok(arrow::array::new_null_array(field.data_type(), batch.num_rows())),
+            None => Ok(arrow::array::new_null_array(
+                field.data_type(),
+                batch.num_rows(),
+            )),
         })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(schema.clone(), columns)
@@ -167,7 +188,11 @@ pub fn merge_schemas(schemas: &[Schema]) -> Schema {
                 *existing = Field::new(f.name(), dt, existing.is_nullable() || f.is_nullable());
             } else {
                 // A column missing from earlier files is null there.
-                fields.push(Field::new(f.name(), f.data_type().clone(), f.is_nullable() || i > 0));
+                fields.push(Field::new(
+                    f.name(),
+                    f.data_type().clone(),
+                    f.is_nullable() || i > 0,
+                ));
             }
         }
         for existing in &mut fields {
@@ -180,12 +205,21 @@ pub fn merge_schemas(schemas: &[Schema]) -> Schema {
 }
 
 /// Read every Parquet file of a stage input as one schema and its batches.
-pub fn read_parquet_inputs(input: &[InputFile]) -> Result<(SchemaRef, Vec<RecordBatch>), StageError> {
-    let parquet: Vec<&InputFile> = input.iter().filter(|f| Format::from_name(&f.name) == Some(Format::Parquet)).collect();
+pub fn read_parquet_inputs(
+    input: &[InputFile],
+) -> Result<(SchemaRef, Vec<RecordBatch>), StageError> {
+    let parquet: Vec<&InputFile> = input
+        .iter()
+        .filter(|f| Format::from_name(&f.name) == Some(Format::Parquet))
+        .collect();
     if parquet.is_empty() {
-        return Err(StageError::new("the input has no Parquet table").hint("put a `normalize` stage before this one"));
+        return Err(StageError::new("the input has no Parquet table")
+            .hint("put a `normalize` stage before this one"));
     }
-    let schemas = parquet.iter().map(|f| infer_schema(f, Format::Parquet)).collect::<Result<Vec<_>, _>>()?;
+    let schemas = parquet
+        .iter()
+        .map(|f| infer_schema(f, Format::Parquet))
+        .collect::<Result<Vec<_>, _>>()?;
     let schema = Arc::new(merge_schemas(&schemas));
     let mut batches = Vec::new();
     for f in parquet {
@@ -204,10 +238,17 @@ fn writer_properties() -> WriterProperties {
 }
 
 /// Write batches to a Parquet file; returns the row count.
-pub fn write_parquet(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<u64, StageError> {
-    let werr = |e: &dyn std::fmt::Display| StageError::new(format!("cannot write `{}`: {e}", path.display()));
+pub fn write_parquet(
+    path: &Path,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<u64, StageError> {
+    let werr = |e: &dyn std::fmt::Display| {
+        StageError::new(format!("cannot write `{}`: {e}", path.display()))
+    };
     let file = File::create(path).map_err(|e| werr(&e))?;
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties())).map_err(|e| werr(&e))?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
+        .map_err(|e| werr(&e))?;
     let mut rows = 0u64;
     for b in batches {
         rows += b.num_rows() as u64;
@@ -258,7 +299,11 @@ pub fn type_name(dt: &DataType) -> String {
         T::List(f) | T::LargeList(f) => format!("list<{}>", type_name(f.data_type())),
         T::Struct(fields) => format!(
             "struct<{}>",
-            fields.iter().map(|f| format!("{}: {}", f.name(), type_name(f.data_type()))).collect::<Vec<_>>().join(", ")
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), type_name(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         other => other.to_string().to_lowercase(),
     }
