@@ -59,28 +59,29 @@ impl Error {
     /// The error as text for a terminal (or a log, when stderr is not a terminal).
     pub fn render(&self) -> String {
         if let Some(spec) = &self.spec
-            && !spec.labels.is_empty() {
-                let theme = if color_enabled() {
-                    miette::GraphicalTheme::unicode()
-                } else {
-                    miette::GraphicalTheme::unicode_nocolor()
-                };
-                let handler = miette::GraphicalReportHandler::new_themed(theme)
-                    .with_context_lines(1)
-                    .with_width(100);
-                let mut out = String::new();
-                if handler
-                    .render_report(&mut out, &spec.to_diagnostic())
-                    .is_ok()
-                {
-                    // miette's first line(s) repeat the message: keep from the snippet on.
-                    let snippet = out
-                        .find('╭')
-                        .and_then(|i| out[..i].rfind('\n'))
-                        .map_or(out.as_str(), |i| &out[i + 1..]);
-                    return format!("error: {spec}\n{snippet}");
-                }
+            && !spec.labels.is_empty()
+        {
+            let theme = if color_enabled() {
+                miette::GraphicalTheme::unicode()
+            } else {
+                miette::GraphicalTheme::unicode_nocolor()
+            };
+            let handler = miette::GraphicalReportHandler::new_themed(theme)
+                .with_context_lines(1)
+                .with_width(100);
+            let mut out = String::new();
+            if handler
+                .render_report(&mut out, &spec.to_diagnostic())
+                .is_ok()
+            {
+                // miette's first line(s) repeat the message: keep from the snippet on.
+                let snippet = out
+                    .find('╭')
+                    .and_then(|i| out[..i].rfind('\n'))
+                    .map_or(out.as_str(), |i| &out[i + 1..]);
+                return format!("error: {spec}\n{snippet}");
             }
+        }
         let mut out = format!("error: {}\n", self.message);
         if let Some(h) = &self.hint {
             let _ = write!(out, "\nhint: {h}\n");

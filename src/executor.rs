@@ -291,10 +291,12 @@ impl Executor<'_> {
                 }
             }
         };
-        if req.use_run_cache && !req.force
-            && let Some(rec) = self.store.lookup_run(key) {
-                return Decision::Restore(rec, reason.to_string());
-            }
+        if req.use_run_cache
+            && !req.force
+            && let Some(rec) = self.store.lookup_run(key)
+        {
+            return Decision::Restore(rec, reason.to_string());
+        }
         Decision::Run(reason.to_string())
     }
 
@@ -434,9 +436,10 @@ impl Executor<'_> {
                 let (entry, files) = self.hash_source(i)?;
                 if req.locked
                     && let Some(old) = self.old.and_then(|l| l.sources.get(&p.nodes[i].name))
-                        && old.hash != entry.hash {
-                            violations.push(format!("source {}: files changed", p.nodes[i].name));
-                        }
+                    && old.hash != entry.hash
+                {
+                    violations.push(format!("source {}: files changed", p.nodes[i].name));
+                }
                 done[i] = Some(NodeDone {
                     hash: entry.hash.clone(),
                     files,
@@ -503,18 +506,7 @@ impl Executor<'_> {
                         if let Some(&up) = node.inputs.iter().find(|x| unknown.contains(x)) {
                             let reason =
                                 format!("runs if `{}` changes its output", p.nodes[up].name);
-                            self.reporter.event(&Event::StagePlanned {
-                                name: node.name.clone(),
-                                action: "may run".into(),
-                                reason: reason.clone(),
-                            });
-                            statuses.insert(
-                                node.name.clone(),
-                                Status::Planned {
-                                    action: "may run".into(),
-                                    reason,
-                                },
-                            );
+                            self.plan(&mut statuses, &node.name, "may run", reason);
                             unknown.insert(i);
                             pending.remove(k);
                             progressed = true;
@@ -599,33 +591,11 @@ impl Executor<'_> {
                                     files: Vec::new(),
                                 });
                                 let reason = format!("{reason}; outputs in the run cache");
-                                self.reporter.event(&Event::StagePlanned {
-                                    name: node.name.clone(),
-                                    action: "restore".into(),
-                                    reason: reason.clone(),
-                                });
-                                statuses.insert(
-                                    node.name.clone(),
-                                    Status::Planned {
-                                        action: "restore".into(),
-                                        reason,
-                                    },
-                                );
+                                self.plan(&mut statuses, &node.name, "restore", reason);
                             }
                             Decision::Run(reason) if req.dry_run => {
                                 unknown.insert(i);
-                                self.reporter.event(&Event::StagePlanned {
-                                    name: node.name.clone(),
-                                    action: "run".into(),
-                                    reason: reason.clone(),
-                                });
-                                statuses.insert(
-                                    node.name.clone(),
-                                    Status::Planned {
-                                        action: "run".into(),
-                                        reason,
-                                    },
-                                );
+                                self.plan(&mut statuses, &node.name, "run", reason);
                             }
                             Decision::Restore(rec, reason) => {
                                 let t = Instant::now();
@@ -635,13 +605,7 @@ impl Executor<'_> {
                                     &key,
                                     &inputs,
                                     &rec,
-                                    Built {
-                                        at: now_rfc3339(),
-                                        seconds: round3(t.elapsed().as_secs_f64()),
-                                        peak_rss_mb: 0,
-                                        os: os_tag(),
-                                        how: "restored".into(),
-                                    },
+                                    built("restored", t.elapsed().as_secs_f64(), 0),
                                 );
                                 self.reporter.event(&Event::StageRestored {
                                     name: node.name.clone(),
@@ -738,19 +702,14 @@ impl Executor<'_> {
                             &key,
                             &inputs,
                             &rec,
-                            Built {
-                                at: now_rfc3339(),
-                                seconds: round3(fin.seconds),
-                                peak_rss_mb: fin.peak_rss_mb,
-                                os: os_tag(),
-                                how: "run".into(),
-                            },
+                            built("run", fin.seconds, fin.peak_rss_mb),
                         );
                         if req.locked
                             && let Some(old) = self.old.and_then(|l| l.stages.get(&node.name))
-                                && old.output_hash != entry.output_hash {
-                                    violations.push(format!("stage {}: its outputs differ from the lock (non-deterministic stage, or a changed store)", node.name));
-                                }
+                            && old.output_hash != entry.output_hash
+                        {
+                            violations.push(format!("stage {}: its outputs differ from the lock (non-deterministic stage, or a changed store)", node.name));
+                        }
                         self.reporter.event(&Event::StageFinished {
                             name: node.name.clone(),
                             seconds: round3(fin.seconds),
@@ -863,6 +822,28 @@ impl Executor<'_> {
         })
     }
 
+    /// Dry run: report what would happen to a stage.
+    fn plan(
+        &self,
+        statuses: &mut BTreeMap<String, Status>,
+        name: &str,
+        action: &str,
+        reason: String,
+    ) {
+        self.reporter.event(&Event::StagePlanned {
+            name: name.to_owned(),
+            action: action.to_owned(),
+            reason: reason.clone(),
+        });
+        statuses.insert(
+            name.to_owned(),
+            Status::Planned {
+                action: action.to_owned(),
+                reason,
+            },
+        );
+    }
+
     fn fail(&self, statuses: &mut BTreeMap<String, Status>, name: &str, e: &StageError) {
         self.reporter.event(&Event::StageFailed {
             name: name.to_owned(),
@@ -892,6 +873,17 @@ impl Executor<'_> {
         lockfile::write_atomic(&manifest, &text)
             .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", manifest.display())))?;
         Ok(())
+    }
+}
+
+/// The `built:` block of a stage that finished now.
+fn built(how: &str, seconds: f64, peak_rss_mb: u64) -> Built {
+    Built {
+        at: now_rfc3339(),
+        seconds: round3(seconds),
+        peak_rss_mb,
+        os: os_tag(),
+        how: how.to_owned(),
     }
 }
 

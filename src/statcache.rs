@@ -173,9 +173,11 @@ impl StatCache {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
             if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
-                && tmp.write_all(out.as_bytes()).is_ok() && tmp.persist(path).is_ok() {
-                    self.dirty = false;
-                }
+                && tmp.write_all(out.as_bytes()).is_ok()
+                && tmp.persist(path).is_ok()
+            {
+                self.dirty = false;
+            }
         }
     }
 }
@@ -214,10 +216,14 @@ impl StatCache {
         for (i, (p, m)) in paths.iter().zip(metas).enumerate() {
             match m {
                 Err(e) => out.push(Some(Err(e))),
-                Ok(m) => if let Some(d) = self.lookup(p, &m) { out.push(Some(Ok(d))) } else {
-                    out.push(None);
-                    misses.push((i, m));
-                },
+                Ok(m) => {
+                    if let Some(d) = self.lookup(p, &m) {
+                        out.push(Some(Ok(d)))
+                    } else {
+                        out.push(None);
+                        misses.push((i, m));
+                    }
+                }
             }
         }
         let hashed: Vec<(usize, Metadata, std::io::Result<String>)> = misses

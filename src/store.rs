@@ -133,9 +133,9 @@ impl Store {
                 && let Some(r) = fs::read_to_string(e.path())
                     .ok()
                     .and_then(|t| serde_json::from_str(&t).ok())
-                {
-                    out.push(r);
-                }
+            {
+                out.push(r);
+            }
         }
         out
     }
@@ -178,24 +178,19 @@ pub fn remove_stale_temps(dir: &Path) {
         .into_iter()
         .flatten()
     {
-        if e.file_name()
-            .to_string_lossy()
-            .starts_with(".mldatabuild-tmp-")
-        {
-            let pid = e
-                .file_name()
-                .to_string_lossy()
-                .split('-')
-                .nth(2)
-                .and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|p| {
-                p != std::process::id() && Path::new(&format!("/proc/{p}")).exists()
-            });
-            if !alive {
-                let _ = fs::remove_file(e.path());
-            }
+        if e.file_type().is_file() && is_stale_temp(&e.file_name().to_string_lossy()) {
+            let _ = fs::remove_file(e.path());
         }
     }
+}
+
+/// A `.mldatabuild-tmp-<pid>-…` name whose process no longer runs (or with no pid at all).
+fn is_stale_temp(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(".mldatabuild-tmp-") else {
+        return false;
+    };
+    let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+    !pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists())
 }
 
 /// Remove stale `.mldatabuild-tmp-*` files directly inside `dir` (not below it).
@@ -204,15 +199,8 @@ pub fn remove_stale_temps_shallow(dir: &Path) {
         return;
     };
     for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(rest) = name.strip_prefix(".mldatabuild-tmp-") {
-            let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|p| {
-                p != std::process::id() && Path::new(&format!("/proc/{p}")).exists()
-            });
-            if !alive && e.path().is_file() {
-                let _ = fs::remove_file(e.path());
-            }
+        if is_stale_temp(&e.file_name().to_string_lossy()) && e.path().is_file() {
+            let _ = fs::remove_file(e.path());
         }
     }
 }

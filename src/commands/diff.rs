@@ -348,7 +348,9 @@ fn load(settings: &Settings, arg: &str) -> Result<(Lock, String)> {
 
 pub(crate) fn diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
     let (old, old_name) = load(settings, &args.old)?;
-    let (new, new_name) = if let Some(n) = &args.new { load(settings, n)? } else {
+    let (new, new_name) = if let Some(n) = &args.new {
+        load(settings, n)?
+    } else {
         let p = super::rebuild::default_lock_path(settings);
         (
             super::read_lock_arg(&p)?,

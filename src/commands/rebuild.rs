@@ -151,10 +151,7 @@ pub(crate) fn rebuild(settings: &Settings, args: &RebuildArgs) -> Result<u8> {
     )?;
     let (out, _tmp) = if let Some(o) = &args.out {
         let o = settings.cwd.join(o);
-        if o.exists()
-            && std::fs::read_dir(&o)
-                .map_or(true, |mut d| d.next().is_some())
-        {
+        if o.exists() && std::fs::read_dir(&o).map_or(true, |mut d| d.next().is_some()) {
             return Err(Error::user(format!("`{}` is not empty", o.display()))
                 .hint("rebuild needs a new or empty folder"));
         }

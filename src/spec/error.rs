@@ -113,22 +113,6 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
-impl Diagnostic for SpecError {
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
-    }
-
-    fn source_code(&self) -> Option<&dyn SourceCode> {
-        None
-    }
-
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        None
-    }
-}
-
 impl SpecError {
     /// A miette diagnostic that renders the snippet with its labels.
     pub fn to_diagnostic(&self) -> SpecDiagnostic {

@@ -160,6 +160,14 @@ pub fn member_name(group: &str, combination: &BTreeMap<String, serde_json::Value
     format!("{group}[{}]", parts.join(","))
 }
 
+/// An `output:` value, checked and without a trailing `/`.
+fn output_path(file: &SourceFile, o: &serde_saphyr::Spanned<String>) -> Result<String, SpecError> {
+    check_output_path(&o.value).map_err(|why| {
+        SpecError::new(format!("`output` {why}: got `{}`", o.value)).at(file, o.referenced, "here")
+    })?;
+    Ok(o.value.trim_end_matches('/').to_owned())
+}
+
 /// Check a relative output path: no absolute paths, no `..`, no empty segments.
 fn check_output_path(p: &str) -> Result<(), String> {
     if p.is_empty() {
@@ -195,16 +203,7 @@ pub fn resolve(
         .at(file, spec.version.referenced, "not MAJOR.MINOR.PATCH"));
     }
     let out_dir = match &spec.output {
-        Some(o) => {
-            check_output_path(&o.value).map_err(|why| {
-                SpecError::new(format!("`output` {why}: got `{}`", o.value)).at(
-                    file,
-                    o.referenced,
-                    "here",
-                )
-            })?;
-            o.value.trim_end_matches('/').to_owned()
-        }
+        Some(o) => output_path(file, o)?,
         None => format!("out/{name}"),
     };
 
@@ -246,7 +245,9 @@ pub fn resolve(
             ))
             .at(file, st.common.input.referenced, "unknown input");
             let names: Vec<&str> = defined.keys().map(String::as_str).collect();
-            err = if let Some(h) = did_you_mean(input, names.iter().copied()) { err.help(h) } else {
+            err = if let Some(h) = did_you_mean(input, names.iter().copied()) {
+                err.help(h)
+            } else {
                 let mut sorted = names.clone();
                 sorted.sort_unstable();
                 err.help(format!("defined names: {}", sorted.join(", ")))
@@ -285,7 +286,9 @@ pub fn resolve(
         let st = &spec.stages[si];
         let input = &st.common.input.value;
         let input_nodes: Vec<usize> = if input.contains('[') {
-            if let Some(i) = nodes.iter().position(|n| &n.name == input) { vec![i] } else {
+            if let Some(i) = nodes.iter().position(|n| &n.name == input) {
+                vec![i]
+            } else {
                 let group = group_of(input);
                 let names: Vec<String> = members
                     .get(&group)
@@ -326,16 +329,7 @@ pub fn resolve(
                 combination.extend(combo.iter().map(|(k, v)| (k.clone(), v.clone())));
                 let name = member_name(&st.name.value, &combination);
                 let base = match &st.common.output {
-                    Some(o) => {
-                        check_output_path(&o.value).map_err(|why| {
-                            SpecError::new(format!("`output` {why}: got `{}`", o.value)).at(
-                                file,
-                                o.referenced,
-                                "here",
-                            )
-                        })?;
-                        o.value.trim_end_matches('/').to_owned()
-                    }
+                    Some(o) => output_path(file, o)?,
                     None => stage.default_output(&st.name.value),
                 };
                 let output = if combination.is_empty() {

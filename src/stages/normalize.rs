@@ -87,9 +87,10 @@ pub struct Normalize {
 impl Normalize {
     pub fn new(params: NormalizeParams) -> Result<Self, String> {
         if let Some(columns) = &params.columns
-            && columns.is_empty() {
-                return Err("`columns` is empty: list at least one column, or leave `columns` out to keep them all".into());
-            }
+            && columns.is_empty()
+        {
+            return Err("`columns` is empty: list at least one column, or leave `columns` out to keep them all".into());
+        }
         Ok(Self { params })
     }
 
