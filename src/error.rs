@@ -121,7 +121,15 @@ impl From<std::io::Error> for Error {
 
 /// Color on stderr: a terminal, and neither `NO_COLOR` nor `CLICOLOR=0`.
 pub fn color_enabled() -> bool {
+    color_allowed() && std::io::stderr().is_terminal()
+}
+
+/// Color on stdout, by the same rules.
+pub fn stdout_color_enabled() -> bool {
+    color_allowed() && std::io::stdout().is_terminal()
+}
+
+fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::env::var("CLICOLOR").map_or(true, |v| v != "0")
-        && std::io::stderr().is_terminal()
 }

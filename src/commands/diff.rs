@@ -368,7 +368,33 @@ pub(crate) fn diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
             serde_json::to_string(&report).unwrap_or_default()
         );
     } else {
-        let _ = write!(out, "{}", render(&report));
+        let text = render(&report);
+        let text = if crate::error::stdout_color_enabled() {
+            colorize(&text)
+        } else {
+            text
+        };
+        let _ = write!(out, "{text}");
     }
     Ok(0)
+}
+
+/// Color a rendered diff: headers bold, additions green, removals red, changes yellow.
+fn colorize(text: &str) -> String {
+    use owo_colors::OwoColorize;
+    text.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if !l.starts_with(' ') {
+                l.bold().to_string()
+            } else if t.starts_with("+ ") || t.starts_with("schema + ") {
+                l.green().to_string()
+            } else if t.starts_with("- ") || t.starts_with("schema - ") {
+                l.red().to_string()
+            } else {
+                l.yellow().to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
 }

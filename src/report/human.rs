@@ -138,6 +138,14 @@ enum Style {
     Dim,
 }
 
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 fn size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut v = bytes as f64;
@@ -180,7 +188,8 @@ impl Reporter for HumanReporter {
                 self.line(
                     "Hashed",
                     &format!(
-                        "source {name}: {files} files, {} ({rehashed} read)",
+                        "source {name}: {}, {} ({rehashed} read)",
+                        plural(*files, "file"),
                         size(*bytes)
                     ),
                     Style::Dim,
@@ -246,7 +255,8 @@ impl Reporter for HumanReporter {
                     self.line(
                         "Finished",
                         &format!(
-                            "{name} in {seconds:.2}s ({outputs} files{rows}, peak {peak_rss_mb} MB)"
+                            "{name} in {seconds:.2}s ({}{rows}, peak {peak_rss_mb} MB)",
+                            plural(*outputs, "file")
                         ),
                         Style::Good,
                     );
