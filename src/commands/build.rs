@@ -10,6 +10,11 @@ use crate::settings::Settings;
 
 pub(crate) fn build(settings: &Settings, args: &BuildArgs) -> Result<u8> {
     let project = super::load_project(settings)?;
+    let _guard = if args.dry_run {
+        None
+    } else {
+        Some(super::project_lock(settings)?)
+    };
     let old = super::read_lock(&project)?;
     let store = super::open_store()?;
     let mut stat = super::stat_cache(settings);

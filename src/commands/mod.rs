@@ -10,6 +10,7 @@ mod schema;
 mod status;
 mod verify;
 
+use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{Cli, Command};
@@ -75,6 +76,31 @@ pub fn read_lock_arg(path: &Path) -> Result<Lock> {
         None => Err(Error::user(format!("`{}`: no such file", path.display()))
             .hint("run `mldatabuild build` first to write dataset.lock, or name a manifest.yaml")),
     }
+}
+
+/// Hold the project's build lock (`.mldatabuild/build.lock`) for as long as the guard lives,
+/// so two builds of one project never interleave their lockfile writes. Waits when another
+/// build holds it.
+pub fn project_lock(settings: &Settings) -> Result<std::fs::File> {
+    let dir = settings.state_dir();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::failure(format!("cannot create `{}`: {e}", dir.display())))?;
+    let path = dir.join("build.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::failure(format!("cannot open `{}`: {e}", path.display())))?;
+    if file.try_lock().is_err() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "Waiting for another build of this project to finish…"
+        );
+        file.lock()
+            .map_err(|e| Error::failure(format!("cannot lock `{}`: {e}", path.display())))?;
+    }
+    Ok(file)
 }
 
 /// Configure the global rayon pool once (stage-internal parallelism).

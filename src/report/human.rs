@@ -203,7 +203,17 @@ impl Reporter for HumanReporter {
                 action,
                 reason,
             } => {
-                self.line("Would", &format!("{action} {name}: {reason}"), Style::Info);
+                let verb = if action == "may run" {
+                    "Might run"
+                } else {
+                    "Would"
+                };
+                let what = if action == "may run" {
+                    name.clone()
+                } else {
+                    format!("{action} {name}")
+                };
+                self.line(verb, &format!("{what}: {reason}"), Style::Info);
             }
             Event::StageStarted {
                 name,

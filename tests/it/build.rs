@@ -261,7 +261,7 @@ fn dry_run_tells_what_would_run_and_changes_nothing() {
     let out = cx.run(&["build", "--dry-run"]);
     out.success()
         .stderr_has("Would run clean: not built before (no lock entry)")
-        .stderr_has("Would may run splits: runs if `clean` changes its output");
+        .stderr_has("Might run splits: runs if `clean` changes its output");
     assert!(!cx.exists("dataset.lock"));
     assert!(!cx.exists("out"));
 }
@@ -550,4 +550,16 @@ fn directory_sources_with_globs() {
         "{lock}"
     );
     assert!(lock.contains("rows: 20"));
+}
+
+#[test]
+fn concurrent_builds_of_one_project_take_turns() {
+    let cx = project(100);
+    let first = cx.command(&["build", "-q"]).env("MLDATABUILD_TEST_STAGE_DELAY_MS", "700").spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let second = cx.run(&["build"]);
+    let status = first.wait_with_output().unwrap().status;
+    assert!(status.success());
+    second.success().stderr_has("Waiting for another build of this project to finish");
+    cx.run(&["verify"]).success();
 }

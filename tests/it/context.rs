@@ -3,14 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub struct TestContext {
+pub(crate) struct TestContext {
     dir: tempfile::TempDir,
     home: tempfile::TempDir,
 }
 
 /// What a command printed and how it exited.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -18,32 +18,51 @@ pub struct Output {
 
 impl Output {
     #[track_caller]
-    pub fn success(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+    pub(crate) fn success(&self) -> &Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     #[track_caller]
-    pub fn code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "expected exit code {code}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+    pub(crate) fn code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "expected exit code {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     #[track_caller]
-    pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n--- stderr\n{}", self.stderr);
+    pub(crate) fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n--- stderr\n{}",
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
-    pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n--- stdout\n{}", self.stdout);
+    pub(crate) fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n--- stdout\n{}",
+            self.stdout
+        );
         self
     }
 
     /// JSON Lines events from `--json`.
-    pub fn events(&self) -> Vec<mldatabuild::report::Event> {
-        self.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad event {l}: {e}"))).collect()
+    pub(crate) fn events(&self) -> Vec<mldatabuild::report::Event> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad event {l}: {e}")))
+            .collect()
     }
 }
 
@@ -54,47 +73,50 @@ impl Default for TestContext {
 }
 
 impl TestContext {
-    pub fn new() -> Self {
-        TestContext { dir: tempfile::tempdir().expect("temp dir"), home: tempfile::tempdir().expect("temp dir") }
+    pub(crate) fn new() -> Self {
+        TestContext {
+            dir: tempfile::tempdir().expect("temp dir"),
+            home: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn home(&self) -> &Path {
+    pub(crate) fn home(&self) -> &Path {
         self.home.path()
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
     /// Write a file (parent folders created).
-    pub fn file(&self, rel: &str, contents: impl AsRef<[u8]>) -> &Self {
+    pub(crate) fn file(&self, rel: &str, contents: impl AsRef<[u8]>) -> &Self {
         let p = self.path(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, contents).unwrap();
         self
     }
 
-    pub fn spec(&self, yaml: &str) -> &Self {
+    pub(crate) fn spec(&self, yaml: &str) -> &Self {
         self.file("dataset.yaml", yaml)
     }
 
-    pub fn read(&self, rel: &str) -> String {
+    pub(crate) fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
-    pub fn read_bytes(&self, rel: &str) -> Vec<u8> {
+    pub(crate) fn read_bytes(&self, rel: &str) -> Vec<u8> {
         std::fs::read(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
-    pub fn exists(&self, rel: &str) -> bool {
+    pub(crate) fn exists(&self, rel: &str) -> bool {
         self.path(rel).exists()
     }
 
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mldatabuild"));
         c.args(args)
             .current_dir(self.root())
@@ -104,7 +126,7 @@ impl TestContext {
         c
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         let out = self.command(args).output().expect("run mldatabuild");
         Output {
             code: out.status.code().unwrap_or(-1),
@@ -114,15 +136,17 @@ impl TestContext {
     }
 
     /// Replace temporary paths and timings so output can be compared as text.
-    pub fn filter(&self, s: &str) -> String {
-        let mut s = s.replace(&self.root().display().to_string(), "[ROOT]").replace(&self.home().display().to_string(), "[HOME]");
+    pub(crate) fn filter(&self, s: &str) -> String {
+        let mut s = s
+            .replace(&self.root().display().to_string(), "[ROOT]")
+            .replace(&self.home().display().to_string(), "[HOME]");
         let time = regex_lite_time(&s);
         s = time;
         s
     }
 
     /// A small CSV: `n` rows of id, text, label.
-    pub fn csv(&self, rel: &str, n: usize) -> &Self {
+    pub(crate) fn csv(&self, rel: &str, n: usize) -> &Self {
         let mut s = String::from("id,text,label\n");
         for i in 0..n {
             s.push_str(&format!("{i},row number {i},{}\n", i % 3));
@@ -148,7 +172,10 @@ fn regex_lite_time(s: &str) -> String {
                 while j < chars.len() && chars[j].is_ascii_digit() {
                     j += 1;
                 }
-                if j < chars.len() && chars[j] == 's' && !chars.get(j + 1).is_some_and(|c| c.is_alphanumeric()) {
+                if j < chars.len()
+                    && chars[j] == 's'
+                    && !chars.get(j + 1).is_some_and(|c| c.is_alphanumeric())
+                {
                     out.push_str("[TIME]");
                     i = j;
                     continue;

@@ -7,15 +7,23 @@ use crate::context::TestContext;
 fn invalid_specs() {
     insta::glob!("../fixtures/invalid", "*.yaml", |path| {
         let cx = TestContext::new();
-        cx.file("dataset.yaml", std::fs::read(path).unwrap()).csv("data.csv", 5);
+        cx.file("dataset.yaml", std::fs::read(path).unwrap())
+            .csv("data.csv", 5);
         let out = cx.run(&["build"]);
         out.code(2);
         assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
         if !out.stderr.contains("is empty") {
-            assert!(out.stderr.contains("dataset.yaml:"), "no file:line in\n{}", out.stderr);
+            assert!(
+                out.stderr.contains("dataset.yaml:"),
+                "no file:line in\n{}",
+                out.stderr
+            );
         }
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-        assert!(!cx.exists("dataset.lock"), "a bad spec must not write a lockfile");
+        assert!(
+            !cx.exists("dataset.lock"),
+            "a bad spec must not write a lockfile"
+        );
         assert!(!cx.exists("out"), "a bad spec must not write outputs");
         insta::assert_snapshot!(out.stderr);
     });
@@ -29,13 +37,18 @@ fn oversized_spec_is_refused() {
         big.push_str("  lorem ipsum dolor sit amet, consectetur adipiscing elit\n");
     }
     cx.spec(&big);
-    cx.run(&["build"]).code(2).stderr_has("a spec may be at most 1048576 bytes");
+    cx.run(&["build"])
+        .code(2)
+        .stderr_has("a spec may be at most 1048576 bytes");
 }
 
 #[test]
 fn missing_spec_has_a_hint() {
     let cx = TestContext::new();
-    cx.run(&["build"]).code(2).stderr_has("cannot read `dataset.yaml`: no such file").stderr_has("mldatabuild init");
+    cx.run(&["build"])
+        .code(2)
+        .stderr_has("cannot read `dataset.yaml`: no such file")
+        .stderr_has("mldatabuild init");
 }
 
 #[test]
@@ -62,7 +75,9 @@ fn bad_spec_leaves_existing_lock_and_outputs_untouched() {
 fn missing_source_file_names_it() {
     let cx = TestContext::new();
     cx.spec(SPEC);
-    cx.run(&["build"]).code(2).stderr_has("source `data.csv`: no such file or directory");
+    cx.run(&["build"])
+        .code(2)
+        .stderr_has("source `data.csv`: no such file or directory");
     assert!(!cx.exists("dataset.lock"));
 }
 
@@ -70,13 +85,16 @@ fn missing_source_file_names_it() {
 fn remote_sources_are_refused_clearly() {
     let cx = TestContext::new();
     cx.spec(&SPEC.replace("uri: data.csv", "uri: hf://acme/reviews"));
-    cx.run(&["build"]).code(2).stderr_has("`hf://` sources are not supported in this version");
+    cx.run(&["build"])
+        .code(2)
+        .stderr_has("`hf://` sources are not supported in this version");
 }
 
 #[test]
 fn ragged_csv_fails_the_stage_with_file_and_line() {
     let cx = TestContext::new();
-    cx.file("data.csv", "id,text,label\n1,a,0\n2,b\n3,c,1\n").spec(SPEC);
+    cx.file("data.csv", "id,text,label\n1,a,0\n2,b\n3,c,1\n")
+        .spec(SPEC);
     let out = cx.run(&["build"]);
     out.code(1).stderr_has("data.csv").stderr_has("Failed");
     assert!(!cx.exists("out/demo/clean/part-0.parquet"));
@@ -86,10 +104,13 @@ fn ragged_csv_fails_the_stage_with_file_and_line() {
 fn unknown_target_suggests_a_stage() {
     let cx = TestContext::new();
     cx.csv("data.csv", 5).spec(SPEC);
-    cx.run(&["build", "splts"]).code(2).stderr_has("no stage named `splts`").stderr_has("did you mean `splits`?");
+    cx.run(&["build", "splts"])
+        .code(2)
+        .stderr_has("no stage named `splts`")
+        .stderr_has("did you mean `splits`?");
 }
 
-pub const SPEC: &str = "name: demo
+pub(crate) const SPEC: &str = "name: demo
 version: 1.0.0
 sources:
   raw: {uri: data.csv}
