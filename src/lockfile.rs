@@ -242,3 +242,100 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<bool> {
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn lock_with(params: serde_json::Value, path: &str) -> Lock {
+        Lock {
+            version: LOCK_VERSION,
+            tool: Tool {
+                name: "mldatabuild".into(),
+                version: "0.1.0".into(),
+            },
+            dataset: DatasetInfo {
+                name: "d".into(),
+                version: "1.0.0".into(),
+                description: Some(path.into()),
+            },
+            spec: SpecInfo {
+                path: "dataset.yaml".into(),
+                blake3: "b3:00".into(),
+            },
+            output: "out/d".into(),
+            sources: BTreeMap::new(),
+            stages: BTreeMap::from([(
+                path.to_owned(),
+                StageLock {
+                    kind: "normalize".into(),
+                    group: path.into(),
+                    matrix: BTreeMap::new(),
+                    impl_version: 1,
+                    key: "b3:11".into(),
+                    params,
+                    inputs: vec![],
+                    output: path.into(),
+                    output_hash: "b3:22".into(),
+                    outputs: vec![FileLock {
+                        path: path.into(),
+                        size: 1,
+                        sha256: "ab".into(),
+                        rows: Some(0),
+                    }],
+                    summary: BTreeMap::new(),
+                    built: None,
+                },
+            )]),
+        }
+    }
+
+    #[test]
+    fn tricky_strings_round_trip() {
+        for s in [
+            "yes",
+            "no",
+            "null",
+            "~",
+            "1.0",
+            "0x10",
+            "1e3",
+            "-",
+            "a: b",
+            "#x",
+            " lead",
+            "trail ",
+            "multi\nline",
+            "é✓",
+            "'q'",
+            "\"dq\"",
+            "[x]",
+            "{y}",
+            "",
+            "*a",
+            "&b",
+            "!t",
+            "%p",
+            "@r",
+            "`b`",
+        ] {
+            let l = lock_with(
+                serde_json::json!({"col": s, "list": [s], "n": 0.1, "big": u64::MAX}),
+                s,
+            );
+            let back = Lock::parse(&l.to_yaml(), "x")
+                .unwrap_or_else(|e| panic!("{s:?}: {e}\n{}", l.to_yaml()));
+            assert_eq!(back, l, "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_round_trips(s in "\\PC{0,20}", f in -1e9f64..1e9) {
+            let l = lock_with(serde_json::json!({"s": s, "f": f}), &s);
+            let back = Lock::parse(&l.to_yaml(), "x").map_err(|e| TestCaseError::fail(format!("{e}\n{}", l.to_yaml())))?;
+            prop_assert_eq!(back, l);
+        }
+    }
+}
