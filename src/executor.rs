@@ -710,6 +710,21 @@ impl Executor<'_> {
                         {
                             violations.push(format!("stage {}: its outputs differ from the lock (non-deterministic stage, or a changed store)", node.name));
                         }
+                        for w in rec
+                            .summary
+                            .get("warnings")
+                            .and_then(|w| w.as_array())
+                            .into_iter()
+                            .flatten()
+                        {
+                            self.reporter.event(&Event::Warning {
+                                message: format!(
+                                    "{}: {}",
+                                    node.name,
+                                    w.as_str().unwrap_or_default()
+                                ),
+                            });
+                        }
                         self.reporter.event(&Event::StageFinished {
                             name: node.name.clone(),
                             seconds: round3(fin.seconds),
@@ -921,12 +936,15 @@ fn run_stage(
             ))
         })?;
         let out_dir = tmp.path().join("out");
+        let scratch_dir = tmp.path().join("scratch");
         std::fs::create_dir_all(&out_dir).map_err(|e| StageError::new(e.to_string()))?;
+        std::fs::create_dir_all(&scratch_dir).map_err(|e| StageError::new(e.to_string()))?;
         let cx = StageContext {
             name,
             input,
             input_is_source,
             out_dir: &out_dir,
+            scratch_dir: &scratch_dir,
         };
         let output = match catch_unwind(AssertUnwindSafe(|| stage.run(&cx))) {
             Ok(r) => r?,
@@ -1001,12 +1019,16 @@ fn run_stage(
                 .map(|f| (f.path.as_str(), f.size, f.sha256.as_str()))
                 .collect::<Vec<_>>(),
         );
+        let mut summary = output.summary;
+        if !output.warnings.is_empty() {
+            summary.insert("warnings".into(), output.warnings.into());
+        }
         Ok(RunRecord {
             key: String::new(),
             kind: stage.kind().to_owned(),
             outputs,
             output_hash,
-            summary: output.summary,
+            summary,
         })
     })();
     let peak = sampler.stop();

@@ -218,7 +218,7 @@ impl StatCache {
                 Err(e) => out.push(Some(Err(e))),
                 Ok(m) => {
                     if let Some(d) = self.lookup(p, &m) {
-                        out.push(Some(Ok(d)))
+                        out.push(Some(Ok(d)));
                     } else {
                         out.push(None);
                         misses.push((i, m));

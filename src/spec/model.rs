@@ -123,15 +123,33 @@ macro_rules! stage_spec {
 }
 
 stage_spec!(NormalizeSpec, NormalizeParams {
-    /// Columns to keep, in order, each optionally renamed (`from`) and cast (`type`).
+    /// Columns to keep (in input order), each optionally renamed (`from`) and cast (`type`).
     #[serde(default)]
     columns: Option<BTreeMap<String, crate::stages::normalize::ColumnSpec>>,
-    /// Drop rows where any of these columns is null.
+    /// Columns to remove (instead of listing the ones to keep).
+    #[serde(default)]
+    drop: Vec<String>,
+    /// Drop rows where any of these (output) columns is null.
     #[serde(default)]
     drop_nulls: Vec<String>,
-    /// Input format; `auto` detects it from the file extension.
+    /// Keep only rows matching every filter: `column op value`, e.g. `stars >= 3`.
+    #[serde(default)]
+    filter: Vec<crate::stages::filter::Filter>,
+    /// Sort the output by these columns (ties keep input order); default: input order.
+    #[serde(default)]
+    sort_by: Vec<String>,
+    /// `strict` fails on a value that does not convert; `lenient` makes it null and counts it.
+    #[serde(default)]
+    cast: crate::stages::normalize::CastMode,
+    /// Input format; `auto` detects each file from its content and name.
     #[serde(default)]
     format: crate::stages::normalize::InputFormat,
+    /// For JSON documents holding records under a key: that key.
+    #[serde(default)]
+    json_field: Option<String>,
+    /// `fail` on a file that cannot be read, or `skip` it and report it.
+    #[serde(default)]
+    on_error: crate::stages::normalize::OnError,
 });
 
 stage_spec!(

@@ -1,5 +1,9 @@
 //! The stage trait and the registry of stage kinds. One module per kind.
 
+pub mod archive;
+pub mod detect;
+pub mod filter;
+pub mod infer;
 pub mod normalize;
 pub mod split;
 pub mod table;
@@ -48,6 +52,8 @@ pub struct StageContext<'a> {
     pub input_is_source: bool,
     /// An empty directory the stage writes its outputs into.
     pub out_dir: &'a Path,
+    /// An empty directory for temporary files (extracted archives…); removed after the run.
+    pub scratch_dir: &'a Path,
 }
 
 /// What a stage produced.
@@ -57,6 +63,8 @@ pub struct StageOutput {
     pub files: Vec<(String, Option<u64>)>,
     /// Facts recorded in the lock's `summary:` (rows, schema, per-split counts, …).
     pub summary: BTreeMap<String, serde_json::Value>,
+    /// Things the user should know (mixed-type columns, skipped files…); reported and recorded.
+    pub warnings: Vec<String>,
 }
 
 /// A stage failure, for people: what went wrong and what to do.

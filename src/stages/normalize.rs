@@ -1,30 +1,47 @@
-//! `normalize`: CSV, TSV, JSON Lines or Parquet files into one typed Parquet table.
+//! `normalize`: files of any supported format (detected, decompressed, extracted from
+//! archives) into one typed Parquet table, streamed batch by batch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, BooleanArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow::compute::{CastOptions, cast_with_options, filter_record_batch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::table::{self, Format};
-use super::{Stage, StageContext, StageError, StageOutput};
+use super::archive::{self, Limits};
+use super::detect::{self, Detected, Format};
+use super::filter::{self, Filter};
+use super::table::{self, SAMPLE_ROWS, Table};
+use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 
 /// Bumped whenever the same inputs and parameters would give different bytes.
-const VERSION: u32 = 1;
+/// 2: format detection by content, sampled type inference (dates, leading-zero ids as strings).
+const VERSION: u32 = 2;
 
-/// Parameters of `normalize` (see docs/stages.md).
+/// Parameters of `normalize` (see docs/dataset-yaml.md).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NormalizeParams {
     #[serde(default)]
     pub columns: Option<BTreeMap<String, ColumnSpec>>,
     #[serde(default)]
+    pub drop: Vec<String>,
+    #[serde(default)]
     pub drop_nulls: Vec<String>,
     #[serde(default)]
+    pub filter: Vec<Filter>,
+    #[serde(default)]
+    pub sort_by: Vec<String>,
+    #[serde(default)]
+    pub cast: CastMode,
+    #[serde(default)]
     pub format: InputFormat,
+    #[serde(default)]
+    pub json_field: Option<String>,
+    #[serde(default)]
+    pub on_error: OnError,
 }
 
 /// One output column: where it comes from and its type.
@@ -34,7 +51,7 @@ pub struct ColumnSpec {
     /// The input column to take it from (default: the same name).
     #[serde(default)]
     pub from: Option<String>,
-    /// Cast to this type; a value that does not convert fails the stage (strict).
+    /// Cast to this type (see `cast` for values that do not convert).
     #[serde(default, rename = "type")]
     pub ty: Option<ColumnType>,
 }
@@ -50,6 +67,7 @@ pub enum ColumnType {
     Float32,
     Bool,
     Date,
+    Datetime,
 }
 
 impl ColumnType {
@@ -62,21 +80,62 @@ impl ColumnType {
             ColumnType::Float32 => DataType::Float32,
             ColumnType::Bool => DataType::Boolean,
             ColumnType::Date => DataType::Date32,
+            ColumnType::Datetime => DataType::Timestamp(TimeUnit::Microsecond, None),
         }
     }
+}
+
+/// What a cast does with a value that does not convert.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CastMode {
+    /// Fail the stage, naming the file and column.
+    #[default]
+    Strict,
+    /// Make it null, and count it per column in the report.
+    Lenient,
+}
+
+/// What to do with a file that cannot be read.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Fail the stage.
+    #[default]
+    Fail,
+    /// Leave the file out (none of its rows) and report it.
+    Skip,
 }
 
 /// How to read the input files.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum InputFormat {
-    /// From each file's extension.
+    /// Detect each file from its content and name.
     #[default]
     Auto,
     Csv,
     Tsv,
+    Json,
     Jsonl,
     Parquet,
+    Arrow,
+    Arrows,
+}
+
+impl InputFormat {
+    fn forced(self) -> Option<(Format, Option<u8>)> {
+        match self {
+            InputFormat::Auto => None,
+            InputFormat::Csv => Some((Format::Csv, Some(b','))),
+            InputFormat::Tsv => Some((Format::Csv, Some(b'\t'))),
+            InputFormat::Json => Some((Format::Json, None)),
+            InputFormat::Jsonl => Some((Format::Jsonl, None)),
+            InputFormat::Parquet => Some((Format::Parquet, None)),
+            InputFormat::Arrow => Some((Format::ArrowFile, None)),
+            InputFormat::Arrows => Some((Format::ArrowStream, None)),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -86,62 +145,152 @@ pub struct Normalize {
 
 impl Normalize {
     pub fn new(params: NormalizeParams) -> Result<Self, String> {
-        if let Some(columns) = &params.columns
-            && columns.is_empty()
-        {
+        if params.columns.as_ref().is_some_and(BTreeMap::is_empty) {
             return Err("`columns` is empty: list at least one column, or leave `columns` out to keep them all".into());
+        }
+        if params.columns.is_some() && !params.drop.is_empty() {
+            return Err("use either `columns` (the columns to keep) or `drop` (the columns to remove), not both".into());
         }
         Ok(Self { params })
     }
 
-    fn format_of(&self, name: &str) -> Result<Format, StageError> {
-        match self.params.format {
-            InputFormat::Csv => Ok(Format::Csv),
-            InputFormat::Tsv => Ok(Format::Tsv),
-            InputFormat::Jsonl => Ok(Format::Jsonl),
-            InputFormat::Parquet => Ok(Format::Parquet),
-            InputFormat::Auto => Format::from_name(name).ok_or_else(|| {
-                StageError::new(format!("`{name}`: unknown file format")).hint(format!(
-                    "supported: {}; set `format:` on the stage to read it as one of them",
-                    table::SUPPORTED
-                ))
-            }),
-        }
-    }
-
-    /// Select, rename and cast columns as the spec says, in the input's column order.
+    /// Output columns: (input index, output field), in input order.
     fn project(&self, schema: &SchemaRef) -> Result<Vec<(usize, Field)>, StageError> {
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let missing = |col: &str, what: &str| {
+            let mut e = StageError::new(format!("{what} `{col}` is not a column of the input"));
+            e = e.hint(
+                match crate::spec::error::did_you_mean(col, names.iter().copied()) {
+                    Some(h) => format!("{h} (columns: {})", names.join(", ")),
+                    None => format!("the input's columns are: {}", names.join(", ")),
+                },
+            );
+            e
+        };
         let Some(columns) = &self.params.columns else {
+            for d in &self.params.drop {
+                if schema.index_of(d).is_err() {
+                    return Err(missing(d, "`drop` names"));
+                }
+            }
             return Ok(schema
                 .fields()
                 .iter()
                 .enumerate()
-                .map(|(i, f)| (i, f.as_ref().clone()))
+                .filter(|(_, f)| !self.params.drop.contains(f.name()))
+                .map(|(i, f)| (i, Field::new(f.name(), f.data_type().clone(), true)))
                 .collect());
         };
         let mut picked = Vec::new();
         for (out_name, spec) in columns {
             let from = spec.from.as_deref().unwrap_or(out_name);
-            let Ok(idx) = schema.index_of(from) else {
-                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-                let mut err = StageError::new(format!("column `{from}` not found in the input"));
-                err = err.hint(
-                    match crate::spec::error::did_you_mean(from, names.iter().copied()) {
-                        Some(h) => format!("{h} (columns: {})", names.join(", ")),
-                        None => format!("the input's columns are: {}", names.join(", ")),
-                    },
-                );
-                return Err(err);
-            };
-            let source = schema.field(idx);
+            let idx = schema.index_of(from).map_err(|_| missing(from, "column"))?;
             let dt = spec
                 .ty
-                .map_or_else(|| source.data_type().clone(), ColumnType::arrow);
-            picked.push((idx, Field::new(out_name, dt, source.is_nullable())));
+                .map_or_else(|| schema.field(idx).data_type().clone(), ColumnType::arrow);
+            picked.push((idx, Field::new(out_name, dt, true)));
         }
         picked.sort_by_key(|(idx, _)| *idx);
         Ok(picked)
     }
+
+    /// Detect every input file, extracting archives and decompressing seekable formats into
+    /// `scratch`. Returns the tables and the files that were skipped (`on_error: skip`).
+    fn open(
+        &self,
+        cx: &StageContext<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Vec<Table>, Vec<(String, String)>), StageError> {
+        let forced = if cx.input_is_source {
+            self.params.format.forced()
+        } else {
+            Some((Format::Parquet, None))
+        };
+        let mut tables = Vec::new();
+        let mut skipped = Vec::new();
+        let mut queue: Vec<InputFile> = cx.input.to_vec();
+        let mut n = 0usize;
+        let mut i = 0;
+        while i < queue.len() {
+            let file = queue[i].clone();
+            i += 1;
+            let result: Result<Option<Table>, StageError> = (|| {
+                let det = detect::detect(&file.name, &file.path, forced).map_err(|e| {
+                    let e = StageError::new(format!("`{}`: {e}", file.name));
+                    if e.message.contains("unknown file format") {
+                        e.hint("set `format:` on the stage to read it as one of them")
+                    } else {
+                        e
+                    }
+                })?;
+                if let Some(w) = &det.warning {
+                    warnings.push(w.clone());
+                }
+                if let Some(kind) = det.archive {
+                    n += 1;
+                    let dest = cx.scratch_dir.join(format!("archive-{n}"));
+                    let members = archive::extract(&file.path, kind, det.compression, &dest, Limits::default())
+                        .map_err(|e| StageError::new(format!("`{}`: {e}", file.name)).hint("mldatabuild refuses archive entries that would land outside the extraction folder"))?;
+                    for m in members {
+                        queue.push(InputFile {
+                            name: format!("{}/{m}", file.name),
+                            path: dest.join(&m),
+                        });
+                    }
+                    return Ok(None);
+                }
+                let mut path = file.path.clone();
+                let detected: Detected = det;
+                let mut compression = detected.compression;
+                if detected.format.is_some_and(Format::needs_seek) && compression.is_some() {
+                    n += 1;
+                    let dest = cx.scratch_dir.join(format!("decompressed-{n}"));
+                    let src = std::fs::File::open(&path)
+                        .map_err(|e| StageError::new(format!("`{}`: {e}", file.name)))?;
+                    let mut r = detect::decompress(Box::new(src), detected.compression)
+                        .map_err(|e| StageError::new(format!("`{}`: {e}", file.name)))?;
+                    let mut out =
+                        std::fs::File::create(&dest).map_err(|e| StageError::new(e.to_string()))?;
+                    std::io::copy(&mut r, &mut out).map_err(|e| {
+                        StageError::new(format!("`{}`: cannot decompress: {e}", file.name))
+                    })?;
+                    path = dest;
+                    compression = None;
+                }
+                Ok(Some(Table {
+                    name: file.name.clone(),
+                    path,
+                    detected,
+                    compression,
+                    json_field: self.params.json_field.clone(),
+                }))
+            })();
+            match result {
+                Ok(Some(t)) => tables.push(t),
+                Ok(None) => {}
+                Err(e) if self.params.on_error == OnError::Skip => {
+                    skipped.push((file.name.clone(), e.message));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((tables, skipped))
+    }
+}
+
+/// Per-run state while writing.
+struct Pass {
+    rows_in: u64,
+    rows_out: u64,
+    nulls: Vec<u64>,
+    coercions: BTreeMap<String, u64>,
+}
+
+fn type_error(msg: &str) -> bool {
+    msg.contains("parsing value")
+        || msg.contains("as type")
+        || msg.contains("Failed to parse")
+        || msg.contains("failed to parse")
 }
 
 impl Stage for Normalize {
@@ -166,88 +315,288 @@ impl Stage for Normalize {
             return Err(StageError::new("the input has no files")
                 .hint("check the source's `uri` and `files` globs"));
         }
-        let mut formats = Vec::new();
-        let mut schemas = Vec::new();
-        for file in cx.input {
-            let format = self.format_of(&file.name)?;
-            schemas.push(table::infer_schema(file, format)?);
-            formats.push(format);
-        }
-        let schema = Arc::new(table::merge_schemas(&schemas));
-        let picked = self.project(&schema)?;
-        for col in &self.params.drop_nulls {
-            if !picked.iter().any(|(_, f)| f.name() == col) {
-                return Err(StageError::new(format!(
-                    "`drop_nulls` names column `{col}`, which is not in the output"
-                ))
-                .hint("name output columns (after renaming)"));
+        let mut warnings = Vec::new();
+        let (tables, mut skipped) = self.open(cx, &mut warnings)?;
+        // Sampled inference first; a file whose later rows do not fit gets a full pass.
+        let mut full: BTreeSet<usize> = BTreeSet::new();
+        let out_path = cx.out_dir.join("part-0.parquet");
+        let (pass, out_schema, used) = loop {
+            let mut schemas = Vec::new();
+            let mut used = Vec::new();
+            let mut file_warnings = Vec::new();
+            for (i, t) in tables.iter().enumerate() {
+                match t.infer(if full.contains(&i) {
+                    None
+                } else {
+                    Some(SAMPLE_ROWS)
+                }) {
+                    Ok((s, w)) => {
+                        file_warnings.extend(w);
+                        schemas.push((t.name.clone(), s));
+                        used.push(i);
+                    }
+                    Err(e) if self.params.on_error == OnError::Skip => {
+                        skipped.push((t.name.clone(), e.message));
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-        }
-        let out_schema = Arc::new(Schema::new(
-            picked.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
-        ));
-        let strict = CastOptions {
-            safe: false,
-            ..CastOptions::default()
+            if used.is_empty() {
+                return Err(StageError::new("no input file could be read")
+                    .hint("see the skipped files above"));
+            }
+            let (schema, merge_warnings) = table::merge_schemas(&schemas);
+            let schema = Arc::new(schema);
+            match self.write(&tables, &used, &schema, &out_path, &mut skipped) {
+                Ok((pass, out_schema)) => {
+                    warnings.extend(file_warnings);
+                    warnings.extend(merge_warnings);
+                    break (pass, out_schema, used);
+                }
+                Err((i, e)) if !full.contains(&i) && type_error(&e.message) => {
+                    full.insert(i);
+                }
+                Err((_, e)) => return Err(e),
+            }
         };
-        let mut out = Vec::new();
-        let mut rows_in = 0u64;
-        for (file, format) in cx.input.iter().zip(&formats) {
-            for batch in table::read_file(file, *format, &schema)? {
-                rows_in += batch.num_rows() as u64;
-                let mut columns = Vec::with_capacity(picked.len());
-                for (idx, field) in &picked {
-                    let col = batch.column(*idx);
-                    let cast = if col.data_type() == field.data_type() {
-                        col.clone()
-                    } else {
-                        cast_with_options(col, field.data_type(), &strict).map_err(|e| {
-                            StageError::new(format!(
-                                "`{}`: column `{}` does not convert to {}: {e}",
-                                file.name,
-                                field.name(),
-                                table::type_name(field.data_type())
-                            ))
-                            .hint("fix the value, or leave out `type:` to keep the inferred type")
-                        })?
-                    };
-                    columns.push(cast);
-                }
-                let mut batch = RecordBatch::try_new(out_schema.clone(), columns)
-                    .map_err(|e| StageError::new(format!("`{}`: {e}", file.name)))?;
-                if !self.params.drop_nulls.is_empty() {
-                    let keep: BooleanArray =
-                        (0..batch.num_rows())
-                            .map(|row| {
-                                Some(self.params.drop_nulls.iter().all(|c| {
-                                    batch.column_by_name(c).is_some_and(|a| a.is_valid(row))
-                                }))
-                            })
-                            .collect();
-                    batch = filter_record_batch(&batch, &keep)
-                        .map_err(|e| StageError::new(e.to_string()))?;
-                }
-                out.push(batch);
+        for (col, n) in &pass.coercions {
+            if *n > 0 {
+                warnings.push(format!(
+                    "`cast: lenient` turned {n} values of column `{col}` into null"
+                ));
             }
         }
-        let rows = table::write_parquet(&cx.out_dir.join("part-0.parquet"), &out_schema, &out)?;
+        for (file, why) in &skipped {
+            warnings.push(format!("skipped `{file}`: {why}"));
+        }
         let mut summary = BTreeMap::new();
-        summary.insert("rows".into(), rows.into());
-        summary.insert("rows_dropped".into(), (rows_in - rows).into());
-        summary.insert("schema".into(), table::schema_summary(&out_schema));
-        let detected: BTreeMap<String, serde_json::Value> = cx
-            .input
-            .iter()
-            .zip(&formats)
-            .map(|(f, fmt)| (f.name.clone(), fmt.name().into()))
-            .collect();
+        summary.insert("rows".into(), pass.rows_out.into());
+        summary.insert("rows_in".into(), pass.rows_in.into());
+        summary.insert("rows_dropped".into(), (pass.rows_in - pass.rows_out).into());
         summary.insert(
-            "formats".into(),
-            serde_json::to_value(detected).unwrap_or_default(),
+            "schema".into(),
+            table::schema_summary(&out_schema, Some(&pass.nulls)),
         );
+        let inputs: Vec<serde_json::Value> = used
+            .iter()
+            .map(|&i| {
+                let t = &tables[i];
+                serde_json::json!({"file": t.name, "format": t.detected.describe(), "detected_by": t.detected.by})
+            })
+            .collect();
+        summary.insert("inputs".into(), inputs.into());
+        if pass.coercions.values().any(|n| *n > 0) {
+            summary.insert(
+                "coercions".into(),
+                serde_json::to_value(&pass.coercions).unwrap_or_default(),
+            );
+        }
+        if !skipped.is_empty() {
+            let s: Vec<serde_json::Value> = skipped
+                .iter()
+                .map(|(f, e)| serde_json::json!({"file": f, "error": e}))
+                .collect();
+            summary.insert("skipped_files".into(), s.into());
+        }
         Ok(StageOutput {
-            files: vec![("part-0.parquet".into(), Some(rows))],
+            files: vec![("part-0.parquet".into(), Some(pass.rows_out))],
             summary,
+            warnings,
         })
     }
+}
+
+impl Normalize {
+    /// One pass over the tables into `out`. An error names the table it came from.
+    fn write(
+        &self,
+        tables: &[Table],
+        used: &[usize],
+        schema: &SchemaRef,
+        out: &std::path::Path,
+        skipped: &mut Vec<(String, String)>,
+    ) -> Result<(Pass, SchemaRef), (usize, StageError)> {
+        let picked = self.project(schema).map_err(|e| (usize::MAX, e))?;
+        let out_schema: SchemaRef = Arc::new(Schema::new(
+            picked.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
+        ));
+        for col in self.params.drop_nulls.iter().chain(&self.params.sort_by) {
+            if out_schema.index_of(col).is_err() {
+                return Err((
+                    usize::MAX,
+                    StageError::new(format!(
+                        "column `{col}` (in `drop_nulls` or `sort_by`) is not in the output"
+                    ))
+                    .hint("name output columns, after renaming"),
+                ));
+            }
+        }
+        for f in &self.params.filter {
+            if out_schema.index_of(&f.column).is_err() {
+                return Err((
+                    usize::MAX,
+                    StageError::new(format!("filter `{f}`: no output column `{}`", f.column))
+                        .hint("filters use output column names, after renaming"),
+                ));
+            }
+        }
+        let mut pass = Pass {
+            rows_in: 0,
+            rows_out: 0,
+            nulls: vec![0; picked.len()],
+            coercions: BTreeMap::new(),
+        };
+        let mut sink = if self.params.sort_by.is_empty() {
+            Some(table::ParquetSink::create(out, &out_schema).map_err(|e| (usize::MAX, e))?)
+        } else {
+            None
+        };
+        let mut held: Vec<RecordBatch> = Vec::new();
+        let skip = self.params.on_error == OnError::Skip;
+        for &i in used {
+            let t = &tables[i];
+            let result = (|| -> Result<Vec<RecordBatch>, StageError> {
+                let mut file_batches = Vec::new();
+                let mut file_pass = Pass {
+                    rows_in: 0,
+                    rows_out: 0,
+                    nulls: vec![0; picked.len()],
+                    coercions: BTreeMap::new(),
+                };
+                for batch in t.batches(schema)? {
+                    let batch = self.transform(&batch?, &picked, &out_schema, t, &mut file_pass)?;
+                    // Streaming unless the file must be all-or-nothing or the output sorted.
+                    match (&mut sink, skip) {
+                        (Some(s), false) => s.write(&batch)?,
+                        _ => file_batches.push(batch),
+                    }
+                }
+                pass.rows_in += file_pass.rows_in;
+                pass.rows_out += file_pass.rows_out;
+                for (a, b) in pass.nulls.iter_mut().zip(&file_pass.nulls) {
+                    *a += b;
+                }
+                for (c, n) in file_pass.coercions {
+                    *pass.coercions.entry(c).or_default() += n;
+                }
+                Ok(file_batches)
+            })();
+            match result {
+                Ok(batches) => match &mut sink {
+                    Some(s) => {
+                        for b in &batches {
+                            s.write(b).map_err(|e| (i, e))?;
+                        }
+                    }
+                    None => held.extend(batches),
+                },
+                Err(e) if skip && !type_error(&e.message) => {
+                    skipped.push((t.name.clone(), e.message));
+                }
+                Err(e) => return Err((i, e)),
+            }
+        }
+        if let Some(s) = sink {
+            s.finish().map_err(|e| (usize::MAX, e))?;
+        } else {
+            let sorted =
+                sort(&out_schema, &held, &self.params.sort_by).map_err(|e| (usize::MAX, e))?;
+            table::write_parquet(out, &out_schema, &sorted).map_err(|e| (usize::MAX, e))?;
+        }
+        Ok((pass, out_schema))
+    }
+
+    /// Select, rename and cast columns, then filter rows and drop rows with nulls.
+    fn transform(
+        &self,
+        batch: &RecordBatch,
+        picked: &[(usize, Field)],
+        out_schema: &SchemaRef,
+        t: &Table,
+        pass: &mut Pass,
+    ) -> Result<RecordBatch, StageError> {
+        pass.rows_in += batch.num_rows() as u64;
+        let lenient = self.params.cast == CastMode::Lenient;
+        let opts = CastOptions {
+            safe: lenient,
+            ..CastOptions::default()
+        };
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(picked.len());
+        for (idx, field) in picked {
+            let col = batch.column(*idx);
+            if col.data_type() == field.data_type() {
+                columns.push(col.clone());
+                continue;
+            }
+            let cast = cast_with_options(col, field.data_type(), &opts).map_err(|e| {
+                StageError::new(format!("`{}`: column `{}` does not convert to {}: {e}", t.name, field.name(), table::type_name(field.data_type())))
+                    .hint("set `cast: lenient` on the stage to make such values null (they are counted), or fix the data")
+            })?;
+            if lenient {
+                let added = cast.null_count().saturating_sub(col.null_count()) as u64;
+                *pass.coercions.entry(field.name().clone()).or_default() += added;
+            }
+            columns.push(cast);
+        }
+        let mut out = RecordBatch::try_new(out_schema.clone(), columns)
+            .map_err(|e| StageError::new(format!("`{}`: {e}", t.name)))?;
+        let mut keep = filter::mask(&self.params.filter, &out).map_err(StageError::new)?;
+        if !self.params.drop_nulls.is_empty() {
+            let valid: BooleanArray = (0..out.num_rows())
+                .map(|row| {
+                    Some(
+                        self.params
+                            .drop_nulls
+                            .iter()
+                            .all(|c| out.column_by_name(c).is_some_and(|a| a.is_valid(row))),
+                    )
+                })
+                .collect();
+            keep = Some(match keep {
+                None => valid,
+                Some(k) => {
+                    arrow::compute::and(&k, &valid).map_err(|e| StageError::new(e.to_string()))?
+                }
+            });
+        }
+        if let Some(k) = keep {
+            out = filter_record_batch(&out, &k).map_err(|e| StageError::new(e.to_string()))?;
+        }
+        for (i, col) in out.columns().iter().enumerate() {
+            pass.nulls[i] += col.null_count() as u64;
+        }
+        pass.rows_out += out.num_rows() as u64;
+        Ok(out)
+    }
+}
+
+/// Rows sorted by `keys` (stable: ties keep input order).
+fn sort(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    keys: &[String],
+) -> Result<Vec<RecordBatch>, StageError> {
+    let all = arrow::compute::concat_batches(schema, batches)
+        .map_err(|e| StageError::new(e.to_string()))?;
+    let mut columns: Vec<arrow::compute::SortColumn> = keys
+        .iter()
+        .filter_map(|k| all.column_by_name(k))
+        .map(|c| arrow::compute::SortColumn {
+            values: c.clone(),
+            options: None,
+        })
+        .collect();
+    // The row number breaks ties, so equal keys keep their input order.
+    let rows: ArrayRef = Arc::new(arrow::array::UInt64Array::from_iter_values(
+        0..all.num_rows() as u64,
+    ));
+    columns.push(arrow::compute::SortColumn {
+        values: rows,
+        options: None,
+    });
+    let idx = arrow::compute::lexsort_to_indices(&columns, None)
+        .map_err(|e| StageError::new(e.to_string()))?;
+    let sorted = arrow::compute::take_record_batch(&all, &idx)
+        .map_err(|e| StageError::new(e.to_string()))?;
+    Ok(vec![sorted])
 }

@@ -195,7 +195,7 @@ impl Stage for Split {
             serde_json::Value::Object(counts.into_iter().collect()),
         );
         out.summary
-            .insert("schema".into(), table::schema_summary(&schema));
+            .insert("schema".into(), table::schema_summary(&schema, None));
         Ok(out)
     }
 }

@@ -1,12 +1,11 @@
-//! Reading and writing tables (Arrow record batches) for the stages.
-//!
-//! Parquet is the contract between stages. Writer properties are fixed so that the same rows
-//! always give the same bytes.
+//! Reading tables of every supported format as streams of Arrow record batches, and writing
+//! Parquet deterministically. Parquet is the contract between stages.
 
 use std::fs::File;
-use std::io::{BufReader, Seek};
-use std::path::Path;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -15,138 +14,512 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use super::detect::{self, Detected, Dialect, Format};
+use super::infer::ColumnStats;
 use super::{InputFile, StageError};
 
-/// Rows per record batch when reading text formats.
-const BATCH_ROWS: usize = 64 * 1024;
+/// Rows per record batch when reading.
+pub const BATCH_ROWS: usize = 64 * 1024;
 /// Rows per Parquet row group.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Records sampled to infer the types of text formats (a later mismatch triggers a full pass).
+pub const SAMPLE_ROWS: usize = 50_000;
 
-/// The table formats a stage can read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Tsv,
-    Jsonl,
-    Parquet,
+/// A stream of batches.
+pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch, StageError>> + Send + 'a>;
+
+/// An input file with what it was detected to be.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: String,
+    /// Where to read it (a decompressed copy for seekable formats that came compressed).
+    pub path: PathBuf,
+    pub detected: Detected,
+    /// The compression to undo when reading `path` (`None` once decompressed into scratch).
+    pub compression: Option<detect::Compression>,
+    /// `json_field:` for JSON documents with records under a key.
+    pub json_field: Option<String>,
 }
 
-impl Format {
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Csv => "CSV",
-            Format::Tsv => "TSV",
-            Format::Jsonl => "JSON Lines",
-            Format::Parquet => "Parquet",
-        }
+fn err(name: &str, e: impl std::fmt::Display) -> StageError {
+    StageError::new(format!("`{name}`: {e}"))
+}
+
+impl Table {
+    pub fn format(&self) -> Format {
+        self.detected.format.unwrap_or(Format::Csv)
     }
 
-    /// The format implied by a file name's extension.
-    pub fn from_name(name: &str) -> Option<Format> {
-        let lower = name.to_ascii_lowercase();
-        let ext = lower.rsplit_once('.').map(|(_, e)| e)?;
-        match ext {
-            "csv" => Some(Format::Csv),
-            "tsv" | "tab" => Some(Format::Tsv),
-            "jsonl" | "ndjson" => Some(Format::Jsonl),
-            "parquet" | "pq" => Some(Format::Parquet),
-            _ => None,
-        }
+    fn dialect(&self) -> Dialect {
+        self.detected.dialect.unwrap_or(Dialect {
+            delimiter: b',',
+            quote: b'"',
+            header: true,
+        })
     }
-}
 
-pub const SUPPORTED: &str =
-    "CSV (.csv), TSV (.tsv), JSON Lines (.jsonl, .ndjson), Parquet (.parquet)";
+    /// The file's bytes, decompressed, with a UTF-8 byte order mark removed.
+    fn reader(&self) -> Result<Box<dyn Read + Send>, StageError> {
+        let f = File::open(&self.path).map_err(|e| err(&self.name, format!("cannot open: {e}")))?;
+        let r =
+            detect::decompress(Box::new(f), self.compression).map_err(|e| err(&self.name, e))?;
+        Ok(Box::new(SkipBom {
+            inner: r,
+            checked: false,
+            pending: Vec::new(),
+        }))
+    }
 
-fn open(file: &InputFile) -> Result<File, StageError> {
-    File::open(&file.path).map_err(|e| StageError::new(format!("cannot open `{}`: {e}", file.name)))
-}
-
-fn read_err(file: &InputFile, e: impl std::fmt::Display) -> StageError {
-    StageError::new(format!("`{}`: {e}", file.name))
-}
-
-/// Infer the schema of one file.
-pub fn infer_schema(file: &InputFile, format: Format) -> Result<Schema, StageError> {
-    let mut f = open(file)?;
-    let schema = match format {
-        Format::Csv | Format::Tsv => {
-            let (schema, rows) = csv_format(format)
-                .infer_schema(&mut f, None)
-                .map_err(|e| read_err(file, e))?;
-            if schema.fields().is_empty() && rows == 0 {
-                return Err(
-                    StageError::new(format!("`{}` is empty: no header row", file.name))
-                        .hint("remove the file from the source, or write its header row"),
-                );
+    /// Infer the schema; returns warnings (mixed-type columns, renamed headers).
+    pub fn infer(&self, sample: Option<usize>) -> Result<(Schema, Vec<String>), StageError> {
+        match self.format() {
+            Format::Csv => self.infer_csv(sample),
+            Format::Jsonl => {
+                let (schema, _) =
+                    arrow::json::reader::infer_json_schema(BufReader::new(self.reader()?), sample)
+                        .map_err(|e| self.jsonl_error(&e.to_string()))?;
+                if schema.fields().is_empty() {
+                    return Err(err(&self.name, "has no records")
+                        .hint("a JSON Lines file has one JSON object per line"));
+                }
+                Ok((schema, Vec::new()))
             }
-            schema
-        }
-        Format::Jsonl => {
-            let (schema, _) = arrow::json::reader::infer_json_schema(BufReader::new(&mut f), None)
-                .map_err(|e| read_err(file, e))?;
-            if schema.fields().is_empty() {
-                return Err(StageError::new(format!("`{}` has no records", file.name)));
+            Format::Json => {
+                let records = self.json_records()?;
+                let schema = arrow::json::reader::infer_json_schema_from_iterator(
+                    records.iter().map(Ok::<_, arrow::error::ArrowError>),
+                )
+                .map_err(|e| err(&self.name, e))?;
+                Ok((schema, Vec::new()))
             }
-            schema
+            Format::Parquet => {
+                let f = File::open(&self.path).map_err(|e| err(&self.name, e))?;
+                let b = ParquetRecordBatchReaderBuilder::try_new(f)
+                    .map_err(|e| self.parquet_error(&e))?;
+                Ok((b.schema().as_ref().clone(), Vec::new()))
+            }
+            Format::ArrowFile => {
+                let f = File::open(&self.path).map_err(|e| err(&self.name, e))?;
+                let r = arrow::ipc::reader::FileReader::try_new(f, None)
+                    .map_err(|e| err(&self.name, format!("not a readable Arrow IPC file: {e}")))?;
+                Ok((r.schema().as_ref().clone(), Vec::new()))
+            }
+            Format::ArrowStream => {
+                let r = arrow::ipc::reader::StreamReader::try_new(self.reader()?, None).map_err(
+                    |e| err(&self.name, format!("not a readable Arrow IPC stream: {e}")),
+                )?;
+                Ok((r.schema().as_ref().clone(), Vec::new()))
+            }
         }
-        Format::Parquet => {
-            let builder =
-                ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| read_err(file, e))?;
-            builder.schema().as_ref().clone()
-        }
-    };
-    Ok(schema)
-}
+    }
 
-fn csv_format(format: Format) -> arrow::csv::reader::Format {
-    let f = arrow::csv::reader::Format::default().with_header(true);
-    if format == Format::Tsv {
-        f.with_delimiter(b'\t')
-    } else {
-        f
+    fn infer_csv(&self, sample: Option<usize>) -> Result<(Schema, Vec<String>), StageError> {
+        let d = self.dialect();
+        let mut rdr = csv::ReaderBuilder::new()
+            .delimiter(d.delimiter)
+            .quote(d.quote)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(self.reader()?);
+        let mut records = rdr.byte_records();
+        let first = match records.next() {
+            None => {
+                return Err(err(&self.name, "is empty: no header row")
+                    .hint("remove the file from the source, or write its header row"));
+            }
+            Some(r) => r.map_err(|e| self.csv_error(&e.to_string()))?,
+        };
+        let mut warnings = Vec::new();
+        let width = first.len();
+        let mut names: Vec<String> = if d.header {
+            first
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let h = String::from_utf8_lossy(h).trim().to_owned();
+                    if h.is_empty() {
+                        format!("column_{}", i + 1)
+                    } else {
+                        h
+                    }
+                })
+                .collect()
+        } else {
+            (1..=width).map(|i| format!("column_{i}")).collect()
+        };
+        // Unique names: a repeated header gets a suffix.
+        for i in 0..names.len() {
+            if names[..i].contains(&names[i]) {
+                let mut k = 2;
+                while names.contains(&format!("{}_{k}", names[i])) {
+                    k += 1;
+                }
+                warnings.push(format!(
+                    "`{}`: column name `{}` repeats; the second is named `{}_{k}`",
+                    self.name, names[i], names[i]
+                ));
+                names[i] = format!("{}_{k}", names[i]);
+            }
+        }
+        let mut stats = vec![ColumnStats::default(); width];
+        let mut add = |rec: &csv::ByteRecord| {
+            for (i, v) in rec.iter().enumerate().take(width) {
+                stats[i].add(&String::from_utf8_lossy(v));
+            }
+        };
+        if !d.header {
+            add(&first);
+        }
+        let limit = sample.unwrap_or(usize::MAX);
+        for (n, rec) in records.enumerate() {
+            if n >= limit {
+                break;
+            }
+            match rec {
+                Ok(r) => add(&r),
+                Err(e) => return Err(self.csv_error(&e.to_string())),
+            }
+        }
+        let fields: Vec<Field> = names
+            .iter()
+            .zip(&stats)
+            .map(|(name, s)| {
+                let (dt, warning) = s.resolve(name);
+                warnings.extend(warning.map(|w| format!("`{}`: {w}", self.name)));
+                Field::new(name, dt, true)
+            })
+            .collect();
+        Ok((Schema::new(fields), warnings))
+    }
+
+    /// JSON: the records of an array document, or of the array under `json_field` (or the
+    /// only array of objects at the top level).
+    fn json_records(&self) -> Result<Vec<serde_json::Value>, StageError> {
+        let doc: serde_json::Value = serde_json::from_reader(BufReader::new(self.reader()?))
+            .map_err(|e| {
+                err(
+                    &self.name,
+                    format!(
+                        "JSON syntax error at line {} column {}: {e}",
+                        e.line(),
+                        e.column()
+                    ),
+                )
+            })?;
+        let records = match doc {
+            serde_json::Value::Array(a) => a,
+            serde_json::Value::Object(mut o) => {
+                let key = if let Some(k) = &self.json_field {
+                    k.clone()
+                } else {
+                    let arrays: Vec<&String> = o
+                        .iter()
+                        .filter(|(_, v)| {
+                            v.as_array()
+                                .is_some_and(|a| a.iter().all(serde_json::Value::is_object))
+                        })
+                        .map(|(k, _)| k)
+                        .collect();
+                    match arrays.as_slice() {
+                        [k] => (*k).clone(),
+                        [] => return Err(err(&self.name, "is a JSON object with no array of records").hint("a JSON input is an array of objects, or an object holding one under a key (`json_field:`)")),
+                        many => {
+                            let names: Vec<String> = many.iter().map(|k| format!("`{k}`")).collect();
+                            return Err(err(&self.name, format!("has several arrays of records: {}", names.join(", "))).hint("choose one with `json_field:` on the stage"));
+                        }
+                    }
+                };
+                match o.remove(&key) {
+                    Some(serde_json::Value::Array(a)) => a,
+                    Some(_) => {
+                        return Err(err(
+                            &self.name,
+                            format!("`{key}` is not an array of records"),
+                        ));
+                    }
+                    None => {
+                        return Err(err(&self.name, format!("has no key `{key}`"))
+                            .hint("check `json_field:`"));
+                    }
+                }
+            }
+            _ => return Err(err(&self.name, "is a JSON scalar, not records")),
+        };
+        if let Some(i) = records.iter().position(|r| !r.is_object()) {
+            return Err(err(
+                &self.name,
+                format!("record {} is not a JSON object", i + 1),
+            ));
+        }
+        Ok(records)
+    }
+
+    /// The file as batches of `schema` (columns cast by name).
+    pub fn batches(&self, schema: &SchemaRef) -> Result<Batches<'static>, StageError> {
+        let name = self.name.clone();
+        match self.format() {
+            Format::Csv => {
+                let d = self.dialect();
+                let tracker = QuoteTracker::new(self.reader()?, d.quote, d.delimiter);
+                let state = tracker.state.clone();
+                let fmt = arrow::csv::reader::Format::default()
+                    .with_header(d.header)
+                    .with_delimiter(d.delimiter)
+                    .with_quote(d.quote);
+                let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+                    .with_format(fmt)
+                    .with_batch_size(BATCH_ROWS)
+                    .build(tracker)
+                    .map_err(|e| self.csv_error(&e.to_string()))?;
+                let me = self.clone();
+                let mut done = false;
+                Ok(Box::new(reader.map(move |b| b.map_err(|e| me.csv_error(&e.to_string()))).chain(std::iter::from_fn(move || {
+                    if done {
+                        return None;
+                    }
+                    done = true;
+                    state.unterminated().map(|line| {
+                        Err(err(&name, format!("unterminated quoted field starting at line {line}"))
+                            .hint("close the quote, or double a quote character inside a quoted field (\"\")"))
+                    })
+                }))))
+            }
+            Format::Jsonl => {
+                let reader = arrow::json::ReaderBuilder::new(schema.clone())
+                    .with_batch_size(BATCH_ROWS)
+                    .build(BufReader::new(self.reader()?))
+                    .map_err(|e| err(&name, e))?;
+                let me = self.clone();
+                Ok(Box::new(reader.map(move |b| {
+                    b.map_err(|e| me.jsonl_error(&e.to_string()))
+                })))
+            }
+            Format::Json => {
+                let records = self.json_records()?;
+                let schema = schema.clone();
+                let mut chunks = records
+                    .chunks(BATCH_ROWS)
+                    .map(<[serde_json::Value]>::to_vec)
+                    .collect::<Vec<_>>()
+                    .into_iter();
+                Ok(Box::new(std::iter::from_fn(move || {
+                    let chunk = chunks.next()?;
+                    Some((|| {
+                        let mut dec = arrow::json::ReaderBuilder::new(schema.clone())
+                            .build_decoder()
+                            .map_err(|e| err(&name, e))?;
+                        dec.serialize(&chunk).map_err(|e| err(&name, e))?;
+                        dec.flush()
+                            .map_err(|e| err(&name, e))?
+                            .ok_or_else(|| err(&name, "no rows decoded"))
+                    })())
+                })))
+            }
+            Format::Parquet => {
+                let f = File::open(&self.path).map_err(|e| err(&name, e))?;
+                let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+                    .map_err(|e| self.parquet_error(&e))?
+                    .with_batch_size(BATCH_ROWS)
+                    .build()
+                    .map_err(|e| self.parquet_error(&e))?;
+                let schema = schema.clone();
+                Ok(Box::new(reader.map(move |b| {
+                    b.and_then(|b| conform(&b, &schema))
+                        .map_err(|e| err(&name, format!("damaged Parquet data: {e}")))
+                })))
+            }
+            Format::ArrowFile => {
+                let f = File::open(&self.path).map_err(|e| err(&name, e))?;
+                let reader =
+                    arrow::ipc::reader::FileReader::try_new(f, None).map_err(|e| err(&name, e))?;
+                let schema = schema.clone();
+                Ok(Box::new(reader.map(move |b| {
+                    b.and_then(|b| conform(&b, &schema))
+                        .map_err(|e| err(&name, e))
+                })))
+            }
+            Format::ArrowStream => {
+                let reader = arrow::ipc::reader::StreamReader::try_new(self.reader()?, None)
+                    .map_err(|e| err(&name, e))?;
+                let schema = schema.clone();
+                Ok(Box::new(reader.map(move |b| {
+                    b.and_then(|b| conform(&b, &schema))
+                        .map_err(|e| err(&name, e))
+                })))
+            }
+        }
+    }
+
+    fn parquet_error(&self, e: &parquet::errors::ParquetError) -> StageError {
+        err(&self.name, format!("not a readable Parquet file ({e})"))
+            .hint("the file may be truncated or damaged; download or write it again")
+    }
+
+    fn csv_error(&self, msg: &str) -> StageError {
+        let msg = msg
+            .trim_start_matches("Csv error: ")
+            .trim_start_matches("Parser error: ")
+            .trim_start_matches("CSV error: ");
+        let hint = if msg.contains("incorrect number of fields")
+            || msg.contains("found record with")
+        {
+            "every row needs as many fields as the header; quote fields that contain the delimiter"
+        } else if msg.contains("UTF-8") || msg.contains("utf-8") {
+            "the file must be UTF-8; convert it (e.g. `iconv -f latin1 -t utf-8`)"
+        } else if msg.contains("parsing value") || msg.contains("as type") {
+            "a value does not match its column's type; set `cast: lenient` to read it as null, or give the column `type: string`"
+        } else {
+            "check the file near that line"
+        };
+        err(&self.name, msg).hint(hint)
+    }
+
+    /// A JSON Lines error, located at its line when the decoder does not say.
+    fn jsonl_error(&self, msg: &str) -> StageError {
+        let located = (|| {
+            let r = BufReader::new(self.reader().ok()?);
+            for (i, line) in std::io::BufRead::lines(r).enumerate() {
+                let line = match line {
+                    Ok(l) => l,
+                    Err(e) => return Some(format!("line {}: {e}", i + 1)),
+                };
+                if line.trim().is_empty() {
+                    continue;
+                }
+                if let Err(e) = serde_json::from_str::<serde_json::Value>(&line) {
+                    return Some(format!(
+                        "line {}: JSON syntax error at column {}: {e}",
+                        i + 1,
+                        e.column()
+                    ));
+                }
+            }
+            None
+        })();
+        let msg = msg.trim_start_matches("Json error: ");
+        match located {
+            Some(l) => err(&self.name, l).hint("each line must be one complete JSON object"),
+            None => err(&self.name, msg),
+        }
     }
 }
 
-/// Read one file as batches of `schema`.
-pub fn read_file(
-    file: &InputFile,
-    format: Format,
-    schema: &SchemaRef,
-) -> Result<Vec<RecordBatch>, StageError> {
-    let mut f = open(file)?;
-    f.rewind().map_err(|e| read_err(file, e))?;
-    let batches: Result<Vec<RecordBatch>, _> = match format {
-        Format::Csv | Format::Tsv => arrow::csv::ReaderBuilder::new(schema.clone())
-            .with_format(csv_format(format))
-            .with_batch_size(BATCH_ROWS)
-            .build(f)
-            .map_err(|e| read_err(file, e))?
-            .collect(),
-        Format::Jsonl => arrow::json::ReaderBuilder::new(schema.clone())
-            .with_batch_size(BATCH_ROWS)
-            .build(BufReader::new(f))
-            .map_err(|e| read_err(file, e))?
-            .collect(),
-        Format::Parquet => {
-            let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-                .map_err(|e| read_err(file, e))?
-                .with_batch_size(BATCH_ROWS)
-                .build()
-                .map_err(|e| read_err(file, e))?;
-            let batches: Result<Vec<_>, _> = reader.collect();
-            let batches = batches.map_err(|e| read_err(file, e))?;
-            return batches
-                .into_iter()
-                .map(|b| conform(&b, schema).map_err(|e| read_err(file, e)))
-                .collect();
-        }
-    };
-    batches.map_err(|e| read_err(file, e))
+/// Strips a UTF-8 byte order mark.
+struct SkipBom {
+    inner: Box<dyn Read + Send>,
+    checked: bool,
+    pending: Vec<u8>,
 }
 
-/// Cast a batch to `schema` (same column names; types widened by [`merge_schemas`]).
-fn conform(
+impl Read for SkipBom {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.checked {
+            self.checked = true;
+            let mut head = [0u8; 3];
+            let mut n = 0;
+            while n < 3 {
+                let k = self.inner.read(&mut head[n..])?;
+                if k == 0 {
+                    break;
+                }
+                n += k;
+            }
+            if head[..n] != [0xef, 0xbb, 0xbf] {
+                self.pending = head[..n].to_vec();
+            }
+        }
+        if !self.pending.is_empty() {
+            let k = self.pending.len().min(buf.len());
+            buf[..k].copy_from_slice(&self.pending[..k]);
+            self.pending.drain(..k);
+            return Ok(k);
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Whether the bytes read so far end inside a quoted field, and the line it opened on.
+#[derive(Default)]
+struct QuoteState {
+    open: AtomicBool,
+    open_line: AtomicU64,
+}
+
+impl QuoteState {
+    fn unterminated(&self) -> Option<u64> {
+        self.open
+            .load(Ordering::Relaxed)
+            .then(|| self.open_line.load(Ordering::Relaxed))
+    }
+}
+
+/// Passes bytes through while following quoted fields as csv-core does: a quote opens a field
+/// only at the start of one; inside, `""` is an escaped quote. At the end of the input,
+/// [`QuoteState::unterminated`] tells whether a quoted field was left open, and where.
+struct QuoteTracker<R> {
+    inner: R,
+    quote: u8,
+    delimiter: u8,
+    line: u64,
+    offset: u64,
+    last_byte: Option<u8>,
+    /// Absolute offset of the quote that last closed a field.
+    closed_at: Option<u64>,
+    state: Arc<QuoteState>,
+}
+
+impl<R> QuoteTracker<R> {
+    fn new(inner: R, quote: u8, delimiter: u8) -> Self {
+        QuoteTracker {
+            inner,
+            quote,
+            delimiter,
+            line: 1,
+            offset: 0,
+            last_byte: None,
+            closed_at: None,
+            state: Arc::new(QuoteState::default()),
+        }
+    }
+}
+
+impl<R: Read> Read for QuoteTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut open = self.state.open.load(Ordering::Relaxed);
+        for i in memchr::memchr2_iter(self.quote, b'\n', &buf[..n]) {
+            if buf[i] == b'\n' {
+                self.line += 1;
+                continue;
+            }
+            let at = self.offset + i as u64;
+            let prev = if i > 0 {
+                Some(buf[i - 1])
+            } else {
+                self.last_byte
+            };
+            if open {
+                open = false;
+                self.closed_at = Some(at);
+            } else if at > 0 && self.closed_at == Some(at - 1) {
+                open = true; // `""` inside a quoted field
+                self.closed_at = None;
+            } else if prev.is_none_or(|p| p == self.delimiter || p == b'\n' || p == b'\r') {
+                open = true;
+                self.state.open_line.store(self.line, Ordering::Relaxed);
+            }
+        }
+        if n > 0 {
+            self.last_byte = Some(buf[n - 1]);
+        }
+        self.offset += n as u64;
+        self.state.open.store(open, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Cast a batch to `schema` by column name; a column the batch lacks is null.
+pub fn conform(
     batch: &RecordBatch,
     schema: &SchemaRef,
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
@@ -157,6 +530,7 @@ fn conform(
         .fields()
         .iter()
         .map(|field| match batch.column_by_name(field.name()) {
+            Some(col) if col.data_type() == field.data_type() => Ok(col.clone()),
             Some(col) => arrow::compute::cast(col, field.data_type()),
             None => Ok(arrow::array::new_null_array(
                 field.data_type(),
@@ -167,27 +541,41 @@ fn conform(
     RecordBatch::try_new(schema.clone(), columns)
 }
 
-/// The widest of two inferred types: integers widen to floats, anything else to strings.
+/// The widest of two types: integers widen to floats, dates to timestamps, anything else to
+/// strings (reported by [`merge_schemas`]).
 fn widen(a: &DataType, b: &DataType) -> DataType {
     use DataType as T;
     match (a, b) {
         _ if a == b => a.clone(),
         (T::Null, x) | (x, T::Null) => x.clone(),
         (T::Int64, T::Float64) | (T::Float64, T::Int64) => T::Float64,
+        (T::Date32, t @ T::Timestamp(..)) | (t @ T::Timestamp(..), T::Date32) => t.clone(),
         _ => T::Utf8,
     }
 }
 
-/// One schema for several files: columns by name in first-seen order, types widened.
-pub fn merge_schemas(schemas: &[Schema]) -> Schema {
+/// One schema for several files: columns by name in first-seen order, types widened. Returns
+/// warnings for columns whose types conflict between files.
+pub fn merge_schemas(schemas: &[(String, Schema)]) -> (Schema, Vec<String>) {
     let mut fields: Vec<Field> = Vec::new();
-    for (i, schema) in schemas.iter().enumerate() {
+    let mut warnings = Vec::new();
+    for (i, (file, schema)) in schemas.iter().enumerate() {
         for f in schema.fields() {
             if let Some(existing) = fields.iter_mut().find(|e| e.name() == f.name()) {
                 let dt = widen(existing.data_type(), f.data_type());
-                *existing = Field::new(f.name(), dt, existing.is_nullable() || f.is_nullable());
+                if dt == DataType::Utf8
+                    && existing.data_type() != &DataType::Utf8
+                    && f.data_type() != &DataType::Utf8
+                {
+                    warnings.push(format!(
+                        "column `{}` is {} in earlier files but {} in `{file}`; it is read as string",
+                        f.name(),
+                        type_name(existing.data_type()),
+                        type_name(f.data_type())
+                    ));
+                }
+                *existing = Field::new(f.name(), dt, true);
             } else {
-                // A column missing from earlier files is null there.
                 fields.push(Field::new(
                     f.name(),
                     f.data_type().clone(),
@@ -201,29 +589,45 @@ pub fn merge_schemas(schemas: &[Schema]) -> Schema {
             }
         }
     }
-    Schema::new(fields)
+    (Schema::new(fields), warnings)
 }
 
-/// Read every Parquet file of a stage input as one schema and its batches.
+/// Every Parquet file of a stage input, as one schema and its batches (in memory).
 pub fn read_parquet_inputs(
     input: &[InputFile],
 ) -> Result<(SchemaRef, Vec<RecordBatch>), StageError> {
-    let parquet: Vec<&InputFile> = input
+    let tables: Vec<Table> = input
         .iter()
-        .filter(|f| Format::from_name(&f.name) == Some(Format::Parquet))
+        .filter(|f| f.name.ends_with(".parquet"))
+        .map(|f| Table {
+            name: f.name.clone(),
+            path: f.path.clone(),
+            detected: Detected {
+                compression: None,
+                archive: None,
+                format: Some(Format::Parquet),
+                dialect: None,
+                by: "extension",
+                warning: None,
+            },
+            compression: None,
+            json_field: None,
+        })
         .collect();
-    if parquet.is_empty() {
+    if tables.is_empty() {
         return Err(StageError::new("the input has no Parquet table")
             .hint("put a `normalize` stage before this one"));
     }
-    let schemas = parquet
+    let schemas = tables
         .iter()
-        .map(|f| infer_schema(f, Format::Parquet))
+        .map(|t| t.infer(None).map(|(s, _)| (t.name.clone(), s)))
         .collect::<Result<Vec<_>, _>>()?;
-    let schema = Arc::new(merge_schemas(&schemas));
+    let schema = Arc::new(merge_schemas(&schemas).0);
     let mut batches = Vec::new();
-    for f in parquet {
-        batches.extend(read_file(f, Format::Parquet, &schema)?);
+    for t in &tables {
+        for b in t.batches(&schema)? {
+            batches.push(b?);
+        }
     }
     Ok((schema, batches))
 }
@@ -237,39 +641,72 @@ fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// A Parquet file being written batch by batch.
+pub struct ParquetSink {
+    writer: ArrowWriter<File>,
+    path: PathBuf,
+    pub rows: u64,
+}
+
+impl ParquetSink {
+    pub fn create(path: &Path, schema: &SchemaRef) -> Result<Self, StageError> {
+        let file = File::create(path)
+            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", path.display())))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
+            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", path.display())))?;
+        Ok(ParquetSink {
+            writer,
+            path: path.to_owned(),
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StageError> {
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .write(batch)
+            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", self.path.display())))
+    }
+
+    pub fn finish(self) -> Result<u64, StageError> {
+        let rows = self.rows;
+        self.writer
+            .close()
+            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", self.path.display())))?;
+        Ok(rows)
+    }
+}
+
 /// Write batches to a Parquet file; returns the row count.
 pub fn write_parquet(
     path: &Path,
     schema: &SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<u64, StageError> {
-    let werr = |e: &dyn std::fmt::Display| {
-        StageError::new(format!("cannot write `{}`: {e}", path.display()))
-    };
-    let file = File::create(path).map_err(|e| werr(&e))?;
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
-        .map_err(|e| werr(&e))?;
-    let mut rows = 0u64;
+    let mut sink = ParquetSink::create(path, schema)?;
     for b in batches {
-        rows += b.num_rows() as u64;
-        writer.write(b).map_err(|e| werr(&e))?;
+        sink.write(b)?;
     }
-    writer.close().map_err(|e| werr(&e))?;
-    Ok(rows)
+    sink.finish()
 }
 
-/// The schema as recorded in the lock: name, type, nullable.
-pub fn schema_summary(schema: &Schema) -> serde_json::Value {
+/// The schema as recorded in the lock: name, type, nullable (and null counts when known).
+pub fn schema_summary(schema: &Schema, nulls: Option<&[u64]>) -> serde_json::Value {
     serde_json::Value::Array(
         schema
             .fields()
             .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "name": f.name(),
-                    "type": type_name(f.data_type()),
-                    "nullable": f.is_nullable(),
-                })
+            .enumerate()
+            .map(|(i, f)| {
+                let mut v = serde_json::json!({"name": f.name(), "type": type_name(f.data_type())});
+                match nulls.and_then(|n| n.get(i)) {
+                    Some(&n) => {
+                        v["nullable"] = (n > 0).into();
+                        v["nulls"] = n.into();
+                    }
+                    None => v["nullable"] = f.is_nullable().into(),
+                }
+                v
             })
             .collect(),
     )
@@ -293,10 +730,13 @@ pub fn type_name(dt: &DataType) -> String {
         T::Float64 => "float64".into(),
         T::Boolean => "bool".into(),
         T::Date32 | T::Date64 => "date".into(),
-        T::Timestamp(_, _) => "datetime".into(),
-        T::Binary | T::LargeBinary | T::BinaryView => "binary".into(),
+        T::Timestamp(_, None) => "datetime".into(),
+        T::Timestamp(_, Some(tz)) => format!("datetime[{tz}]"),
+        T::Binary | T::LargeBinary | T::BinaryView | T::FixedSizeBinary(_) => "binary".into(),
         T::Null => "null".into(),
-        T::List(f) | T::LargeList(f) => format!("list<{}>", type_name(f.data_type())),
+        T::List(f) | T::LargeList(f) | T::FixedSizeList(f, _) => {
+            format!("list<{}>", type_name(f.data_type()))
+        }
         T::Struct(fields) => format!(
             "struct<{}>",
             fields
@@ -306,5 +746,38 @@ pub fn type_name(dt: &DataType) -> String {
                 .join(", ")
         ),
         other => other.to_string().to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unterminated(text: &str) -> Option<u64> {
+        let mut t = QuoteTracker::new(text.as_bytes(), b'"', b',');
+        let mut sink = Vec::new();
+        // Small reads, to cross buffer boundaries.
+        let mut buf = [0u8; 3];
+        loop {
+            let n = t.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            sink.extend_from_slice(&buf[..n]);
+        }
+        t.state.unterminated()
+    }
+
+    #[test]
+    fn quotes_are_followed_like_csv_core() {
+        assert_eq!(unterminated("a,b\n\"x, y\",1\n"), None);
+        assert_eq!(unterminated("a,b\n\"say \"\"hi\"\"\",1\n"), None);
+        assert_eq!(
+            unterminated("a,b\n5\" screen,1\n"),
+            None,
+            "a quote inside an unquoted field is literal"
+        );
+        assert_eq!(unterminated("a,b\n1,2\n\"open,3\n4,5\n"), Some(3));
+        assert_eq!(unterminated("a,b\n\"multi\nline\",1\n"), None);
     }
 }

@@ -555,11 +555,17 @@ fn directory_sources_with_globs() {
 #[test]
 fn concurrent_builds_of_one_project_take_turns() {
     let cx = project(100);
-    let first = cx.command(&["build", "-q"]).env("MLDATABUILD_TEST_STAGE_DELAY_MS", "700").spawn().unwrap();
+    let first = cx
+        .command(&["build", "-q"])
+        .env("MLDATABUILD_TEST_STAGE_DELAY_MS", "700")
+        .spawn()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let second = cx.run(&["build"]);
     let status = first.wait_with_output().unwrap().status;
     assert!(status.success());
-    second.success().stderr_has("Waiting for another build of this project to finish");
+    second
+        .success()
+        .stderr_has("Waiting for another build of this project to finish");
     cx.run(&["verify"]).success();
 }

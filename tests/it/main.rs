@@ -8,4 +8,5 @@ mod errors;
 mod examples;
 mod fuzz;
 mod lockfile;
+mod normalize;
 mod schema;
