@@ -731,6 +731,11 @@ impl Executor<'_> {
                             peak_rss_mb: fin.peak_rss_mb,
                             rows: summary_rows(&rec.summary),
                             outputs: rec.outputs.len(),
+                            schema: if stage_reports_schema(p, i) {
+                                schema_of(&rec.summary)
+                            } else {
+                                Vec::new()
+                            },
                         });
                         rows.insert(
                             node.name.clone(),
@@ -825,6 +830,20 @@ impl Executor<'_> {
                     }
                 })
                 .collect(),
+            files: if req.dry_run {
+                Vec::new()
+            } else {
+                let mut files: Vec<(String, u64)> = lock
+                    .stages
+                    .values()
+                    .flat_map(|s| s.outputs.iter().map(|f| (f.path.clone(), f.size)))
+                    .collect();
+                if writes {
+                    files.push(("manifest.yaml".into(), lock.to_yaml().len() as u64));
+                }
+                files.sort();
+                files
+            },
         };
         if !req.locked || violations.is_empty() {
             self.reporter.event(&Event::BuildFinished(summary));
@@ -900,6 +919,38 @@ fn built(how: &str, seconds: f64, peak_rss_mb: u64) -> Built {
         os: os_tag(),
         how: how.to_owned(),
     }
+}
+
+fn stage_reports_schema(p: &Project, i: usize) -> bool {
+    matches!(&p.nodes[i].kind, NodeKind::Stage(s) if s.reports_schema())
+}
+
+/// The `schema` of a stage summary, as event columns.
+fn schema_of(
+    summary: &BTreeMap<String, serde_json::Value>,
+) -> Vec<crate::report::events::ColumnInfo> {
+    summary
+        .get("schema")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| crate::report::events::ColumnInfo {
+            name: c
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            ty: c
+                .get("type")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            nullable: c
+                .get("nullable")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(true),
+        })
+        .collect()
 }
 
 fn summary_rows(summary: &BTreeMap<String, serde_json::Value>) -> Option<u64> {

@@ -47,6 +47,9 @@ pub enum Event {
         peak_rss_mb: u64,
         rows: Option<u64>,
         outputs: usize,
+        /// The output table's columns, for stages that define a schema (normalize).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        schema: Vec<ColumnInfo>,
     },
     StageFailed {
         name: String,
@@ -74,6 +77,18 @@ pub struct BuildSummary {
     pub lock_changed: bool,
     pub seconds: f64,
     pub stages: Vec<StageRow>,
+    /// Files of the dataset folder (path inside it, size), for the tree view.
+    #[serde(default)]
+    pub files: Vec<(String, u64)>,
+}
+
+/// One column of a table's schema.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ColumnInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub nullable: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

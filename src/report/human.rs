@@ -63,6 +63,18 @@ impl HumanReporter {
         }
     }
 
+    /// Print a block of text (indented lines) above any progress bars.
+    fn print(&self, text: &str) {
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(text.trim_end());
+            }
+            None => {
+                let _ = write!(std::io::stderr().lock(), "{text}");
+            }
+        }
+    }
+
     fn finish_bar(&self, name: &str) {
         if let Some(bar) = self.bars.lock().ok().and_then(|mut b| b.remove(name)) {
             bar.finish_and_clear();
@@ -107,6 +119,10 @@ impl HumanReporter {
                 ));
             }
         }
+        if !s.dry_run && !s.files.is_empty() {
+            out.push('\n');
+            out.push_str(&super::tree::render(&s.output, &s.files, 30));
+        }
         if s.dry_run {
             let n = s.stages.iter().filter(|r| r.status == "planned").count();
             out.push_str(&format!(
@@ -146,7 +162,7 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
-fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut v = bytes as f64;
     let mut u = 0;
@@ -258,6 +274,7 @@ impl Reporter for HumanReporter {
                 peak_rss_mb,
                 rows,
                 outputs,
+                schema,
             } => {
                 self.finish_bar(name);
                 if !quiet {
@@ -270,6 +287,9 @@ impl Reporter for HumanReporter {
                         ),
                         Style::Good,
                     );
+                    if !schema.is_empty() {
+                        self.print(&schema_table(schema));
+                    }
                 }
             }
             Event::StageFailed { name, error, hint } => {
@@ -287,4 +307,58 @@ impl Reporter for HumanReporter {
             _ => {}
         }
     }
+}
+
+/// A schema as an indented table; wide schemas (over 100 columns) are summarized.
+pub(crate) fn schema_table(cols: &[super::events::ColumnInfo]) -> String {
+    use std::fmt::Write as _;
+    let pad = " ".repeat(10);
+    let shown: Vec<Option<&super::events::ColumnInfo>> = if cols.len() > 100 {
+        cols[..20]
+            .iter()
+            .map(Some)
+            .chain(std::iter::once(None))
+            .chain(cols[cols.len() - 5..].iter().map(Some))
+            .collect()
+    } else {
+        cols.iter().map(Some).collect()
+    };
+    let w = cols
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 40);
+    let tw = cols
+        .iter()
+        .map(|c| c.ty.len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40);
+    let mut out = format!("{pad}{:<w$}  {:<tw$}  nullable\n", "column", "type");
+    for c in shown {
+        match c {
+            Some(c) => {
+                let name: String = c.name.chars().take(40).collect();
+                let _ = writeln!(
+                    out,
+                    "{pad}{name:<w$}  {:<tw$}  {}",
+                    c.ty,
+                    if c.nullable { "yes" } else { "no" }
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{pad}… {} more columns …", cols.len() - 25);
+            }
+        }
+    }
+    if cols.len() > 100 {
+        let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for c in cols {
+            *kinds.entry(c.ty.as_str()).or_default() += 1;
+        }
+        let parts: Vec<String> = kinds.iter().map(|(t, n)| format!("{n} {t}")).collect();
+        let _ = writeln!(out, "{pad}{} columns: {}", cols.len(), parts.join(", "));
+    }
+    out
 }

@@ -3,5 +3,6 @@
 pub mod events;
 pub mod human;
 pub mod json;
+pub mod tree;
 
 pub use events::{Event, Reporter};

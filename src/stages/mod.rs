@@ -29,6 +29,10 @@ pub trait Stage: fmt::Debug + Send + Sync {
     fn params(&self) -> serde_json::Value;
     /// The output folder inside the dataset folder when the spec gives none.
     fn default_output(&self, group: &str) -> String;
+    /// Whether the build report shows this stage's output schema (tables it defines).
+    fn reports_schema(&self) -> bool {
+        false
+    }
     /// Do the work: read `cx.input`, write files under `cx.out_dir`.
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError>;
 }

@@ -310,6 +310,10 @@ impl Stage for Normalize {
         group.to_owned()
     }
 
+    fn reports_schema(&self) -> bool {
+        true
+    }
+
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError> {
         if cx.input.is_empty() {
             return Err(StageError::new("the input has no files")

@@ -461,3 +461,36 @@ fn late_type_change_triggers_a_full_inference_pass() {
         .stderr_has("column `value` mixes");
     assert!(summary(&cx).contains("rows: 50010"));
 }
+
+#[test]
+fn build_prints_the_schema_and_the_dataset_tree() {
+    let cx = TestContext::new();
+    cx.file("a.csv", CSV).spec(&spec("a.csv", ""));
+    let out = cx.run(&["build"]);
+    out.success()
+        .stderr_has("          column  type     nullable\n          id      int64    no\n          text    string   no\n          score   float64  no\n")
+        .stderr_has("out/demo/\n├── manifest.yaml")
+        .stderr_has("└── clean/  (1 file, ");
+    let events = cx.run(&["build", "--force", "--json"]).success().events();
+    let schema = events.iter().find_map(|e| match e {
+        mldatabuild::report::Event::StageFinished { schema, .. } => Some(schema.clone()),
+        _ => None,
+    });
+    assert_eq!(schema.unwrap().len(), 3);
+}
+
+#[test]
+fn wide_schemas_are_summarized() {
+    let header: Vec<String> = (0..150).map(|i| format!("c{i}")).collect();
+    let row: Vec<String> = (0..150).map(|i| i.to_string()).collect();
+    let cx = TestContext::new();
+    cx.file(
+        "a.csv",
+        format!("{}\n{}\n", header.join(","), row.join(",")),
+    )
+    .spec(&spec("a.csv", ""));
+    cx.run(&["build"])
+        .success()
+        .stderr_has("… 125 more columns …")
+        .stderr_has("150 columns: 150 int64");
+}
