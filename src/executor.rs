@@ -794,7 +794,8 @@ impl Executor<'_> {
             // Same dataset: keep the file byte for byte (a no-op build never touches it).
             lock = old.clone();
         }
-        if writes {
+        // A no-op build rewrites nothing (and serializes nothing) when the manifest is intact.
+        if writes && (lock_changed || !self.manifest_matches_lock()) {
             self.write_lock(&lock)?;
         }
         self.stat.save();
@@ -838,8 +839,8 @@ impl Executor<'_> {
                     .values()
                     .flat_map(|s| s.outputs.iter().map(|f| (f.path.clone(), f.size)))
                     .collect();
-                if writes {
-                    files.push(("manifest.yaml".into(), lock.to_yaml().len() as u64));
+                if let Ok(m) = std::fs::metadata(p.out_path().join("manifest.yaml")) {
+                    files.push(("manifest.yaml".into(), m.len()));
                 }
                 files.sort();
                 files
@@ -893,6 +894,20 @@ impl Executor<'_> {
             self.write_lock(lock)?;
         }
         Ok(())
+    }
+
+    /// Whether the dataset folder's `manifest.yaml` holds exactly the lockfile's text.
+    fn manifest_matches_lock(&self) -> bool {
+        let Some(lock) = &self.lock_path else {
+            return true;
+        };
+        match (
+            std::fs::read(lock),
+            std::fs::read(self.project.out_path().join("manifest.yaml")),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
     }
 
     /// Write the lockfile and the dataset folder's `manifest.yaml` (same text), atomically.

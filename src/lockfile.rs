@@ -175,14 +175,22 @@ impl Lock {
                 message: format!("{loc}{msg}"),
             }
         };
-        let v: VersionOnly = serde_saphyr::from_str(text).map_err(perr)?;
-        if v.version != LOCK_VERSION {
-            return Err(LockError::Version {
+        // One full pass on the happy path; the version is checked first only when it fails, so
+        // that a lock from a newer release gets "upgrade", not a parse error.
+        match serde_saphyr::from_str::<Lock>(text) {
+            Ok(lock) if lock.version == LOCK_VERSION => Ok(lock),
+            Ok(lock) => Err(LockError::Version {
                 path: path.to_owned(),
-                found: v.version,
-            });
+                found: lock.version,
+            }),
+            Err(e) => match serde_saphyr::from_str::<VersionOnly>(text) {
+                Ok(v) if v.version != LOCK_VERSION => Err(LockError::Version {
+                    path: path.to_owned(),
+                    found: v.version,
+                }),
+                _ => Err(perr(e)),
+            },
         }
-        serde_saphyr::from_str(text).map_err(perr)
     }
 
     /// Read a lockfile; `Ok(None)` when it does not exist.
@@ -196,6 +204,40 @@ impl Lock {
                 source,
             }),
         }
+    }
+
+    /// Read a lockfile through a parse cache: YAML parsing of a large lock (tens of thousands of
+    /// source files) costs tens of milliseconds, so the parsed lock is kept as JSON in `cache`,
+    /// keyed by the BLAKE3 of the lock's text. A stale or damaged cache is ignored.
+    pub fn read_cached(path: &Path, cache: &Path) -> Result<Option<Lock>, LockError> {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(LockError::Io {
+                    path: shown,
+                    source,
+                });
+            }
+        };
+        let key = blake3::hash(text.as_bytes()).to_hex().to_string();
+        if let Ok(bytes) = std::fs::read(cache)
+            && let Some(rest) = bytes.strip_prefix(format!("{key}\n").as_bytes())
+            && let Ok(lock) = serde_json::from_slice::<Lock>(rest)
+        {
+            return Ok(Some(lock));
+        }
+        let lock = Lock::parse(&text, &shown)?;
+        if let Ok(json) = serde_json::to_vec(&lock) {
+            let mut bytes = format!("{key}\n").into_bytes();
+            bytes.extend(json);
+            if let Some(dir) = cache.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = write_atomic_bytes(cache, &bytes);
+        }
+        Ok(Some(lock))
     }
 
     /// The YAML text of the lock, with a header comment.
@@ -222,7 +264,12 @@ impl Lock {
 /// Write `text` to `path` atomically (temp file in the same folder, fsync, rename);
 /// returns false when the file already holds exactly `text`.
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<bool> {
-    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+    write_atomic_bytes(path, text.as_bytes())
+}
+
+/// [`write_atomic`] for bytes.
+pub fn write_atomic_bytes(path: &Path, text: &[u8]) -> std::io::Result<bool> {
+    if std::fs::read(path).is_ok_and(|old| old == text) {
         return Ok(false);
     }
     let dir = path
@@ -233,7 +280,7 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<bool> {
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".mldatabuild-tmp-{}-", std::process::id()))
         .tempfile_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
+    tmp.write_all(text)?;
     std::fs::set_permissions(
         tmp.path(),
         std::os::unix::fs::PermissionsExt::from_mode(0o644),

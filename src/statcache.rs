@@ -79,23 +79,21 @@ impl StatCache {
         if lines.next() != Some(MAGIC) {
             return cache;
         }
+        cache.entries.reserve(text.len() / 120);
         for line in lines {
-            let f: Vec<&str> = line.splitn(7, '\t').collect();
-            if f.len() != 7 {
-                continue;
-            }
+            let mut f = line.splitn(7, '\t');
+            let mut next = || f.next();
             let parsed = (|| {
-                Some((
-                    Stamp {
-                        dev: f[0].parse().ok()?,
-                        ino: f[1].parse().ok()?,
-                        size: f[2].parse().ok()?,
-                        mtime_ns: f[3].parse().ok()?,
-                        ctime_ns: f[4].parse().ok()?,
-                    },
-                    f[5].to_owned(),
-                    PathBuf::from(f[6]),
-                ))
+                let stamp = Stamp {
+                    dev: next()?.parse().ok()?,
+                    ino: next()?.parse().ok()?,
+                    size: next()?.parse().ok()?,
+                    mtime_ns: next()?.parse().ok()?,
+                    ctime_ns: next()?.parse().ok()?,
+                };
+                let hash = next()?;
+                let path = next()?;
+                Some((stamp, hash.to_owned(), PathBuf::from(path)))
             })();
             if let Some((stamp, hash, p)) = parsed {
                 cache.entries.insert(p, (stamp, hash));
@@ -210,7 +208,12 @@ impl StatCache {
     /// Digests of many files: cache lookups first, then the misses hashed in parallel.
     pub fn digest_many(&mut self, paths: &[PathBuf]) -> Vec<std::io::Result<FileDigest>> {
         use rayon::prelude::*;
-        let metas: Vec<std::io::Result<Metadata>> = paths.iter().map(std::fs::metadata).collect();
+        // stat() in parallel: on a warm no-op build over many files it is most of the work.
+        let metas: Vec<std::io::Result<Metadata>> = if paths.len() > 256 {
+            paths.par_iter().map(std::fs::metadata).collect()
+        } else {
+            paths.iter().map(std::fs::metadata).collect()
+        };
         let mut out: Vec<Option<std::io::Result<FileDigest>>> = Vec::with_capacity(paths.len());
         let mut misses = Vec::new();
         for (i, (p, m)) in paths.iter().zip(metas).enumerate() {

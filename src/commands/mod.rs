@@ -66,7 +66,8 @@ pub fn stat_cache(settings: &Settings) -> StatCache {
 
 /// Read the project's lockfile, if any.
 pub fn read_lock(project: &Project) -> Result<Option<Lock>> {
-    Ok(Lock::read(&project.lock_path())?)
+    let cache = project.root.join(".mldatabuild/lock-cache-v1");
+    Ok(Lock::read_cached(&project.lock_path(), &cache)?)
 }
 
 /// Read a lockfile or manifest named on the command line.
