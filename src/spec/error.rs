@@ -21,37 +21,70 @@ impl SourceFile {
         }
     }
 
-    /// Byte range of a location reported by the YAML parser (at least one character wide).
-    pub fn range(&self, loc: Location) -> (usize, usize) {
-        let span = loc.span();
-        if let Some(start) = span.byte_offset() {
-            let start = usize::try_from(start).unwrap_or(0).min(self.text.len());
-            let len = usize::try_from(span.byte_len().unwrap_or(0)).unwrap_or(0);
-            return (
-                start,
-                len.max(1).min(self.text.len().saturating_sub(start).max(1)),
-            );
-        }
-        // Fall back to line/column (1-based, characters).
-        let line = usize::try_from(loc.line()).unwrap_or(1).max(1);
-        let column = usize::try_from(loc.column()).unwrap_or(1).max(1);
-        let mut offset = 0;
-        for (i, l) in self.text.split_inclusive('\n').enumerate() {
-            if i + 1 == line {
-                let col: usize = l.chars().take(column - 1).map(char::len_utf8).sum();
-                return (offset + col, 1);
+    /// Byte offsets where lines start. A line ends at `\n`, `\r\n` or a lone `\r`, as in YAML.
+    fn line_starts(&self) -> Vec<usize> {
+        let b = self.text.as_bytes();
+        let mut starts = vec![0];
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
             }
-            offset += l.len();
         }
-        (self.text.len().saturating_sub(1), 1)
+        starts
     }
 
-    /// `path:line:column` of a byte offset.
+    /// The largest char boundary at or before `offset`.
+    fn floor(&self, offset: usize) -> usize {
+        let mut o = offset.min(self.text.len());
+        while !self.text.is_char_boundary(o) {
+            o -= 1;
+        }
+        o
+    }
+
+    /// Byte range of a location reported by the YAML parser (at least one character wide when
+    /// the text allows, always on char boundaries).
+    pub fn range(&self, loc: Location) -> (usize, usize) {
+        let span = loc.span();
+        let start = if let Some(start) = span.byte_offset() {
+            self.floor(usize::try_from(start).unwrap_or(0))
+        } else {
+            // Line and column (1-based, in characters).
+            let line = usize::try_from(loc.line()).unwrap_or(1).max(1);
+            let column = usize::try_from(loc.column()).unwrap_or(1).max(1);
+            let starts = self.line_starts();
+            match starts.get(line - 1) {
+                Some(&s) => {
+                    let rest = &self.text[s..];
+                    let line_text = rest.split(['\n', '\r']).next().unwrap_or("");
+                    s + line_text
+                        .chars()
+                        .take(column - 1)
+                        .map(char::len_utf8)
+                        .sum::<usize>()
+                }
+                None => self.floor(self.text.len().saturating_sub(1)),
+            }
+        };
+        let len = span
+            .byte_len()
+            .and_then(|l| usize::try_from(l).ok())
+            .unwrap_or(0)
+            .max(1);
+        let mut end = (start + len).min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end += 1;
+        }
+        (start, end - start)
+    }
+
+    /// 1-based (line, column in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, col)
+        let offset = self.floor(offset);
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&s| s <= offset);
+        let start = starts[line - 1];
+        (line, self.text[start..offset].chars().count() + 1)
     }
 }
 

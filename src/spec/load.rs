@@ -169,7 +169,16 @@ pub fn deserialize_stages<'de, D: de::Deserializer<'de>>(
 /// Turn a serde-saphyr error into a spec error at its location, with a hint where one helps.
 pub fn map_yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> SpecError {
     use serde_saphyr::Error as E;
-    let loc = e.location().unwrap_or(Location::UNKNOWN);
+    // Errors met while replaying an alias, or carrying a snippet, wrap the real one.
+    let outer = e;
+    let mut e = e;
+    while let E::AliasError { error, .. } | E::WithSnippet { error, .. } = e {
+        e = error;
+    }
+    let loc = e
+        .location()
+        .or_else(|| outer.location())
+        .unwrap_or(Location::UNKNOWN);
     let raw = serde_saphyr::DefaultMessageFormatter
         .format_message(e)
         .into_owned();
@@ -192,21 +201,30 @@ pub fn map_yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> SpecError {
             .help(format!(
                 "add `{field}:`; see docs/dataset-yaml.md for every key"
             )),
-        E::SerdeInvalidType { .. } | E::SerdeInvalidValue { .. } | E::InvalidScalar { .. } => {
-            SpecError::new(format!("wrong type: {}", humanize_types(&raw))).at(
-                file,
-                loc,
-                "wrong type",
-            )
-        }
-        _ if raw.contains("budget breached") || raw.to_lowercase().contains("alias") => {
-            let what = if raw.contains("Depth") {
+        E::SerdeInvalidType { .. }
+        | E::SerdeInvalidValue { .. }
+        | E::InvalidScalar { .. }
+        | E::Unexpected { .. } => SpecError::new(format!("wrong type: {}", humanize_types(&raw)))
+            .at(file, loc, "wrong type"),
+        E::UnknownAnchor { .. } => SpecError::new(
+            "undefined YAML alias: no anchor `&name` defines it before this point",
+        )
+        .at(file, loc, "undefined alias")
+        .help("define the anchor (`&name value`) before using `*name`, or write the value out"),
+        E::Budget { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. }
+        | E::AliasReplayCounterOverflow { .. } => {
+            let what = if raw.contains("Depth") || raw.contains("depth") && !raw.contains("alias") {
                 "the spec nests deeper than 32 levels".to_owned()
             } else if raw.to_lowercase().contains("alias") {
                 "the spec's YAML aliases expand too far (a YAML bomb?)".to_owned()
             } else {
                 format!("the spec is too large to load safely ({raw})")
             };
+            // Point at the alias being expanded, not at the anchor deep inside it.
+            let loc = outer.location().unwrap_or(loc);
             SpecError::new(what)
                 .at(file, loc, "limit reached here")
                 .help("mldatabuild refuses YAML alias bombs and nesting deeper than 32 levels; write the values out")
@@ -244,6 +262,10 @@ fn humanize_types(raw: &str) -> String {
         ("invalid u32", "expected a non-negative integer"),
         ("invalid f64", "expected a number"),
         ("invalid i64", "expected an integer"),
+        (
+            "expected string scalar",
+            "expected a single value, not a list or a mapping",
+        ),
         (
             "expected mapping start",
             "expected a mapping of `key: value` lines",

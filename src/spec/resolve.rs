@@ -10,6 +10,9 @@ use super::error::{SourceFile, SpecError, did_you_mean};
 use super::model::{Spec, StageEntry};
 use crate::stages::{self, Stage};
 
+/// At most this many nodes after matrix expansion.
+pub const MAX_NODES: usize = 10_000;
+
 /// A local source as declared.
 #[derive(Debug, Clone)]
 pub struct SourceDef {
@@ -308,6 +311,21 @@ pub fn resolve(
         };
         let combos = matrix_combinations(file, st)?;
         let total = input_nodes.len() * combos.len();
+        if nodes.len() + total > MAX_NODES {
+            let loc = st
+                .common
+                .matrix
+                .as_ref()
+                .map_or(st.name.referenced, |m| m.referenced);
+            return Err(SpecError::new(format!(
+                "stage `{}` expands to {total} nodes ({} inputs × {} combinations); a spec may have at most {MAX_NODES} nodes",
+                st.name.value,
+                input_nodes.len(),
+                combos.len()
+            ))
+            .at(file, loc, "expands here")
+            .help("a stage reading a matrix stage runs once per member of it; shrink one of the matrices"));
+        }
         let mut group_members = Vec::new();
         for &inp in &input_nodes {
             for combo in &combos {
@@ -362,18 +380,21 @@ pub fn resolve(
         members.insert(st.name.value.clone(), group_members);
     }
 
-    // Output folders must not overlap.
-    for (i, (a, an, _)) in outputs.iter().enumerate() {
-        for (b, bn, bloc) in &outputs[i + 1..] {
-            let overlap =
-                a == b || b.starts_with(&format!("{a}/")) || a.starts_with(&format!("{b}/"));
-            if overlap {
-                return Err(SpecError::new(format!(
-                    "stages `{an}` and `{bn}` write to overlapping folders `{a}` and `{b}`"
-                ))
-                .at(file, *bloc, "this stage")
-                .help("set `output:` on one of them to a folder of its own"));
+    // Output folders must not overlap: no two equal, none inside another. Each folder is
+    // checked against its own ancestors, so this stays linear in the number of nodes.
+    let mut by_path: HashMap<&str, (&str, Location)> = HashMap::with_capacity(outputs.len());
+    for (path, name, loc) in &outputs {
+        if let Some((other, _)) = by_path.insert(path.as_str(), (name.as_str(), *loc)) {
+            return Err(overlap(file, other, name, path, path, *loc));
+        }
+    }
+    for (path, name, loc) in &outputs {
+        let mut ancestor = path.as_str();
+        while let Some((parent, _)) = ancestor.rsplit_once('/') {
+            if let Some((other, _)) = by_path.get(parent) {
+                return Err(overlap(file, other, name, parent, path, *loc));
             }
+            ancestor = parent;
         }
     }
 
@@ -388,6 +409,14 @@ pub fn resolve(
         out_dir,
         nodes,
     })
+}
+
+fn overlap(file: &SourceFile, a: &str, b: &str, pa: &str, pb: &str, loc: Location) -> SpecError {
+    SpecError::new(format!(
+        "stages `{a}` and `{b}` write to overlapping folders `{pa}` and `{pb}`"
+    ))
+    .at(file, loc, "this stage")
+    .help("set `output:` on one of them to a folder of its own")
 }
 
 fn is_semver(v: &str) -> bool {
