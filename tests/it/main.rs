@@ -1,4 +1,5 @@
-//! The single integration-test binary: every test drives the real `mldatabuild` binary.
+//! The single integration-test binary. Tests drive the real `mldatabuild` binary through
+//! `TestContext`, except `fuzz`, which calls the spec loader in-process.
 
 mod context;
 
