@@ -150,6 +150,9 @@ stage_spec!(NormalizeSpec, NormalizeParams {
     /// `fail` on a file that cannot be read, or `skip` it and report it.
     #[serde(default)]
     on_error: crate::stages::normalize::OnError,
+    /// Columns that are class labels: their class names, or `auto` (sorted distinct values).
+    #[serde(default)]
+    class_labels: BTreeMap<String, crate::stages::features::ClassNames>,
 });
 
 stage_spec!(

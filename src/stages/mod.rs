@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod detect;
+pub mod features;
 pub mod filter;
 pub mod infer;
 pub mod normalize;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::archive::{self, Limits};
 use super::detect::{self, Detected, Format};
+use super::features::{self, ClassNames};
 use super::filter::{self, Filter};
 use super::table::{self, SAMPLE_ROWS, Table};
 use super::{InputFile, Stage, StageContext, StageError, StageOutput};
@@ -42,6 +43,8 @@ pub struct NormalizeParams {
     pub json_field: Option<String>,
     #[serde(default)]
     pub on_error: OnError,
+    #[serde(default)]
+    pub class_labels: BTreeMap<String, ClassNames>,
 }
 
 /// One output column: where it comes from and its type.
@@ -278,12 +281,107 @@ impl Normalize {
     }
 }
 
+/// How a `class_labels` column becomes class ids.
+#[derive(Debug)]
+struct LabelMap {
+    names: Vec<String>,
+    /// The column holds class ids already (an integer column with names given in the spec).
+    ids: bool,
+    lookup: std::collections::HashMap<String, i64>,
+}
+
+impl LabelMap {
+    fn new(names: Vec<String>, ids: bool) -> Self {
+        let lookup = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as i64))
+            .collect();
+        LabelMap { names, ids, lookup }
+    }
+
+    /// The column as Int64 class ids; values that are not classes fail, or become null and are
+    /// counted when `lenient`.
+    fn apply(
+        &self,
+        col: &ArrayRef,
+        column: &str,
+        file: &str,
+        lenient: bool,
+        coerced: &mut u64,
+    ) -> Result<ArrayRef, StageError> {
+        let n = self.names.len() as i64;
+        let bad = |v: &str| {
+            let what = if self.ids {
+                format!("is not a class id (0 to {})", n - 1)
+            } else {
+                format!("is not one of the class names ({})", preview(&self.names))
+            };
+            StageError::new(format!("`{file}`: column `{column}` value `{v}` {what}"))
+                .hint("add it to `class_labels`, or set `cast: lenient` to make it null")
+        };
+        let mut out = arrow::array::Int64Builder::with_capacity(col.len());
+        if self.ids {
+            let ints = arrow::compute::cast(col, &DataType::Int64)
+                .map_err(|e| StageError::new(e.to_string()))?;
+            let ints = ints
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .ok_or_else(|| StageError::new("class ids are not integers"))?;
+            for v in ints {
+                match v {
+                    None => out.append_null(),
+                    Some(v) if (0..n).contains(&v) => out.append_value(v),
+                    Some(_) if lenient => {
+                        *coerced += 1;
+                        out.append_null();
+                    }
+                    Some(v) => return Err(bad(&v.to_string())),
+                }
+            }
+        } else {
+            let strings = arrow::compute::cast(col, &DataType::Utf8)
+                .map_err(|e| StageError::new(e.to_string()))?;
+            let strings = strings
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .ok_or_else(|| StageError::new("labels are not text"))?;
+            for v in strings {
+                match v.map(|v| (v, self.lookup.get(v))) {
+                    None => out.append_null(),
+                    Some((_, Some(&id))) => out.append_value(id),
+                    Some((_, None)) if lenient => {
+                        *coerced += 1;
+                        out.append_null();
+                    }
+                    Some((v, None)) => return Err(bad(v)),
+                }
+            }
+        }
+        Ok(Arc::new(out.finish()))
+    }
+}
+
+fn preview(names: &[String]) -> String {
+    if names.len() <= 8 {
+        names.join(", ")
+    } else {
+        format!("{}, … {} more", names[..8].join(", "), names.len() - 8)
+    }
+}
+
+/// At most this many classes are collected for `class_labels: {c: auto}`.
+const MAX_AUTO_CLASSES: usize = 100_000;
+
 /// Per-run state while writing.
+#[derive(Default)]
 struct Pass {
     rows_in: u64,
     rows_out: u64,
     nulls: Vec<u64>,
     coercions: BTreeMap<String, u64>,
+    /// Class names of `class_labels` columns, by output name.
+    label_names: BTreeMap<String, Vec<String>>,
 }
 
 fn type_error(msg: &str) -> bool {
@@ -378,6 +476,10 @@ impl Stage for Normalize {
         summary.insert("rows_in".into(), pass.rows_in.into());
         summary.insert("rows_dropped".into(), (pass.rows_in - pass.rows_out).into());
         summary.insert(
+            "features".into(),
+            features::features(&out_schema, &pass.label_names),
+        );
+        summary.insert(
             "schema".into(),
             table::schema_summary(&out_schema, Some(&pass.nulls)),
         );
@@ -421,8 +523,19 @@ impl Normalize {
         skipped: &mut Vec<(String, String)>,
     ) -> Result<(Pass, SchemaRef), (usize, StageError)> {
         let picked = self.project(schema).map_err(|e| (usize::MAX, e))?;
+        let labels = self.label_maps(tables, used, schema, &picked)?;
         let out_schema: SchemaRef = Arc::new(Schema::new(
-            picked.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
+            picked
+                .iter()
+                .enumerate()
+                .map(|(k, (_, f))| {
+                    if labels.contains_key(&k) {
+                        Field::new(f.name(), DataType::Int64, true)
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect::<Vec<_>>(),
         ));
         for col in self.params.drop_nulls.iter().chain(&self.params.sort_by) {
             if out_schema.index_of(col).is_err() {
@@ -448,7 +561,7 @@ impl Normalize {
             rows_in: 0,
             rows_out: 0,
             nulls: vec![0; picked.len()],
-            coercions: BTreeMap::new(),
+            ..Pass::default()
         };
         let mut sink = if self.params.sort_by.is_empty() {
             Some(table::ParquetSink::create(out, &out_schema).map_err(|e| (usize::MAX, e))?)
@@ -465,10 +578,11 @@ impl Normalize {
                     rows_in: 0,
                     rows_out: 0,
                     nulls: vec![0; picked.len()],
-                    coercions: BTreeMap::new(),
+                    ..Pass::default()
                 };
                 for batch in t.batches(schema)? {
-                    let batch = self.transform(&batch?, &picked, &out_schema, t, &mut file_pass)?;
+                    let batch =
+                        self.transform(&batch?, &picked, &labels, &out_schema, t, &mut file_pass)?;
                     // Streaming unless the file must be all-or-nothing or the output sorted.
                     match (&mut sink, skip) {
                         (Some(s), false) => s.write(&batch)?,
@@ -507,7 +621,97 @@ impl Normalize {
                 sort(&out_schema, &held, &self.params.sort_by).map_err(|e| (usize::MAX, e))?;
             table::write_parquet(out, &out_schema, &sorted).map_err(|e| (usize::MAX, e))?;
         }
-        Ok((pass, out_schema))
+        let names: BTreeMap<String, Vec<String>> = labels
+            .iter()
+            .map(|(k, m)| (picked[*k].1.name().clone(), m.names.clone()))
+            .collect();
+        Ok((
+            Pass {
+                label_names: names,
+                ..pass
+            },
+            out_schema,
+        ))
+    }
+
+    /// Class names per `class_labels` column (by position in `picked`); `auto` reads the
+    /// column's distinct values first (a pass over that column).
+    fn label_maps(
+        &self,
+        tables: &[Table],
+        used: &[usize],
+        schema: &SchemaRef,
+        picked: &[(usize, Field)],
+    ) -> Result<BTreeMap<usize, LabelMap>, (usize, StageError)> {
+        let mut out = BTreeMap::new();
+        for (col, spec) in &self.params.class_labels {
+            let Some(k) = picked.iter().position(|(_, f)| f.name() == col) else {
+                return Err((
+                    usize::MAX,
+                    StageError::new(format!(
+                        "`class_labels` names column `{col}`, which is not in the output"
+                    ))
+                    .hint("name output columns, after renaming"),
+                ));
+            };
+            let (idx, field) = &picked[k];
+            let map = match spec {
+                ClassNames::Names(names) => {
+                    LabelMap::new(names.clone(), field.data_type().is_integer())
+                }
+                ClassNames::Auto => {
+                    let mut values: BTreeSet<String> = BTreeSet::new();
+                    let mut ints: BTreeSet<i64> = BTreeSet::new();
+                    let integer = field.data_type().is_integer();
+                    for &i in used {
+                        let t = &tables[i];
+                        for batch in t.batches(schema).map_err(|e| (i, e))? {
+                            let batch = batch.map_err(|e| (i, e))?;
+                            let c = cast_with_options(
+                                batch.column(*idx),
+                                &if integer {
+                                    DataType::Int64
+                                } else {
+                                    DataType::Utf8
+                                },
+                                &CastOptions::default(),
+                            )
+                            .map_err(|e| (i, StageError::new(e.to_string())))?;
+                            if integer {
+                                if let Some(a) =
+                                    c.as_any().downcast_ref::<arrow::array::Int64Array>()
+                                {
+                                    ints.extend(a.iter().flatten());
+                                }
+                            } else if let Some(a) =
+                                c.as_any().downcast_ref::<arrow::array::StringArray>()
+                            {
+                                values.extend(a.iter().flatten().map(str::to_owned));
+                            }
+                            if values.len() + ints.len() > MAX_AUTO_CLASSES {
+                                return Err((i, StageError::new(format!("column `{col}` has more than {MAX_AUTO_CLASSES} distinct values; it is not a class label")).hint("remove it from `class_labels`")));
+                            }
+                        }
+                    }
+                    let names: Vec<String> = if integer {
+                        ints.iter().map(i64::to_string).collect()
+                    } else {
+                        values.into_iter().collect()
+                    };
+                    if names.is_empty() {
+                        return Err((
+                            usize::MAX,
+                            StageError::new(format!(
+                                "column `{col}` has no values to take class names from"
+                            )),
+                        ));
+                    }
+                    LabelMap::new(names, false)
+                }
+            };
+            out.insert(k, map);
+        }
+        Ok(out)
     }
 
     /// Select, rename and cast columns, then filter rows and drop rows with nulls.
@@ -515,6 +719,7 @@ impl Normalize {
         &self,
         batch: &RecordBatch,
         picked: &[(usize, Field)],
+        labels: &BTreeMap<usize, LabelMap>,
         out_schema: &SchemaRef,
         t: &Table,
         pass: &mut Pass,
@@ -526,8 +731,16 @@ impl Normalize {
             ..CastOptions::default()
         };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(picked.len());
-        for (idx, field) in picked {
+        for (k, (idx, field)) in picked.iter().enumerate() {
             let col = batch.column(*idx);
+            if let Some(map) = labels.get(&k) {
+                let mut coerced = 0;
+                columns.push(map.apply(col, field.name(), &t.name, lenient, &mut coerced)?);
+                if coerced > 0 {
+                    *pass.coercions.entry(field.name().clone()).or_default() += coerced;
+                }
+                continue;
+            }
             if col.data_type() == field.data_type() {
                 columns.push(col.clone());
                 continue;

@@ -494,3 +494,66 @@ fn wide_schemas_are_summarized() {
         .stderr_has("… 125 more columns …")
         .stderr_has("150 columns: 150 int64");
 }
+
+#[test]
+fn class_labels_from_names_auto_and_ids() {
+    let cx = TestContext::new();
+    cx.file(
+        "a.csv",
+        "text,sentiment,stars\ngood,pos,2\nbad,neg,0\nmeh,neutral,1\n",
+    );
+    cx.spec(&spec(
+        "a.csv",
+        "    class_labels: {sentiment: [neg, neutral, pos], stars: [zero, one, two]}\n",
+    ));
+    cx.run(&["build"]).success();
+    let lock = summary(&cx);
+    assert!(lock.contains("sentiment:\n          _type: ClassLabel\n          names:\n          - neg\n          - neutral\n          - pos"), "{lock}");
+    assert!(
+        lock.contains("text:\n          _type: Value\n          dtype: string"),
+        "{lock}"
+    );
+    // auto: the sorted distinct values.
+    cx.spec(&spec("a.csv", "    class_labels: {sentiment: auto}\n"));
+    cx.run(&["build"]).success();
+    assert!(summary(&cx).contains("names:\n          - neg\n          - neutral\n          - pos"));
+    // A value that is not a class, then the same with lenient casting.
+    cx.spec(&spec(
+        "a.csv",
+        "    class_labels: {sentiment: [neg, pos]}\n",
+    ));
+    cx.run(&["build"])
+        .code(1)
+        .stderr_has("column `sentiment` value `neutral` is not one of the class names (neg, pos)");
+    cx.spec(&spec(
+        "a.csv",
+        "    class_labels: {sentiment: [neg, pos]}\n    cast: lenient\n",
+    ));
+    cx.run(&["build"])
+        .success()
+        .stderr_has("turned 1 values of column `sentiment` into null");
+    // Integer ids out of range.
+    cx.spec(&spec("a.csv", "    class_labels: {stars: [low, high]}\n"));
+    cx.run(&["build"])
+        .code(1)
+        .stderr_has("column `stars` value `2` is not a class id (0 to 1)");
+}
+
+#[test]
+fn class_labels_are_checked_in_the_spec() {
+    let cx = TestContext::new();
+    cx.file("a.csv", CSV);
+    cx.spec(&spec("a.csv", "    class_labels: {text: maybe}\n"));
+    cx.run(&["build"])
+        .code(2)
+        .stderr_has("dataset.yaml:")
+        .stderr_has("class labels must be `auto` or a list of names");
+    cx.spec(&spec("a.csv", "    class_labels: {text: [a, a]}\n"));
+    cx.run(&["build"])
+        .code(2)
+        .stderr_has("class name `a` is listed twice");
+    cx.spec(&spec("a.csv", "    class_labels: {nope: auto}\n"));
+    cx.run(&["build"])
+        .code(1)
+        .stderr_has("`class_labels` names column `nope`");
+}

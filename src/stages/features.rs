@@ -1,0 +1,188 @@
+//! Hugging Face `datasets` features for an Arrow schema: `Value` dtypes, `Sequence`, nested
+//! dicts, and `ClassLabel` for columns the spec names in `class_labels`. Kept in the lock so that
+//! export writes them without reading the data again.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use arrow::datatypes::{DataType, Schema, TimeUnit};
+use schemars::JsonSchema;
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Value, json};
+
+/// `class_labels:` for one column: its class names, or `auto` (the sorted distinct values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClassNames {
+    Auto,
+    Names(Vec<String>),
+}
+
+impl Serialize for ClassNames {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ClassNames::Auto => s.serialize_str("auto"),
+            ClassNames::Names(n) => n.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ClassNames {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ClassNames;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`auto` or a list of class names")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ClassNames, E> {
+                if v == "auto" {
+                    Ok(ClassNames::Auto)
+                } else {
+                    Err(E::custom(format!(
+                        "class labels must be `auto` or a list of names: got `{v}` | hint: e.g. `class_labels: {{label: [negative, positive]}}`"
+                    )))
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ClassNames, A::Error> {
+                let mut names: Vec<String> = Vec::new();
+                while let Some(n) = seq.next_element::<String>()? {
+                    if names.contains(&n) {
+                        return Err(de::Error::custom(format!(
+                            "class name `{n}` is listed twice | hint: each class needs a distinct name"
+                        )));
+                    }
+                    names.push(n);
+                }
+                if names.is_empty() {
+                    return Err(de::Error::custom(
+                        "the list of class names is empty | hint: list the names, or write `auto`",
+                    ));
+                }
+                Ok(ClassNames::Names(names))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for ClassNames {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ClassNames".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`auto` (the sorted distinct values of the column) or the class names, in id order",
+            "oneOf": [{"const": "auto"}, {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": true}]
+        })
+    }
+}
+
+/// The `datasets` dtype name of a primitive Arrow type.
+fn dtype(dt: &DataType) -> Option<String> {
+    use DataType as T;
+    Some(match dt {
+        T::Null => "null".into(),
+        T::Boolean => "bool".into(),
+        T::Int8 => "int8".into(),
+        T::Int16 => "int16".into(),
+        T::Int32 => "int32".into(),
+        T::Int64 => "int64".into(),
+        T::UInt8 => "uint8".into(),
+        T::UInt16 => "uint16".into(),
+        T::UInt32 => "uint32".into(),
+        T::UInt64 => "uint64".into(),
+        T::Float16 => "float16".into(),
+        T::Float32 => "float32".into(),
+        T::Float64 => "float64".into(),
+        T::Utf8 | T::Utf8View => "string".into(),
+        T::LargeUtf8 => "large_string".into(),
+        T::Binary | T::BinaryView => "binary".into(),
+        T::LargeBinary => "large_binary".into(),
+        T::Date32 => "date32".into(),
+        T::Date64 => "date64".into(),
+        T::Timestamp(unit, tz) => {
+            let u = match unit {
+                TimeUnit::Second => "s",
+                TimeUnit::Millisecond => "ms",
+                TimeUnit::Microsecond => "us",
+                TimeUnit::Nanosecond => "ns",
+            };
+            match tz {
+                Some(tz) => format!("timestamp[{u}, tz={tz}]"),
+                None => format!("timestamp[{u}]"),
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// The feature of one Arrow type.
+pub fn feature(dt: &DataType) -> Value {
+    match dt {
+        DataType::List(f) | DataType::LargeList(f) => {
+            json!({"_type": "Sequence", "feature": feature(f.data_type())})
+        }
+        DataType::FixedSizeList(f, n) => {
+            json!({"_type": "Sequence", "feature": feature(f.data_type()), "length": n})
+        }
+        DataType::Struct(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|f| (f.name().clone(), feature(f.data_type())))
+                .collect(),
+        ),
+        other => {
+            json!({"_type": "Value", "dtype": dtype(other).unwrap_or_else(|| "string".into())})
+        }
+    }
+}
+
+/// Features of a whole schema, with `ClassLabel` for the given columns (names resolved).
+pub fn features(schema: &Schema, class_labels: &BTreeMap<String, Vec<String>>) -> Value {
+    Value::Object(
+        schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let feat = match class_labels.get(f.name()) {
+                    Some(names) => json!({"_type": "ClassLabel", "names": names}),
+                    None => feature(f.data_type()),
+                };
+                (f.name().clone(), feat)
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::Field;
+    use std::sync::Arc;
+
+    #[test]
+    fn maps_types() {
+        let schema = Schema::new(vec![
+            Field::new("text", DataType::Utf8, true),
+            Field::new("label", DataType::Int64, true),
+            Field::new(
+                "ids",
+                DataType::List(Arc::new(Field::new("item", DataType::UInt32, true))),
+                true,
+            ),
+            Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+        ]);
+        let labels =
+            BTreeMap::from([("label".to_owned(), vec!["neg".to_owned(), "pos".to_owned()])]);
+        assert_eq!(
+            features(&schema, &labels),
+            json!({
+                "text": {"_type": "Value", "dtype": "string"},
+                "label": {"_type": "ClassLabel", "names": ["neg", "pos"]},
+                "ids": {"_type": "Sequence", "feature": {"_type": "Value", "dtype": "uint32"}},
+                "at": {"_type": "Value", "dtype": "timestamp[us]"}
+            })
+        );
+    }
+}
