@@ -153,6 +153,9 @@ stage_spec!(NormalizeSpec, NormalizeParams {
     /// Columns that are class labels: their class names, or `auto` (sorted distinct values).
     #[serde(default)]
     class_labels: BTreeMap<String, crate::stages::features::ClassNames>,
+    /// With `format: imagefolder`/`audiofolder`: store the files' bytes, not only their paths.
+    #[serde(default)]
+    embed_media: bool,
 });
 
 stage_spec!(

@@ -5,6 +5,7 @@ pub mod detect;
 pub mod features;
 pub mod filter;
 pub mod infer;
+pub mod media;
 pub mod normalize;
 pub mod split;
 pub mod table;

@@ -14,6 +14,7 @@ use super::archive::{self, Limits};
 use super::detect::{self, Detected, Format};
 use super::features::{self, ClassNames};
 use super::filter::{self, Filter};
+use super::media;
 use super::table::{self, SAMPLE_ROWS, Table};
 use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 
@@ -45,6 +46,8 @@ pub struct NormalizeParams {
     pub on_error: OnError,
     #[serde(default)]
     pub class_labels: BTreeMap<String, ClassNames>,
+    #[serde(default)]
+    pub embed_media: bool,
 }
 
 /// One output column: where it comes from and its type.
@@ -124,12 +127,17 @@ pub enum InputFormat {
     Parquet,
     Arrow,
     Arrows,
+    /// A folder of images (one subfolder per class, `metadata.csv`/`.jsonl` joined), as the
+    /// Hugging Face `imagefolder` builder reads it.
+    Imagefolder,
+    /// A folder of audio files, as `audiofolder`.
+    Audiofolder,
 }
 
 impl InputFormat {
     fn forced(self) -> Option<(Format, Option<u8>)> {
         match self {
-            InputFormat::Auto => None,
+            InputFormat::Auto | InputFormat::Imagefolder | InputFormat::Audiofolder => None,
             InputFormat::Csv => Some((Format::Csv, Some(b','))),
             InputFormat::Tsv => Some((Format::Csv, Some(b'\t'))),
             InputFormat::Json => Some((Format::Json, None)),
@@ -418,7 +426,114 @@ impl Stage for Normalize {
                 .hint("check the source's `uri` and `files` globs"));
         }
         let mut warnings = Vec::new();
-        let (tables, mut skipped) = self.open(cx, &mut warnings)?;
+        let media_kind = match self.params.format {
+            InputFormat::Imagefolder => Some(media::Kind::Image),
+            InputFormat::Audiofolder => Some(media::Kind::Audio),
+            _ => None,
+        };
+        if let Some(kind) = media_kind {
+            return self.run_media(cx, kind);
+        }
+        let (tables, skipped) = self.open(cx, &mut warnings)?;
+        self.finish(cx, &tables, skipped, warnings, None)
+    }
+}
+
+impl Normalize {
+    /// A media folder: one table of file references and header metadata, then the usual pass.
+    fn run_media(
+        &self,
+        cx: &StageContext<'_>,
+        kind: media::Kind,
+    ) -> Result<StageOutput, StageError> {
+        if !cx.input_is_source {
+            return Err(StageError::new(
+                "`format: imagefolder`/`audiofolder` reads a source folder, not a stage's output",
+            ));
+        }
+        let folder =
+            media::read(kind, cx.input, self.params.embed_media).map_err(StageError::new)?;
+        let mut warnings = Vec::new();
+        let problems: Vec<String> = folder
+            .missing
+            .iter()
+            .map(|m| format!("`{m}` is named in metadata but missing"))
+            .chain(folder.unreadable.iter().map(|(f, e)| format!("`{f}`: {e}")))
+            .collect();
+        if !problems.is_empty() {
+            let line = media::found_line(kind, &folder);
+            if self.params.on_error == OnError::Fail {
+                let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
+                return Err(
+                    StageError::new(format!("{line}: {}", shown.join("; "))).hint(
+                        "restore the files, or set `on_error: skip` to leave them out and go on",
+                    ),
+                );
+            }
+            warnings.push(line);
+            warnings.extend(problems.iter().take(20).cloned());
+        }
+        if folder.found == 0 {
+            return Err(
+                StageError::new(format!("no {} in the source", kind.column()))
+                    .hint("check the source's `uri`; files are recognized by extension"),
+            );
+        }
+        let ipc = cx.scratch_dir.join("media.arrow");
+        {
+            let f = std::fs::File::create(&ipc).map_err(|e| StageError::new(e.to_string()))?;
+            let mut w = arrow::ipc::writer::FileWriter::try_new(f, &folder.batch.schema())
+                .map_err(|e| StageError::new(e.to_string()))?;
+            w.write(&folder.batch)
+                .map_err(|e| StageError::new(e.to_string()))?;
+            w.finish().map_err(|e| StageError::new(e.to_string()))?;
+        }
+        let table = Table {
+            name: format!("{} folder", kind.column()),
+            path: ipc,
+            detected: Detected {
+                compression: None,
+                archive: None,
+                format: Some(Format::ArrowFile),
+                dialect: None,
+                by: "spec",
+                warning: None,
+            },
+            compression: None,
+            json_field: None,
+        };
+        // Labels from class folders are class labels, as `imagefolder` makes them.
+        let mut params = self.params.clone();
+        if folder.labels_from_folders {
+            params
+                .class_labels
+                .entry("label".into())
+                .or_insert(ClassNames::Auto);
+        }
+        let effective = Normalize { params };
+        let info = serde_json::json!({
+            "kind": kind.column(),
+            "found": folder.found,
+            "missing": folder.missing.len(),
+            "unreadable": folder.unreadable.len(),
+            "metadata_files": folder.metadata_files,
+            "labels_from_folders": folder.labels_from_folders,
+            "embedded": self.params.embed_media,
+        });
+        let mut out = effective.finish(cx, &[table], Vec::new(), warnings, Some(&(kind, info)))?;
+        out.warnings.insert(0, media::found_line(kind, &folder));
+        Ok(out)
+    }
+
+    /// Infer, write, and summarize the tables.
+    fn finish(
+        &self,
+        cx: &StageContext<'_>,
+        tables: &[Table],
+        mut skipped: Vec<(String, String)>,
+        mut warnings: Vec<String>,
+        media: Option<&(media::Kind, serde_json::Value)>,
+    ) -> Result<StageOutput, StageError> {
         // Sampled inference first; a file whose later rows do not fit gets a full pass.
         let mut full: BTreeSet<usize> = BTreeSet::new();
         let out_path = cx.out_dir.join("part-0.parquet");
@@ -449,7 +564,7 @@ impl Stage for Normalize {
             }
             let (schema, merge_warnings) = table::merge_schemas(&schemas);
             let schema = Arc::new(schema);
-            match self.write(&tables, &used, &schema, &out_path, &mut skipped) {
+            match self.write(tables, &used, &schema, &out_path, &mut skipped) {
                 Ok((pass, out_schema)) => {
                     warnings.extend(file_warnings);
                     warnings.extend(merge_warnings);
@@ -475,10 +590,17 @@ impl Stage for Normalize {
         summary.insert("rows".into(), pass.rows_out.into());
         summary.insert("rows_in".into(), pass.rows_in.into());
         summary.insert("rows_dropped".into(), (pass.rows_in - pass.rows_out).into());
-        summary.insert(
-            "features".into(),
-            features::features(&out_schema, &pass.label_names),
-        );
+        let mut feats = features::features(&out_schema, &pass.label_names);
+        if let Some((kind, info)) = media {
+            if let Some(col) = feats.get_mut(kind.column()) {
+                *col = match kind {
+                    media::Kind::Image => serde_json::json!({"_type": "Image"}),
+                    media::Kind::Audio => serde_json::json!({"_type": "Audio"}),
+                };
+            }
+            summary.insert("media".into(), info.clone());
+        }
+        summary.insert("features".into(), feats);
         summary.insert(
             "schema".into(),
             table::schema_summary(&out_schema, Some(&pass.nulls)),

@@ -9,5 +9,6 @@ mod errors;
 mod examples;
 mod fuzz;
 mod lockfile;
+mod media;
 mod normalize;
 mod schema;
