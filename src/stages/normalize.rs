@@ -696,21 +696,41 @@ impl Normalize {
             let t = &tables[i];
             let result = (|| -> Result<Vec<RecordBatch>, StageError> {
                 let mut file_batches = Vec::new();
-                let mut file_pass = Pass {
-                    rows_in: 0,
-                    rows_out: 0,
-                    nulls: vec![0; picked.len()],
-                    ..Pass::default()
-                };
-                for batch in t.batches(schema)? {
-                    let batch =
-                        self.transform(&batch?, &picked, &labels, &out_schema, t, &mut file_pass)?;
-                    // Streaming unless the file must be all-or-nothing or the output sorted.
-                    match (&mut sink, skip) {
-                        (Some(s), false) => s.write(&batch)?,
-                        _ => file_batches.push(batch),
+                // Decode and transform on one thread while this one encodes Parquet: the two
+                // halves of the work overlap (bounded by a small channel, so memory stays flat).
+                let batches = t.batches(schema)?;
+                let file_pass = std::thread::scope(|scope| -> Result<Pass, StageError> {
+                    let (tx, rx) =
+                        std::sync::mpsc::sync_channel::<Result<RecordBatch, StageError>>(2);
+                    let (picked, labels, out_schema) = (&picked, &labels, &out_schema);
+                    let producer = scope.spawn(move || {
+                        let mut file_pass = Pass {
+                            nulls: vec![0; picked.len()],
+                            ..Pass::default()
+                        };
+                        for batch in batches {
+                            let r = batch.and_then(|b| {
+                                self.transform(&b, picked, labels, out_schema, t, &mut file_pass)
+                            });
+                            let failed = r.is_err();
+                            if tx.send(r).is_err() || failed {
+                                break;
+                            }
+                        }
+                        file_pass
+                    });
+                    for r in rx {
+                        let batch = r?;
+                        // Streaming unless the file must be all-or-nothing or the output sorted.
+                        match (&mut sink, skip) {
+                            (Some(s), false) => s.write(&batch)?,
+                            _ => file_batches.push(batch),
+                        }
                     }
-                }
+                    producer
+                        .join()
+                        .map_err(|_| StageError::new("internal error: the reader thread panicked"))
+                })?;
                 pass.rows_in += file_pass.rows_in;
                 pass.rows_out += file_pass.rows_out;
                 for (a, b) in pass.nulls.iter_mut().zip(&file_pass.nulls) {
