@@ -146,6 +146,14 @@ impl Store {
 pub fn materialize(object: &Path, dest: &Path) -> io::Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
+    // Already this object (a hard link to it): nothing to do. rename(2) between two links to
+    // one file does nothing and would leave the temporary name behind.
+    if let (Ok(a), Ok(b)) = (fs::metadata(object), fs::metadata(dest)) {
+        use std::os::unix::fs::MetadataExt;
+        if a.dev() == b.dev() && a.ino() == b.ino() {
+            return Ok(());
+        }
+    }
     let tmp = dir.join(format!(
         ".mldatabuild-tmp-{}-{}",
         std::process::id(),
@@ -155,11 +163,11 @@ pub fn materialize(object: &Path, dest: &Path) -> io::Result<()> {
         fs::copy(object, &tmp)?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o444))?;
     }
-    if let Err(e) = fs::rename(&tmp, dest) {
+    let renamed = fs::rename(&tmp, dest);
+    if tmp.exists() {
         let _ = fs::remove_file(&tmp);
-        return Err(e);
     }
-    Ok(())
+    renamed
 }
 
 fn unique() -> u64 {

@@ -569,3 +569,23 @@ fn concurrent_builds_of_one_project_take_turns() {
         .stderr_has("Waiting for another build of this project to finish");
     cx.run(&["verify"]).success();
 }
+
+#[test]
+fn rebuilding_identical_outputs_leaves_no_temporary_file() {
+    let cx = project(30);
+    cx.run(&["build"]).success();
+    cx.run(&["build", "--force"]).success();
+    std::fs::remove_file(cx.path("out/demo/splits/test.parquet")).unwrap();
+    cx.run(&["build"]).success();
+    let temps: Vec<_> = walkdir::WalkDir::new(cx.path("out"))
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".mldatabuild-tmp")
+        })
+        .map(|e| e.path().display().to_string())
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+}
