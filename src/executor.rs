@@ -293,11 +293,33 @@ impl Executor<'_> {
         };
         if req.use_run_cache
             && !req.force
-            && let Some(rec) = self.store.lookup_run(key)
+            && let Some(rec) = self.verified_run(key)
         {
             return Decision::Restore(rec, reason.to_string());
         }
         Decision::Run(reason.to_string())
+    }
+
+    /// A run-cache record whose objects are all intact (checked through the stat cache). A
+    /// damaged object is removed, with a warning, and the stage runs instead.
+    fn verified_run(&mut self, key: &str) -> Option<RunRecord> {
+        let rec = self.store.lookup_run(key)?;
+        let mut intact = true;
+        for f in &rec.outputs {
+            let object = self.store.object_path(&f.sha256);
+            if self
+                .stat
+                .digest(&object)
+                .map_or(true, |d| d.sha256 != f.sha256)
+            {
+                let _ = std::fs::remove_file(&object);
+                self.reporter.event(&Event::Warning {
+                    message: format!("store object `{}` was damaged (its SHA-256 changed); removed it, and the stage runs instead", object.display()),
+                });
+                intact = false;
+            }
+        }
+        intact.then_some(rec)
     }
 
     fn stage_lock(
@@ -342,6 +364,8 @@ impl Executor<'_> {
     }
 
     /// Put a run record's objects into the dataset folder, removing the node's stale outputs.
+    /// Objects are trusted here: either this run hashed them a moment ago, or
+    /// [`Executor::verified_run`] checked them before a restore.
     fn materialize(&mut self, i: usize, rec: &RunRecord) -> Result<Vec<InputFile>> {
         let node = &self.project.nodes[i];
         let out = self.project.out_path();
@@ -360,21 +384,13 @@ impl Executor<'_> {
         let mut files = Vec::new();
         for f in &rec.outputs {
             let object = self.store.object_path(&f.sha256);
-            let d = self
-                .stat
-                .digest(&object)
-                .map_err(|e| Error::failure(format!("store object `{}`: {e}", object.display())))?;
-            if d.sha256 != f.sha256 {
-                let _ = std::fs::remove_file(&object);
-                return Err(Error::failure(format!(
-                    "store object `{}` is corrupt (its SHA-256 changed)",
-                    object.display()
-                ))
-                .hint("it was removed; build again to recreate it"));
-            }
             let dest = out.join(&node.output).join(&f.path);
             store::materialize(&object, &dest)
                 .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", dest.display())))?;
+            // Both names are one read-only file whose bytes we know: remember them, so the next
+            // build or verify does not read them again.
+            self.stat.record_known(&object, &f.sha256);
+            self.stat.record_known(&dest, &f.sha256);
             files.push(InputFile {
                 name: f.path.clone(),
                 path: dest,

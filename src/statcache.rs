@@ -131,6 +131,18 @@ impl StatCache {
         }
     }
 
+    /// Record the digest of a file mldatabuild has just written and made read-only, without the
+    /// racy-entry rule: its bytes are known, and nothing else writes it.
+    pub fn record_known(&mut self, path: &Path, sha256: &str) {
+        if let Ok(meta) = std::fs::metadata(path) {
+            let entry = (Stamp::of(&meta), sha256.to_owned());
+            if self.entries.get(path) != Some(&entry) {
+                self.entries.insert(path.to_owned(), entry);
+                self.dirty = true;
+            }
+        }
+    }
+
     /// Digest of a file: from the cache when its stamp is unchanged, else read and hashed.
     pub fn digest(&mut self, path: &Path) -> std::io::Result<FileDigest> {
         let meta = std::fs::metadata(path)?;
@@ -172,6 +184,11 @@ impl StatCache {
             let _ = std::fs::create_dir_all(dir);
             if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
                 && tmp.write_all(out.as_bytes()).is_ok()
+                && std::fs::set_permissions(
+                    tmp.path(),
+                    std::os::unix::fs::PermissionsExt::from_mode(0o644),
+                )
+                .is_ok()
                 && tmp.persist(path).is_ok()
             {
                 self.dirty = false;

@@ -91,12 +91,11 @@ impl Store {
     }
 
     /// Move a finished file into the store under its SHA-256 (or drop it if already there).
+    ///
+    /// An existing object is replaced, not trusted: `file` was hashed a moment ago, while the
+    /// object on disk may have been damaged since (through a hard link in a dataset folder).
     pub fn insert(&self, file: &Path, sha256: &str) -> io::Result<PathBuf> {
         let dest = self.object_path(sha256);
-        if dest.exists() {
-            fs::remove_file(file)?;
-            return Ok(dest);
-        }
         if let Some(dir) = dest.parent() {
             fs::create_dir_all(dir)?;
         }

@@ -378,6 +378,9 @@ fn preview(names: &[String]) -> String {
     }
 }
 
+/// Inputs listed one by one in the lock's summary; more are grouped by format.
+const MAX_LISTED_INPUTS: usize = 100;
+
 /// At most this many classes are collected for `class_labels: {c: auto}`.
 const MAX_AUTO_CLASSES: usize = 100_000;
 
@@ -605,13 +608,29 @@ impl Normalize {
             "schema".into(),
             table::schema_summary(&out_schema, Some(&pass.nulls)),
         );
-        let inputs: Vec<serde_json::Value> = used
-            .iter()
-            .map(|&i| {
+        // One entry per file for small inputs; for many files (the source already lists each
+        // with its hash), one entry per format, so the lock does not repeat every name.
+        let inputs: Vec<serde_json::Value> = if used.len() <= MAX_LISTED_INPUTS {
+            used.iter()
+                .map(|&i| {
+                    let t = &tables[i];
+                    serde_json::json!({"file": t.name, "format": t.detected.describe(), "detected_by": t.detected.by})
+                })
+                .collect()
+        } else {
+            let mut groups: BTreeMap<(String, &str), (u64, &str)> = BTreeMap::new();
+            for &i in &used {
                 let t = &tables[i];
-                serde_json::json!({"file": t.name, "format": t.detected.describe(), "detected_by": t.detected.by})
-            })
-            .collect();
+                let g = groups
+                    .entry((t.detected.describe(), t.detected.by))
+                    .or_insert((0, t.name.as_str()));
+                g.0 += 1;
+            }
+            groups
+                .into_iter()
+                .map(|((format, by), (n, first))| serde_json::json!({"files": n, "first": first, "format": format, "detected_by": by}))
+                .collect()
+        };
         summary.insert("inputs".into(), inputs.into());
         if pass.coercions.values().any(|n| *n > 0) {
             summary.insert(

@@ -589,3 +589,34 @@ fn rebuilding_identical_outputs_leaves_no_temporary_file() {
         .collect();
     assert!(temps.is_empty(), "{temps:?}");
 }
+
+#[test]
+fn a_corrupt_store_object_is_not_restored() {
+    use std::os::unix::fs::PermissionsExt;
+    let cx = project(30);
+    cx.run(&["build"]).success();
+    cx.spec(&SPEC.replace("seed: 1", "seed: 2"));
+    cx.run(&["build"]).success();
+    // Damage the seed-1 train split in the store, then ask for it back.
+    cx.spec(SPEC);
+    let plan = cx.run(&["build", "--dry-run"]);
+    plan.success().stderr_has("Would restore splits");
+    let objects = cx.home().join("objects-v1/sha256");
+    let mut damaged = 0;
+    for e in walkdir::WalkDir::new(&objects)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+    {
+        std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(e.path(), b"garbage").unwrap();
+        damaged += 1;
+    }
+    assert!(damaged > 0);
+    // The damaged objects are found before use: removed, reported, and the stage runs instead.
+    let out = cx.run(&["build"]);
+    out.success()
+        .stderr_has("was damaged (its SHA-256 changed); removed it, and the stage runs instead")
+        .stderr_has("Running splits");
+    cx.run(&["verify"]).success();
+}

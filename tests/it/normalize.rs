@@ -557,3 +557,16 @@ fn class_labels_are_checked_in_the_spec() {
         .code(1)
         .stderr_has("`class_labels` names column `nope`");
 }
+
+#[test]
+fn many_inputs_are_grouped_by_format_in_the_lock() {
+    let cx = TestContext::new();
+    for i in 0..120 {
+        cx.file(&format!("d/{i:03}.csv"), CSV);
+    }
+    cx.spec(&spec("d", ""));
+    cx.run(&["build"]).success();
+    let lock = summary(&cx);
+    assert!(lock.contains("- detected_by: content\n        files: 120\n        first: 000.csv\n        format: CSV (delimiter ',', header)"), "{lock}");
+    assert!(!lock.contains("file: 001.csv"));
+}
