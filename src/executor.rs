@@ -904,7 +904,22 @@ impl Executor<'_> {
         statuses.insert(name.to_owned(), Status::Failed(e.message.clone()));
     }
 
+    /// Put a finished stage's entry in the lock and write the lock. An entry equal to the old
+    /// one but for its `built:` block keeps the old one: rebuilding missing outputs (a fresh
+    /// clone, `--force`) with the same results leaves the lockfile byte for byte as it was.
     fn record(&self, lock: &mut Lock, name: String, entry: StageLock, writes: bool) -> Result<()> {
+        if let Some(old) = self.old.and_then(|l| l.stages.get(&name))
+            && (StageLock {
+                built: None,
+                ..old.clone()
+            }) == (StageLock {
+                built: None,
+                ..entry.clone()
+            })
+        {
+            lock.stages.insert(name, old.clone());
+            return Ok(());
+        }
         lock.stages.insert(name, entry);
         if writes {
             self.write_lock(lock)?;

@@ -620,3 +620,23 @@ fn a_corrupt_store_object_is_not_restored() {
         .stderr_has("Running splits");
     cx.run(&["verify"]).success();
 }
+
+#[test]
+fn rebuilding_lost_outputs_leaves_the_lock_byte_for_byte() {
+    let cx = project(40);
+    cx.run(&["build"]).success();
+    let lock = cx.read_bytes("dataset.lock");
+    std::fs::remove_dir_all(cx.path("out")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    cx.run(&["build", "--no-run-cache"])
+        .success()
+        .stderr_has("lockfile unchanged");
+    assert_eq!(cx.read_bytes("dataset.lock"), lock);
+    assert_eq!(cx.read_bytes("out/demo/manifest.yaml"), lock);
+    cx.run(&["build", "--force"]).success();
+    assert_eq!(
+        cx.read_bytes("dataset.lock"),
+        lock,
+        "--force with identical results keeps the lock"
+    );
+}
