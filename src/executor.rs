@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::dirty::{self, DirtyReason};
 use crate::error::{Error, Result};
-use crate::fingerprint::{ACTION_KEY_SCHEMA, ActionKey, OUTPUT_DOMAIN, SOURCE_DOMAIN, files_hash};
+use crate::fingerprint::{OUTPUT_DOMAIN, SOURCE_DOMAIN, action_key, files_hash};
 use crate::lockfile::{
     self, Built, DatasetInfo, FileLock, InputLock, Lock, SourceLock, SpecInfo, StageLock, Tool,
 };
@@ -547,15 +547,9 @@ impl Executor<'_> {
                                 )
                             })
                             .collect();
-                        let params = stage.params();
-                        let key = ActionKey {
-                            schema: ACTION_KEY_SCHEMA,
-                            kind: stage.kind(),
-                            impl_version: stage.version(),
-                            params: &params,
-                            inputs: inputs.iter().map(|(_, h)| h.as_str()).collect(),
-                        }
-                        .hash();
+                        let hashes: Vec<&str> = inputs.iter().map(|(_, h)| h.as_str()).collect();
+                        let key =
+                            action_key(stage.kind(), stage.version(), &stage.params(), &hashes);
                         let decision = self.decide(i, &key, &inputs, req);
                         if req.locked {
                             let same_key = self

@@ -34,6 +34,24 @@ impl ActionKey<'_> {
 
 pub const ACTION_KEY_SCHEMA: &str = "mldatabuild-action-v1";
 
+/// The `b3:` action key of a stage of `kind` at `impl_version` with these canonical params
+/// and input hashes (in input order).
+pub fn action_key(
+    kind: &str,
+    impl_version: u32,
+    params: &serde_json::Value,
+    inputs: &[&str],
+) -> String {
+    ActionKey {
+        schema: ACTION_KEY_SCHEMA,
+        kind,
+        impl_version,
+        params,
+        inputs: inputs.to_vec(),
+    }
+    .hash()
+}
+
 /// Hash of a set of files given as (name, size, sha256), in any order.
 pub fn files_hash(domain: &str, files: &[(&str, u64, &str)]) -> String {
     let mut sorted: Vec<_> = files.to_vec();

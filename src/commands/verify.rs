@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::cli::VerifyArgs;
 use crate::error::Result;
-use crate::fingerprint::{ACTION_KEY_SCHEMA, ActionKey, OUTPUT_DOMAIN, files_hash};
+use crate::fingerprint::{OUTPUT_DOMAIN, action_key, files_hash};
 use crate::lockfile::Lock;
 use crate::settings::Settings;
 use crate::statcache::StatCache;
@@ -36,22 +36,11 @@ pub(crate) fn consistency(
                 Some(_) => {}
             }
         }
-        let key = ActionKey {
-            schema: ACTION_KEY_SCHEMA,
-            kind: &st.kind,
-            impl_version: st.impl_version,
-            params: &st.params,
-            inputs: st.inputs.iter().map(|i| i.hash.as_str()).collect(),
-        };
-        // Recompute through the stage so that defaults are filled in exactly as a build does.
-        let recomputed = crate::stages::build(&st.kind, &st.params).map(|s| {
-            let params = s.params();
-            ActionKey {
-                params: &params,
-                ..key
-            }
-            .hash()
-        });
+        // Recompute through the stage so that defaults are filled in exactly as a build does,
+        // with the kind and impl version the lock recorded.
+        let hashes: Vec<&str> = st.inputs.iter().map(|i| i.hash.as_str()).collect();
+        let recomputed = crate::stages::build(&st.kind, &st.params)
+            .map(|s| action_key(&st.kind, st.impl_version, &s.params(), &hashes));
         match recomputed {
             Ok(k) if k != st.key => problems.push(format!(
                 "stage {name}: key {} does not match its recorded kind, params and inputs",

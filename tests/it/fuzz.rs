@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use mldatabuild::fingerprint::{ACTION_KEY_SCHEMA, ActionKey};
+use mldatabuild::fingerprint::action_key;
 use mldatabuild::spec::load::parse;
 use mldatabuild::spec::resolve::resolve;
 use mldatabuild::spec::{NodeKind, Project, SourceFile, SpecError};
@@ -912,14 +912,7 @@ fn action_keys(text: &str) -> Result<BTreeMap<String, (String, String)>, TestCas
     for node in &project.nodes {
         if let NodeKind::Stage(stage) = &node.kind {
             let params = stage.params();
-            let key = ActionKey {
-                schema: ACTION_KEY_SCHEMA,
-                kind: stage.kind(),
-                impl_version: stage.version(),
-                params: &params,
-                inputs: vec![],
-            }
-            .hash();
+            let key = action_key(stage.kind(), stage.version(), &params, &[]);
             let json =
                 serde_json::to_string(&params).map_err(|e| TestCaseError::fail(e.to_string()))?;
             keys.insert(node.name.clone(), (json, key));
