@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Results table of benches/normalize/run.sh (Markdown), from the files in RESULTS.
+
+    python report.py RESULTS REV PYARROW_VERSION INPUT_BYTES
+"""
+
+import json
+import os
+import re
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def time_v(path):
+    """Fields of a `/usr/bin/time -v` report."""
+    try:
+        text = open(path).read()
+    except OSError:
+        return None
+    def field(name):
+        m = re.search(r"^\s*" + re.escape(name) + r": (.*)$", text, re.M)
+        return m.group(1).strip() if m else None
+    wall = field("Elapsed (wall clock) time (h:mm:ss or m:ss)")
+    secs = None
+    if wall:
+        parts = [float(p) for p in wall.split(":")]
+        secs = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    return {
+        "rss_kb": int(field("Maximum resident set size (kbytes)") or 0),
+        "wall": secs,
+        "user": float(field("User time (seconds)") or 0),
+        "sys": float(field("System time (seconds)") or 0),
+        "exit": field("Exit status"),
+        "load": field("load_before"),
+    }
+
+
+def events(path):
+    try:
+        return [json.loads(l) for l in open(path) if l.strip().startswith("{")]
+    except (OSError, ValueError):
+        return []
+
+
+def stage(path):
+    for e in events(path):
+        if e.get("type") == "stage_finished":
+            return e["data"]
+    return None
+
+
+def main():
+    res, rev, pa_version, nbytes = sys.argv[1:5]
+    gb = int(nbytes) / 1e9
+    out = []
+    p = out.append
+    p(f"## normalize benchmark: mldatabuild {rev} vs pyarrow {pa_version}")
+    p("")
+    p(f"Machine: {os.cpu_count()} cores; inputs {gb:g} GB each (page cache warmed before every run).")
+    p("")
+    p("### Speed (hyperfine; seconds, median of the runs)")
+    p("")
+    p("| input | mldatabuild | pyarrow | ratio mld/pyarrow | target ≤ 1.25 | pyarrow 1 thread | mld user+sys | pyarrow user+sys | load before→after |")
+    p("|---|---|---|---|---|---|---|---|---|")
+    for label in ("csv", "jsonl"):
+        h = load(os.path.join(res, f"speed-{label}.json"))
+        if not h:
+            continue
+        r = {x["command"]: x for x in h["results"]}
+        m, a = r.get("mldatabuild"), r.get("pyarrow")
+        one = r.get("pyarrow-1-thread")
+        ld = load(os.path.join(res, f"speed-{label}.load.json")) or {}
+        ratio = m["median"] / a["median"]
+        single = f"{one['median']:.2f} (mld {m['median'] / one['median']:.2f}×)" if one else "–"
+        p(
+            f"| {gb:g} GB {label.upper()} "
+            f"| {m['median']:.2f} (min {m['min']:.2f}, max {m['max']:.2f}, n={len(m['times'])}) "
+            f"| {a['median']:.2f} (min {a['min']:.2f}, max {a['max']:.2f}) "
+            f"| **{ratio:.2f}×** | {'PASS' if ratio <= 1.25 else 'FAIL'} | {single} "
+            f"| {m['user'] + m['system']:.1f} | {a['user'] + a['system']:.1f} "
+            f"| {ld.get('load_before', '?')}→{ld.get('load_after', '?')} |"
+        )
+    p("")
+    p("### Peak memory (/usr/bin/time -v, maximum resident set size)")
+    p("")
+    p("| run | input | peak RSS | wall | user+sys | stage seconds (mldatabuild's own report) | rows |")
+    p("|---|---|---|---|---|---|---|")
+    reps = None
+    try:
+        reps = int(open(os.path.join(res, "big-reps.txt")).read().strip())
+    except (OSError, ValueError):
+        pass
+    rows = [
+        ("mldatabuild (--force re-run)", "csv", f"{gb:g} GB CSV", "mld-csv"),
+        ("mldatabuild (--force re-run)", "jsonl", f"{gb:g} GB JSONL", "mld-jsonl"),
+        ("pyarrow", "csv", f"{gb:g} GB CSV", "pyarrow-csv"),
+        ("pyarrow", "jsonl", f"{gb:g} GB JSONL", "pyarrow-jsonl"),
+        ("mldatabuild, first build", "csv", f"{gb:g} GB CSV", "mld-csv-first"),
+        ("mldatabuild, first build", "big", "big CSV", "mld-big"),
+    ]
+    big_rows = None
+    for who, _, what, key in rows:
+        t = time_v(os.path.join(res, f"rss-{key}.txt"))
+        if not t:
+            continue
+        s = stage(os.path.join(res, f"rss-{key}.out"))
+        if key == "mld-big":
+            size = None
+            try:
+                size = os.path.getsize(os.path.join(os.path.dirname(res), "mixed-big.csv"))
+            except OSError:
+                pass
+            what = f"{size / 1e9:.1f} GB CSV" if size else (f"{gb * reps:g} GB CSV" if reps else what)
+            big_rows = s["rows"] if s else None
+        p(
+            f"| {who} | {what} | **{t['rss_kb'] / 1024:.0f} MB** | {t['wall']:.1f} s | {t['user'] + t['sys']:.1f} s "
+            f"| {s['seconds']:.1f} s (peak {s['peak_rss_mb']} MB) | {s['rows']} |" if s else
+            f"| {who} | {what} | **{t['rss_kb'] / 1024:.0f} MB** | {t['wall']:.1f} s | {t['user'] + t['sys']:.1f} s | – | – |"
+        )
+        if t["exit"] not in (None, "0"):
+            out[-1] += f" (exit {t['exit']})"
+    p("")
+    p("Target: normalizing a 10 GB CSV keeps peak memory under 2 GB.")
+    p("")
+    p("### Outputs (zstd Parquet) and row counts")
+    p("")
+    p("| input | mldatabuild | pyarrow | size ratio | rows mldatabuild | rows pyarrow | rows | row groups | columns with differing values |")
+    p("|---|---|---|---|---|---|---|---|---|")
+    csv_rows = None
+    for label in ("csv", "jsonl"):
+        c = load(os.path.join(res, f"check-{label}.json"))
+        if not c:
+            continue
+        if label == "csv":
+            csv_rows = c["pyarrow_rows"]
+        bad = [f"{x['name']} ({x['differing_rows']})" for x in c["columns"] if x.get("differing_rows")]
+        types = [f"{x['name']}: {x['mld_type']} vs {x['pyarrow_type']}" for x in c["columns"]
+                 if x.get("mld_type") and x["mld_type"] != x["pyarrow_type"]]
+        p(
+            f"| {gb:g} GB {label.upper()} | {c['mld_bytes'] / 1e6:.1f} MB | {c['pyarrow_bytes'] / 1e6:.1f} MB "
+            f"| {c['mld_bytes'] / c['pyarrow_bytes']:.3f} | {c['mld_rows']} | {c['pyarrow_rows']} "
+            f"| {'match' if c['mld_rows'] == c['pyarrow_rows'] else 'DIFFER'} "
+            f"| {c['mld_row_groups']} vs {c['pyarrow_row_groups']} | {', '.join(bad) or 'none'} |"
+        )
+        if types:
+            p(f"|  | types differ: {'; '.join(types)} | | | | | | | |")
+    if big_rows is not None and reps and csv_rows:
+        exp = reps * csv_rows
+        p("")
+        p(f"Big CSV: mldatabuild wrote {big_rows} rows; expected {reps} × {csv_rows} = {exp}: "
+          f"{'match' if big_rows == exp else 'DIFFER'}.")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# Benchmark of the `normalize` stage against pyarrow. Run from the repo root:
+#
+#     bash benches/normalize/run.sh           # everything: speed, memory, output check
+#     bash benches/normalize/run.sh speed     # hyperfine only (1 GB CSV and 1 GB JSONL)
+#     bash benches/normalize/run.sh memory    # peak RSS only (1 GB files, then the big CSV)
+#     bash benches/normalize/run.sh check     # output sizes, row counts, values vs pyarrow
+#     bash benches/normalize/run.sh profile   # perf profile of mldatabuild on the 1 GB CSV/JSONL,
+#                                             # and the Parquet-encoding experiment (encode-exp/)
+#
+# It builds the release binary (target-bench/), copies it to $WORK/bin so that other builds
+# sharing target-bench cannot swap it mid-run, creates a venv with pyarrow, generates the data
+# (gen_data.py) when missing, runs the measurements and prints a results table (also written
+# to $WORK/results/summary.md). See benches/normalize/README.md for the method and results.
+#
+# Knobs (environment):
+#   NORM_WORK      data/results folder (default benches/work/normalize, gitignored)
+#   NORM_VENV      pyarrow venv (default benches/work/venv-normalize)
+#   NORM_BYTES     size of the CSV and JSONL inputs (default 1000000000)
+#   NORM_BIG_GB    size of the big CSV for the memory test, in GB (default 10; 0 skips it)
+#   NORM_RUNS      hyperfine runs per command (default 5, after 1 warm-up run)
+#   NORM_SINGLE    1 (default) also times pyarrow with use_threads=False, for context
+#   NORM_KEEP_BIG  1 keeps the big CSV afterwards (default: deleted at the end)
+#   NORM_WAIT_QUIET  seconds to wait for the 1-minute load average to drop below 0.5 before
+#                  each measurement (default 0: do not wait); the load is recorded either way
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/benches/normalize
+WORK=${NORM_WORK:-$ROOT/benches/work/normalize}
+VENV=${NORM_VENV:-$ROOT/benches/work/venv-normalize}
+RESULTS=$WORK/results
+BYTES=${NORM_BYTES:-1000000000}
+BIG_GB=${NORM_BIG_GB:-10}
+RUNS=${NORM_RUNS:-5}
+SINGLE=${NORM_SINGLE:-1}
+KEEP_BIG=${NORM_KEEP_BIG:-0}
+WAIT_QUIET=${NORM_WAIT_QUIET:-0}
+WHAT=${1:-all}
+export CARGO_TARGET_DIR=$ROOT/target-bench
+BIN=$WORK/bin/mldatabuild
+PY=$VENV/bin/python
+# Every mldatabuild run here uses this store, never the user's ~/.mldata.
+export MLDATA_HOME=$WORK/store
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "$WORK" "$RESULTS" "$WORK/bin"
+
+# --- tools -------------------------------------------------------------------------------
+need_apt=()
+command -v hyperfine >/dev/null || need_apt+=(hyperfine)
+[ -x /usr/bin/time ] || need_apt+=(time)
+command -v flock >/dev/null || need_apt+=(util-linux)
+if [ "${WHAT}" = profile ] && ! command -v perf >/dev/null; then need_apt+=(linux-perf); fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+    log "installing ${need_apt[*]} (apt)"
+    [ "$(id -u)" = 0 ] || die "missing: ${need_apt[*]} (apt-get install them)"
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# --- the binary --------------------------------------------------------------------------
+# target-bench/ is shared with other benchmark harnesses, some of which build other revisions
+# into it: the binary is copied out while holding cargo's lock, and only if its dep-info says
+# it was built from this working tree.
+log "building mldatabuild (release, $CARGO_TARGET_DIR)"
+copied=
+for _ in 1 2 3; do
+    (cd "$ROOT" && cargo build --release --bin mldatabuild)
+    if flock "$CARGO_TARGET_DIR/release/.cargo-lock" sh -c \
+        'grep -q " $1/src/main.rs" "$2.d" && cp "$2" "$3.tmp" && mv "$3.tmp" "$3"' \
+        _ "$ROOT" "$CARGO_TARGET_DIR/release/mldatabuild" "$BIN"; then
+        copied=1
+        break
+    fi
+    log "target-bench/release/mldatabuild was replaced by another build; building again"
+done
+[ -n "$copied" ] || die "could not get a binary built from $ROOT"
+REV=$(git -C "$ROOT" rev-parse --short HEAD)
+if [ -n "$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock)" ]; then
+    REV="$REV+dirty"
+fi
+
+# --- pyarrow -----------------------------------------------------------------------------
+if ! "$PY" -c 'import pyarrow' 2>/dev/null; then
+    log "creating $VENV with pyarrow"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q pyarrow
+fi
+PA_VERSION=$("$PY" -c 'import pyarrow; print(pyarrow.__version__)')
+
+# --- data --------------------------------------------------------------------------------
+CSV=$WORK/mixed-1g.csv
+JSONL=$WORK/mixed-1g.jsonl
+BIG=$WORK/mixed-big.csv
+if [ "$BYTES" != 1000000000 ]; then
+    CSV=$WORK/mixed-$BYTES.csv
+    JSONL=$WORK/mixed-$BYTES.jsonl
+fi
+for f in "$CSV" "$JSONL"; do
+    if [ ! -s "$f" ]; then
+        log "generating $f ($BYTES bytes)"
+        python3 "$HERE/gen_data.py" "${f##*.}" "$f.tmp" "$BYTES" && mv "$f.tmp" "$f"
+    fi
+done
+
+# A project per input: dataset.yaml with one source and one normalize stage.
+project() { # name input
+    local dir=$WORK/p-$1
+    mkdir -p "$dir"
+    printf 'name: bench\nversion: 1.0.0\nsources:\n  raw: {uri: %s}\nstages:\n  clean: {kind: normalize, input: raw}\n' \
+        "$2" >"$dir/dataset.yaml"
+    echo "$dir"
+}
+P_CSV=$(project csv "$CSV")
+P_JSONL=$(project jsonl "$JSONL")
+P_BIG=$(project big "$BIG")
+
+mld() { "$BIN" -C "$1" build -q --force --no-run-cache; }
+
+# The load average when a measurement starts (other jobs on a 2-core machine skew timings).
+load1() { cut -d' ' -f1 /proc/loadavg; }
+quiet() {
+    local waited=0
+    while [ "$waited" -lt "$WAIT_QUIET" ] && awk -v l="$(load1)" 'BEGIN { exit !(l >= 0.5) }'; do
+        sleep 10
+        waited=$((waited + 10))
+    done
+    load1
+}
+
+# --- speed: hyperfine, mldatabuild vs pyarrow, side by side --------------------------------
+speed() { # label format input project
+    local label=$1 fmt=$2 input=$3 proj=$4
+    log "speed: $label ($(du -h "$input" | cut -f1)), $RUNS runs each"
+    mld "$proj" # first build: the source hash goes into the stat cache, outside the timing
+    local cmds=(
+        -n mldatabuild "$BIN -C $proj build -q --force --no-run-cache"
+        -n pyarrow "$PY $HERE/pyarrow_convert.py $fmt $input $WORK/pa-$label.parquet"
+    )
+    if [ "$SINGLE" = 1 ]; then
+        cmds+=(-n pyarrow-1-thread "$PY $HERE/pyarrow_convert.py $fmt $input $WORK/pa1-$label.parquet --single-thread")
+    fi
+    local l0
+    l0=$(quiet)
+    # --prepare reads the input before every run: this machine's kernel reclaims idle page
+    # cache proactively (kdamond), so without it some runs would read from disk.
+    hyperfine -N --warmup 1 --runs "$RUNS" --prepare "dd if=$input of=/dev/null bs=1M status=none" \
+        --export-json "$RESULTS/speed-$label.json" "${cmds[@]}"
+    echo "{\"load_before\": $l0, \"load_after\": $(load1)}" >"$RESULTS/speed-$label.load.json"
+}
+
+# --- memory: /usr/bin/time -v ------------------------------------------------------------
+rss() { # label command...
+    local label=$1
+    shift
+    local l0
+    l0=$(quiet)
+    /usr/bin/time -v -o "$RESULTS/rss-$label.txt" "$@" >"$RESULTS/rss-$label.out"
+    echo "load_before: $l0" >>"$RESULTS/rss-$label.txt"
+    printf '%-28s peak RSS %8s KB  wall %s\n' "$label" \
+        "$(awk -F': ' '/Maximum resident/ {print $2}' "$RESULTS/rss-$label.txt")" \
+        "$(awk -F': ' '/Elapsed/ {print $2}' "$RESULTS/rss-$label.txt")" >&2
+}
+
+warm() { dd if="$1" of=/dev/null bs=1M status=none; }
+
+memory() {
+    log "memory: peak RSS on the 1 GB inputs"
+    warm "$CSV"
+    rss mld-csv "$BIN" -C "$P_CSV" build --json --force --no-run-cache
+    warm "$JSONL"
+    rss mld-jsonl "$BIN" -C "$P_JSONL" build --json --force --no-run-cache
+    warm "$CSV"
+    rss pyarrow-csv "$PY" "$HERE/pyarrow_convert.py" csv "$CSV" "$WORK/pa-csv.parquet"
+    warm "$JSONL"
+    rss pyarrow-jsonl "$PY" "$HERE/pyarrow_convert.py" jsonl "$JSONL" "$WORK/pa-jsonl.parquet"
+    # A first build of the 1 GB CSV (fresh store and lock: hashes the source too), to set
+    # beside the big CSV's first build.
+    local p1
+    p1=$(project csv-first "$CSV")
+    rm -rf "$p1/out" "$p1/dataset.lock" "$p1/.mldatabuild" "$WORK/store-first"
+    warm "$CSV"
+    rss mld-csv-first env MLDATA_HOME="$WORK/store-first" "$BIN" -C "$p1" build --json
+    rm -rf "$p1/out" "$WORK/store-first"
+    [ "$BIG_GB" != 0 ] || return 0
+    # The big CSV: the 1 GB CSV's rows repeated (header once) up to NORM_BIG_GB GB.
+    local body reps want
+    body=$(($(stat -c %s "$CSV") - $(head -1 "$CSV" | wc -c)))
+    want=$((BIG_GB * 1000000000))
+    reps=$(((want + body / 2) / body)) # the nearest whole number of copies
+    [ "$reps" -ge 1 ] || reps=1
+    if [ ! -s "$BIG" ] || [ "$(cat "$BIG.reps" 2>/dev/null)" != "$reps" ]; then
+        local free
+        free=$(df -B1 --output=avail "$WORK" | tail -1)
+        # the input and its Parquet output (~0.4x; the store holds hard links, not copies)
+        [ "$free" -gt $((want * 3 / 2 + 2000000000)) ] ||
+            die "not enough disk for a ${BIG_GB} GB CSV in $WORK ($((free / 1000000000)) GB free)"
+        log "generating $BIG: the 1 GB CSV's rows x $reps"
+        rm -f "$BIG"
+        {
+            head -1 "$CSV"
+            for _ in $(seq "$reps"); do tail -n +2 "$CSV"; done
+        } >"$BIG.tmp"
+        mv "$BIG.tmp" "$BIG"
+        echo "$reps" >"$BIG.reps"
+    fi
+    log "memory: peak RSS on $BIG ($(du -h "$BIG" | cut -f1)), a first build (hashes the source too)"
+    rm -rf "$P_BIG/out" "$P_BIG/dataset.lock" "$P_BIG/.mldatabuild" "$WORK/store-big"
+    rss mld-big env MLDATA_HOME="$WORK/store-big" "$BIN" -C "$P_BIG" build --json
+    echo "$reps" >"$RESULTS/big-reps.txt"
+}
+
+# --- check: outputs against pyarrow's ------------------------------------------------------
+check() {
+    log "check: outputs, row counts and values against pyarrow"
+    mld "$P_CSV"
+    mld "$P_JSONL"
+    [ -s "$WORK/pa-csv.parquet" ] || "$PY" "$HERE/pyarrow_convert.py" csv "$CSV" "$WORK/pa-csv.parquet"
+    [ -s "$WORK/pa-jsonl.parquet" ] || "$PY" "$HERE/pyarrow_convert.py" jsonl "$JSONL" "$WORK/pa-jsonl.parquet"
+    "$PY" "$HERE/compare.py" csv "$P_CSV/out/bench/clean/part-0.parquet" "$WORK/pa-csv.parquet" \
+        --json "$RESULTS/check-csv.json"
+    "$PY" "$HERE/compare.py" jsonl "$P_JSONL/out/bench/clean/part-0.parquet" "$WORK/pa-jsonl.parquet" \
+        --json "$RESULTS/check-jsonl.json"
+}
+
+# --- profile: perf, where mldatabuild's time goes ------------------------------------------
+profile() {
+    log "profile: perf record on the 1 GB CSV and JSONL"
+    local label proj
+    for label in csv jsonl; do
+        proj=$WORK/p-$label
+        [ "$BYTES" = 1000000000 ] || die "profile uses the 1 GB inputs (unset NORM_BYTES)"
+        mld "$proj"
+        warm "$WORK/mixed-1g.$label"
+        perf record -q -F 249 --call-graph dwarf,16384 -o "$RESULTS/perf-$label.data" \
+            "$BIN" -C "$proj" build -q --force --no-run-cache 2>/dev/null
+        perf report -i "$RESULTS/perf-$label.data" --no-children --sort symbol --stdio -g none \
+            --percent-limit 0.5 2>/dev/null | grep -v '^#' | grep -v '^$' >"$RESULTS/perf-$label.txt"
+        perf report -i "$RESULTS/perf-$label.data" --no-children --sort pid --stdio -g none \
+            2>/dev/null | grep -v '^#' | grep -v '^$' >"$RESULTS/perf-$label-threads.txt"
+        "$PY" "$HERE/perf_groups.py" "$RESULTS/perf-$label.data" >"$RESULTS/perf-$label-groups.txt"
+        echo "--- $label: threads" >&2
+        cat "$RESULTS/perf-$label-threads.txt" >&2
+        echo "--- $label: top symbols (self time)" >&2
+        head -25 "$RESULTS/perf-$label.txt" >&2
+        echo "--- $label: by component" >&2
+        cat "$RESULTS/perf-$label-groups.txt" >&2
+    done
+    # The Parquet writer alone, re-encoding the CSV's output under other settings.
+    log "profile: Parquet encoding experiment (benches/normalize/encode-exp)"
+    (cd "$HERE/encode-exp" && cargo build --release --quiet)
+    cp "$CARGO_TARGET_DIR/release/normalize-encode-exp" "$WORK/bin/"
+    "$WORK/bin/normalize-encode-exp" "$WORK/p-csv/out/bench/clean/part-0.parquet" "$WORK" 2 |
+        tee "$RESULTS/encode-exp-csv.txt" >&2
+}
+
+cleanup_big() {
+    if [ "$KEEP_BIG" != 1 ]; then
+        rm -f "$BIG" "$BIG.reps"
+        rm -rf "$P_BIG/out" "$P_BIG/dataset.lock" "$P_BIG/.mldatabuild" "$WORK/store-big"
+    fi
+}
+
+case "$WHAT" in
+all)
+    speed csv csv "$CSV" "$P_CSV"
+    speed jsonl jsonl "$JSONL" "$P_JSONL"
+    memory
+    cleanup_big
+    check
+    ;;
+speed)
+    speed csv csv "$CSV" "$P_CSV"
+    speed jsonl jsonl "$JSONL" "$P_JSONL"
+    ;;
+memory)
+    memory
+    cleanup_big
+    ;;
+check) check ;;
+profile) profile ;;
+*) die "unknown benchmark '$WHAT' (all, speed, memory, check, profile)" ;;
+esac
+
+[ "$WHAT" = profile ] && exit 0
+"$PY" "$HERE/report.py" "$RESULTS" "$REV" "$PA_VERSION" "$BYTES" | tee "$RESULTS/summary.md"
