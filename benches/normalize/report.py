@@ -67,8 +67,8 @@ def main():
     p("")
     p("### Speed (hyperfine; seconds, median of the runs)")
     p("")
-    p("| input | mldatabuild | pyarrow | ratio mld/pyarrow | target ≤ 1.25 | pyarrow 1 thread | mld user+sys | pyarrow user+sys | load before→after |")
-    p("|---|---|---|---|---|---|---|---|---|")
+    p("| input | mldatabuild | pyarrow | ratio mld/pyarrow | target ≤ 1.25 | pyarrow 1 thread | pyarrow, system allocator | mld user+sys | pyarrow user+sys | load before→after |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
     for label in ("csv", "jsonl"):
         h = load(os.path.join(res, f"speed-{label}.json"))
         if not h:
@@ -79,11 +79,13 @@ def main():
         ld = load(os.path.join(res, f"speed-{label}.load.json")) or {}
         ratio = m["median"] / a["median"]
         single = f"{one['median']:.2f} (mld {m['median'] / one['median']:.2f}×)" if one else "–"
+        sa = r.get("pyarrow-system-allocator")
+        sysalloc = f"{sa['median']:.2f} (mld {m['median'] / sa['median']:.2f}×)" if sa else "–"
         p(
             f"| {gb:g} GB {label.upper()} "
             f"| {m['median']:.2f} (min {m['min']:.2f}, max {m['max']:.2f}, n={len(m['times'])}) "
             f"| {a['median']:.2f} (min {a['min']:.2f}, max {a['max']:.2f}) "
-            f"| **{ratio:.2f}×** | {'PASS' if ratio <= 1.25 else 'FAIL'} | {single} "
+            f"| **{ratio:.2f}×** | {'PASS' if ratio <= 1.25 else 'FAIL'} | {single} | {sysalloc} "
             f"| {m['user'] + m['system']:.1f} | {a['user'] + a['system']:.1f} "
             f"| {ld.get('load_before', '?')}→{ld.get('load_after', '?')} |"
         )
@@ -92,33 +94,30 @@ def main():
     p("")
     p("| run | input | peak RSS | wall | user+sys | stage seconds (mldatabuild's own report) | rows |")
     p("|---|---|---|---|---|---|---|")
-    reps = None
-    try:
-        reps = int(open(os.path.join(res, "big-reps.txt")).read().strip())
-    except (OSError, ValueError):
-        pass
     rows = [
-        ("mldatabuild (--force re-run)", "csv", f"{gb:g} GB CSV", "mld-csv"),
-        ("mldatabuild (--force re-run)", "jsonl", f"{gb:g} GB JSONL", "mld-jsonl"),
-        ("pyarrow", "csv", f"{gb:g} GB CSV", "pyarrow-csv"),
-        ("pyarrow", "jsonl", f"{gb:g} GB JSONL", "pyarrow-jsonl"),
-        ("mldatabuild, first build", "csv", f"{gb:g} GB CSV", "mld-csv-first"),
-        ("mldatabuild, first build", "big", "big CSV", "mld-big"),
+        ("mldatabuild (--force re-run)", f"{gb:g} GB CSV", "mld-csv"),
+        ("mldatabuild (--force re-run)", f"{gb:g} GB JSONL", "mld-jsonl"),
+        ("pyarrow", f"{gb:g} GB CSV", "pyarrow-csv"),
+        ("pyarrow", f"{gb:g} GB JSONL", "pyarrow-jsonl"),
+        ("mldatabuild, first build", f"{gb:g} GB CSV", "mld-csv-first"),
     ]
-    big_rows = None
-    for who, _, what, key in rows:
+    # The big CSVs: results/big-<GB>.txt holds "<copies of the 1 GB CSV's rows> <bytes>".
+    bigs = []
+    for name in os.listdir(res):
+        m = re.fullmatch(r"big-(\d+)\.txt", name)
+        if m:
+            reps, size = open(os.path.join(res, name)).read().split()
+            bigs.append((int(m.group(1)), int(reps), int(size)))
+    for g, reps, size in sorted(bigs):
+        rows.append(("mldatabuild, first build", f"{size / 1e9:.2f} GB CSV", f"mld-big-{g}"))
+    big_rows = {}
+    for who, what, key in rows:
         t = time_v(os.path.join(res, f"rss-{key}.txt"))
         if not t:
             continue
         s = stage(os.path.join(res, f"rss-{key}.out"))
-        if key == "mld-big":
-            size = None
-            try:
-                size = os.path.getsize(os.path.join(os.path.dirname(res), "mixed-big.csv"))
-            except OSError:
-                pass
-            what = f"{size / 1e9:.1f} GB CSV" if size else (f"{gb * reps:g} GB CSV" if reps else what)
-            big_rows = s["rows"] if s else None
+        if s and key.startswith("mld-big-"):
+            big_rows[int(key.rsplit("-", 1)[1])] = s["rows"]
         p(
             f"| {who} | {what} | **{t['rss_kb'] / 1024:.0f} MB** | {t['wall']:.1f} s | {t['user'] + t['sys']:.1f} s "
             f"| {s['seconds']:.1f} s (peak {s['peak_rss_mb']} MB) | {s['rows']} |" if s else
@@ -151,11 +150,12 @@ def main():
         )
         if types:
             p(f"|  | types differ: {'; '.join(types)} | | | | | | | |")
-    if big_rows is not None and reps and csv_rows:
-        exp = reps * csv_rows
-        p("")
-        p(f"Big CSV: mldatabuild wrote {big_rows} rows; expected {reps} × {csv_rows} = {exp}: "
-          f"{'match' if big_rows == exp else 'DIFFER'}.")
+    for g, reps, size in sorted(bigs):
+        if g in big_rows and csv_rows:
+            exp = reps * csv_rows
+            p("")
+            p(f"{size / 1e9:.2f} GB CSV: mldatabuild wrote {big_rows[g]} rows; expected {reps} × {csv_rows} = {exp}: "
+              f"{'match' if big_rows[g] == exp else 'DIFFER'}.")
     print("\n".join(out))
 
 

@@ -3,7 +3,7 @@
 #
 #     bash benches/normalize/run.sh           # everything: speed, memory, output check
 #     bash benches/normalize/run.sh speed     # hyperfine only (1 GB CSV and 1 GB JSONL)
-#     bash benches/normalize/run.sh memory    # peak RSS only (1 GB files, then the big CSV)
+#     bash benches/normalize/run.sh memory    # peak RSS only (1 GB files, then 5 GB and 10 GB CSVs)
 #     bash benches/normalize/run.sh check     # output sizes, row counts, values vs pyarrow
 #     bash benches/normalize/run.sh profile   # perf profile of mldatabuild on the 1 GB CSV/JSONL,
 #                                             # and the Parquet-encoding experiment (encode-exp/)
@@ -17,10 +17,13 @@
 #   NORM_WORK      data/results folder (default benches/work/normalize, gitignored)
 #   NORM_VENV      pyarrow venv (default benches/work/venv-normalize)
 #   NORM_BYTES     size of the CSV and JSONL inputs (default 1000000000)
-#   NORM_BIG_GB    size of the big CSV for the memory test, in GB (default 10; 0 skips it)
+#   NORM_BIG_GB    sizes of the big CSVs for the memory test, in GB, measured one after the
+#                  other (default "5 10": peak RSS against input size; "" skips them)
 #   NORM_RUNS      hyperfine runs per command (default 5, after 1 warm-up run)
 #   NORM_SINGLE    1 (default) also times pyarrow with use_threads=False, for context
-#   NORM_KEEP_BIG  1 keeps the big CSV afterwards (default: deleted at the end)
+#   NORM_SYSALLOC  1 (default) also times pyarrow with ARROW_DEFAULT_MEMORY_POOL=system: its
+#                  default pool (mimalloc) spends seconds zeroing huge pages in this VM
+#   NORM_KEEP_BIG  1 keeps the big CSVs (default: each is deleted once measured)
 #   NORM_WAIT_QUIET  seconds to wait for the 1-minute load average to drop below 0.5 before
 #                  each measurement (default 0: do not wait); the load is recorded either way
 set -euo pipefail
@@ -31,9 +34,10 @@ WORK=${NORM_WORK:-$ROOT/benches/work/normalize}
 VENV=${NORM_VENV:-$ROOT/benches/work/venv-normalize}
 RESULTS=$WORK/results
 BYTES=${NORM_BYTES:-1000000000}
-BIG_GB=${NORM_BIG_GB:-10}
+BIG_GB=${NORM_BIG_GB-5 10}
 RUNS=${NORM_RUNS:-5}
 SINGLE=${NORM_SINGLE:-1}
+SYSALLOC=${NORM_SYSALLOC:-1}
 KEEP_BIG=${NORM_KEEP_BIG:-0}
 WAIT_QUIET=${NORM_WAIT_QUIET:-0}
 WHAT=${1:-all}
@@ -68,6 +72,7 @@ log "building mldatabuild (release, $CARGO_TARGET_DIR)"
 copied=
 for _ in 1 2 3; do
     (cd "$ROOT" && cargo build --release --bin mldatabuild)
+    # shellcheck disable=SC2016 # $1..$3 are expanded by the inner sh
     if flock "$CARGO_TARGET_DIR/release/.cargo-lock" sh -c \
         'grep -q " $1/src/main.rs" "$2.d" && cp "$2" "$3.tmp" && mv "$3.tmp" "$3"' \
         _ "$ROOT" "$CARGO_TARGET_DIR/release/mldatabuild" "$BIN"; then
@@ -93,7 +98,6 @@ PA_VERSION=$("$PY" -c 'import pyarrow; print(pyarrow.__version__)')
 # --- data --------------------------------------------------------------------------------
 CSV=$WORK/mixed-1g.csv
 JSONL=$WORK/mixed-1g.jsonl
-BIG=$WORK/mixed-big.csv
 if [ "$BYTES" != 1000000000 ]; then
     CSV=$WORK/mixed-$BYTES.csv
     JSONL=$WORK/mixed-$BYTES.jsonl
@@ -115,7 +119,6 @@ project() { # name input
 }
 P_CSV=$(project csv "$CSV")
 P_JSONL=$(project jsonl "$JSONL")
-P_BIG=$(project big "$BIG")
 
 mld() { "$BIN" -C "$1" build -q --force --no-run-cache; }
 
@@ -141,6 +144,9 @@ speed() { # label format input project
     )
     if [ "$SINGLE" = 1 ]; then
         cmds+=(-n pyarrow-1-thread "$PY $HERE/pyarrow_convert.py $fmt $input $WORK/pa1-$label.parquet --single-thread")
+    fi
+    if [ "$SYSALLOC" = 1 ]; then
+        cmds+=(-n pyarrow-system-allocator "env ARROW_DEFAULT_MEMORY_POOL=system $PY $HERE/pyarrow_convert.py $fmt $input $WORK/pas-$label.parquet")
     fi
     local l0
     l0=$(quiet)
@@ -184,32 +190,46 @@ memory() {
     warm "$CSV"
     rss mld-csv-first env MLDATA_HOME="$WORK/store-first" "$BIN" -C "$p1" build --json
     rm -rf "$p1/out" "$WORK/store-first"
-    [ "$BIG_GB" != 0 ] || return 0
-    # The big CSV: the 1 GB CSV's rows repeated (header once) up to NORM_BIG_GB GB.
-    local body reps want
+    local gb
+    for gb in $BIG_GB; do
+        [ "$gb" != 0 ] || continue
+        big "$gb"
+    done
+}
+
+# A CSV of about GB gigabytes (the 1 GB CSV's rows repeated, header once), normalized in a
+# first build (fresh store and lock, so the source is hashed too), then deleted.
+big() { # gb
+    local gb=$1 body reps want file proj
+    file=$WORK/mixed-big-${gb}g.csv
+    proj=$(project "big-$gb" "$file")
     body=$(($(stat -c %s "$CSV") - $(head -1 "$CSV" | wc -c)))
-    want=$((BIG_GB * 1000000000))
+    want=$((gb * 1000000000))
     reps=$(((want + body / 2) / body)) # the nearest whole number of copies
     [ "$reps" -ge 1 ] || reps=1
-    if [ ! -s "$BIG" ] || [ "$(cat "$BIG.reps" 2>/dev/null)" != "$reps" ]; then
+    if [ ! -s "$file" ] || [ "$(cat "$file.reps" 2>/dev/null)" != "$reps" ]; then
         local free
         free=$(df -B1 --output=avail "$WORK" | tail -1)
         # the input and its Parquet output (~0.4x; the store holds hard links, not copies)
         [ "$free" -gt $((want * 3 / 2 + 2000000000)) ] ||
-            die "not enough disk for a ${BIG_GB} GB CSV in $WORK ($((free / 1000000000)) GB free)"
-        log "generating $BIG: the 1 GB CSV's rows x $reps"
-        rm -f "$BIG"
+            die "not enough disk for a ${gb} GB CSV in $WORK ($((free / 1000000000)) GB free)"
+        log "generating $file: the 1 GB CSV's rows x $reps"
+        rm -f "$file"
         {
             head -1 "$CSV"
             for _ in $(seq "$reps"); do tail -n +2 "$CSV"; done
-        } >"$BIG.tmp"
-        mv "$BIG.tmp" "$BIG"
-        echo "$reps" >"$BIG.reps"
+        } >"$file.tmp"
+        mv "$file.tmp" "$file"
+        echo "$reps" >"$file.reps"
     fi
-    log "memory: peak RSS on $BIG ($(du -h "$BIG" | cut -f1)), a first build (hashes the source too)"
-    rm -rf "$P_BIG/out" "$P_BIG/dataset.lock" "$P_BIG/.mldatabuild" "$WORK/store-big"
-    rss mld-big env MLDATA_HOME="$WORK/store-big" "$BIN" -C "$P_BIG" build --json
-    echo "$reps" >"$RESULTS/big-reps.txt"
+    log "memory: peak RSS on $file ($(stat -c %s "$file") bytes), a first build"
+    rm -rf "$proj/out" "$proj/dataset.lock" "$proj/.mldatabuild" "$WORK/store-big"
+    rss "mld-big-$gb" env MLDATA_HOME="$WORK/store-big" "$BIN" -C "$proj" build --json
+    echo "$reps $(stat -c %s "$file")" >"$RESULTS/big-$gb.txt"
+    rm -rf "$proj/out" "$WORK/store-big"
+    if [ "$KEEP_BIG" != 1 ]; then
+        rm -f "$file" "$file.reps"
+    fi
 }
 
 # --- check: outputs against pyarrow's ------------------------------------------------------
@@ -256,29 +276,18 @@ profile() {
         tee "$RESULTS/encode-exp-csv.txt" >&2
 }
 
-cleanup_big() {
-    if [ "$KEEP_BIG" != 1 ]; then
-        rm -f "$BIG" "$BIG.reps"
-        rm -rf "$P_BIG/out" "$P_BIG/dataset.lock" "$P_BIG/.mldatabuild" "$WORK/store-big"
-    fi
-}
-
 case "$WHAT" in
 all)
     speed csv csv "$CSV" "$P_CSV"
     speed jsonl jsonl "$JSONL" "$P_JSONL"
     memory
-    cleanup_big
     check
     ;;
 speed)
     speed csv csv "$CSV" "$P_CSV"
     speed jsonl jsonl "$JSONL" "$P_JSONL"
     ;;
-memory)
-    memory
-    cleanup_big
-    ;;
+memory) memory ;;
 check) check ;;
 profile) profile ;;
 *) die "unknown benchmark '$WHAT' (all, speed, memory, check, profile)" ;;
