@@ -195,31 +195,18 @@ impl Lock {
 
     /// Read a lockfile; `Ok(None)` when it does not exist.
     pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
-        let shown = path.display().to_string();
-        match std::fs::read_to_string(path) {
-            Ok(text) => Lock::parse(&text, &shown).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(LockError::Io {
-                path: shown,
-                source,
-            }),
-        }
+        let Some((text, shown)) = read_text(path)? else {
+            return Ok(None);
+        };
+        Lock::parse(&text, &shown).map(Some)
     }
 
     /// Read a lockfile through a parse cache: YAML parsing of a large lock (tens of thousands of
     /// source files) costs tens of milliseconds, so the parsed lock is kept as JSON in `cache`,
     /// keyed by the BLAKE3 of the lock's text. A stale or damaged cache is ignored.
     pub fn read_cached(path: &Path, cache: &Path) -> Result<Option<Lock>, LockError> {
-        let shown = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(LockError::Io {
-                    path: shown,
-                    source,
-                });
-            }
+        let Some((text, shown)) = read_text(path)? else {
+            return Ok(None);
         };
         let key = blake3::hash(text.as_bytes()).to_hex().to_string();
         if let Ok(bytes) = std::fs::read(cache)
@@ -258,6 +245,19 @@ impl Lock {
             s.built = None;
         }
         l
+    }
+}
+
+/// A lockfile's text and its name for messages; `None` when it does not exist.
+fn read_text(path: &Path) -> Result<Option<(String, String)>, LockError> {
+    let shown = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some((text, shown))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(LockError::Io {
+            path: shown,
+            source,
+        }),
     }
 }
 

@@ -120,24 +120,6 @@ impl Store {
         let text = serde_json::to_string_pretty(rec).map_err(io::Error::other)?;
         crate::lockfile::write_atomic(&path, &text).map(|_| ())
     }
-
-    /// Every run-cache record, for `ls`-style listings and garbage collection.
-    pub fn runs(&self) -> Vec<RunRecord> {
-        let mut out = Vec::new();
-        for e in walkdir::WalkDir::new(self.root.join("runs-v1"))
-            .into_iter()
-            .flatten()
-        {
-            if e.file_type().is_file()
-                && let Some(r) = fs::read_to_string(e.path())
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok())
-            {
-                out.push(r);
-            }
-        }
-        out
-    }
 }
 
 /// Put `object` at `dest` atomically: a hard link (or a copy across file systems) made under a

@@ -87,24 +87,6 @@ impl Project {
         self.root.join(&self.out_dir)
     }
 
-    /// Nodes that depend on `i`, directly or not.
-    pub fn downstream(&self, i: usize) -> BTreeSet<usize> {
-        let mut out = BTreeSet::new();
-        let mut changed = true;
-        out.insert(i);
-        while changed {
-            changed = false;
-            for (j, n) in self.nodes.iter().enumerate() {
-                if !out.contains(&j) && n.inputs.iter().any(|x| out.contains(x)) {
-                    out.insert(j);
-                    changed = true;
-                }
-            }
-        }
-        out.remove(&i);
-        out
-    }
-
     /// `i` and everything it depends on.
     pub fn upstream_closure(&self, targets: &[usize]) -> BTreeSet<usize> {
         let mut out = BTreeSet::new();
