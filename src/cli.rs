@@ -59,6 +59,103 @@ pub enum Command {
     Init(InitArgs),
     /// Print the stage graph.
     Dag(DagArgs),
+    /// Check a data file or folder without a spec: duplicates, missing values, schema, labels.
+    Validate(ValidateCmdArgs),
+    /// Split a data file or folder without a spec: ratios, stratified, by key or group.
+    Split(SplitCmdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateCmdArgs {
+    /// The data: a file (CSV, JSON Lines, Parquet…) or a folder of them.
+    pub path: PathBuf,
+    /// The label column: counts, imbalance and a histogram.
+    #[arg(long, value_name = "COLUMN")]
+    pub label: Option<String>,
+    /// Find near-duplicates in this text (or image) column.
+    #[arg(long, value_name = "COLUMN")]
+    pub near_duplicates: Option<String>,
+    /// Similarity from which texts are near-duplicates.
+    #[arg(long, default_value_t = 0.95, value_name = "X")]
+    pub threshold: f64,
+    /// Check that the media files in this column decode.
+    #[arg(long, value_name = "COLUMN")]
+    pub files: Option<String>,
+    /// With --files: check every file, not a sample of 1000.
+    #[arg(long)]
+    pub full: bool,
+    /// With --files: copy unusable files to the reports folder.
+    #[arg(long)]
+    pub quarantine: bool,
+    /// Exit 1 when any check finds something.
+    #[arg(long)]
+    pub strict: bool,
+    /// Where the generated spec, lockfile and reports go [default: ./<name>-validation].
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Replace a dataset.yaml in the output folder that this command did not write.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SplitCmdArgs {
+    /// The data: a file (CSV, JSON Lines, Parquet…) or a folder of them.
+    pub path: PathBuf,
+    /// Shares of the splits, e.g. 0.7,0.2,0.1 (normalized when they do not sum to 1).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.8,0.1,0.1",
+        value_name = "SHARES"
+    )]
+    pub ratios: Vec<f64>,
+    /// Split names [default: train,test or train,validation,test].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub names: Option<Vec<String>>,
+    /// Balance the splits on this label column.
+    #[arg(long, value_name = "COLUMN", conflicts_with_all = ["key", "group"])]
+    pub stratify: Option<String>,
+    /// Assign rows by a hash of this column: adding rows never moves existing ones.
+    #[arg(long, value_name = "COLUMN", conflicts_with = "group")]
+    pub key: Option<String>,
+    /// Keep each value of this column in one split.
+    #[arg(long, value_name = "COLUMN")]
+    pub group: Option<String>,
+    /// Seed [default: drawn, printed, and kept in the lockfile].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Index files next to the split tables.
+    #[arg(long, value_enum, default_value_t = IndexArg::Csv)]
+    pub index: IndexArg,
+    /// Fail when identical rows end up in two splits.
+    #[arg(long)]
+    pub fail_on_leakage: bool,
+    /// Where the generated spec, lockfile and splits go [default: ./<name>-splits].
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Replace a dataset.yaml in the output folder that this command did not write.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum IndexArg {
+    Csv,
+    Json,
+    Txt,
+    None,
+}
+
+impl IndexArg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Json => "json",
+            Self::Txt => "txt",
+            Self::None => "none",
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +187,9 @@ pub struct BuildArgs {
     /// Print events as JSON Lines on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Seed for the stages whose spec sets none (instead of the lock's or a drawn one).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +238,12 @@ pub struct DiffArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also compare the tables row by row: rows added, removed, changed, moved between splits.
+    #[arg(long)]
+    pub detailed: bool,
+    /// With `--detailed`: the column identifying a row [default: the whole row's content].
+    #[arg(long, value_name = "COLUMN", requires = "detailed")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -92,7 +92,7 @@ struct NodeDone {
 /// What a stage thread sends back.
 struct Finished {
     node: usize,
-    result: std::result::Result<RunRecord, StageError>,
+    result: std::result::Result<(RunRecord, Option<String>), StageError>,
     seconds: f64,
     peak_rss_mb: u64,
 }
@@ -354,7 +354,7 @@ impl Executor<'_> {
                 .outputs
                 .iter()
                 .map(|f| FileLock {
-                    path: format!("{}/{}", node.output, f.path),
+                    path: crate::lockfile::output_path(&node.output, &f.path),
                     ..f.clone()
                 })
                 .collect(),
@@ -372,7 +372,7 @@ impl Executor<'_> {
         let keep: BTreeSet<String> = rec
             .outputs
             .iter()
-            .map(|f| format!("{}/{}", node.output, f.path))
+            .map(|f| crate::lockfile::output_path(&node.output, &f.path))
             .collect();
         if let Some(old) = self.old.and_then(|l| l.stages.get(&node.name)) {
             for f in &old.outputs {
@@ -384,17 +384,19 @@ impl Executor<'_> {
         let mut files = Vec::new();
         for f in &rec.outputs {
             let object = self.store.object_path(&f.sha256);
-            let dest = out.join(&node.output).join(&f.path);
+            let dest = out.join(crate::lockfile::output_path(&node.output, &f.path));
             store::materialize(&object, &dest)
                 .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", dest.display())))?;
             // Both names are one read-only file whose bytes we know: remember them, so the next
             // build or verify does not read them again.
             self.stat.record_known(&object, &f.sha256);
             self.stat.record_known(&dest, &f.sha256);
-            files.push(InputFile {
-                name: f.path.clone(),
-                path: dest,
-            });
+            if !crate::lockfile::is_report(&f.path) {
+                files.push(InputFile {
+                    name: f.path.clone(),
+                    path: dest,
+                });
+            }
         }
         Ok(files)
     }
@@ -572,12 +574,12 @@ impl Executor<'_> {
                                 let files = entry
                                     .outputs
                                     .iter()
-                                    .map(|f| InputFile {
-                                        name: f
-                                            .path
-                                            .strip_prefix(&format!("{}/", node.output))
-                                            .unwrap_or(&f.path)
-                                            .to_owned(),
+                                    .map(|f| {
+                                        (crate::lockfile::output_rel(&node.output, &f.path), f)
+                                    })
+                                    .filter(|(rel, _)| !crate::lockfile::is_report(rel))
+                                    .map(|(name, f)| InputFile {
+                                        name,
                                         path: out.join(&f.path),
                                     })
                                     .collect();
@@ -687,7 +689,7 @@ impl Executor<'_> {
                 let i = fin.node;
                 let node = &p.nodes[i];
                 match fin.result {
-                    Ok(mut rec) => {
+                    Ok((mut rec, display)) => {
                         let (key, inputs) = keys.remove(&i).unwrap_or_default();
                         rec.key.clone_from(&key);
                         if let Err(e) = self.store.record_run(&rec) {
@@ -746,6 +748,7 @@ impl Executor<'_> {
                             } else {
                                 Vec::new()
                             },
+                            report: display,
                         });
                         rows.insert(
                             node.name.clone(),
@@ -1017,7 +1020,7 @@ fn run_stage(
 ) -> Finished {
     let t = Instant::now();
     let sampler = RssSampler::start();
-    let result = (|| -> std::result::Result<RunRecord, StageError> {
+    let result = (|| -> std::result::Result<(RunRecord, Option<String>), StageError> {
         if stop.load(Ordering::Relaxed) {
             return Err(StageError::new("cancelled"));
         }
@@ -1114,13 +1117,16 @@ fn run_stage(
         if !output.warnings.is_empty() {
             summary.insert("warnings".into(), output.warnings.into());
         }
-        Ok(RunRecord {
-            key: String::new(),
-            kind: stage.kind().to_owned(),
-            outputs,
-            output_hash,
-            summary,
-        })
+        Ok((
+            RunRecord {
+                key: String::new(),
+                kind: stage.kind().to_owned(),
+                outputs,
+                output_hash,
+                summary,
+            },
+            output.display,
+        ))
     })();
     let peak = sampler.stop();
     Finished {

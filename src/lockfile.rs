@@ -14,6 +14,41 @@ use serde::{Deserialize, Serialize};
 /// The lockfile format version this build writes and reads.
 pub const LOCK_VERSION: u32 = 1;
 
+/// Stage outputs are named relative to the stage's output folder, except report files: a stage
+/// writes those under `@reports/` in its output folder, and they live in the dataset folder's
+/// `reports/` (shared by all stages, so users find every report in one place).
+pub const REPORTS_PREFIX: &str = "@reports/";
+
+/// The dataset folder's reports folder.
+pub const REPORTS_DIR: &str = "reports";
+
+/// Where an output file of a stage lives, relative to the dataset folder.
+pub fn output_path(stage_output: &str, rel: &str) -> String {
+    match rel.strip_prefix(REPORTS_PREFIX) {
+        Some(r) => format!("{REPORTS_DIR}/{r}"),
+        None => format!("{stage_output}/{rel}"),
+    }
+}
+
+/// The inverse of [`output_path`]: a lock path back to the name the stage gave it.
+pub fn output_rel(stage_output: &str, path: &str) -> String {
+    if let Some(r) = path
+        .strip_prefix(REPORTS_DIR)
+        .and_then(|r| r.strip_prefix('/'))
+        && !path.starts_with(&format!("{stage_output}/"))
+    {
+        return format!("{REPORTS_PREFIX}{r}");
+    }
+    path.strip_prefix(&format!("{stage_output}/"))
+        .unwrap_or(path)
+        .to_owned()
+}
+
+/// Whether a stage's output file is a report (not part of the table downstream stages read).
+pub fn is_report(rel: &str) -> bool {
+    rel.starts_with(REPORTS_PREFIX)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(

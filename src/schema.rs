@@ -5,7 +5,11 @@ use crate::lockfile::Lock;
 use crate::spec::model::Spec;
 
 /// Stage kinds and the name of their spec struct in the schema's `$defs`.
-const STAGE_DEFS: &[(&str, &str)] = &[("normalize", "NormalizeSpec"), ("split", "SplitSpec")];
+const STAGE_DEFS: &[(&str, &str)] = &[
+    ("normalize", "NormalizeSpec"),
+    ("validate", "ValidateSpec"),
+    ("split", "SplitSpec"),
+];
 
 pub fn dataset_schema() -> String {
     let mut v = serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or_default();
@@ -15,6 +19,16 @@ pub fn dataset_schema() -> String {
         }
     }
     pretty(&v)
+}
+
+/// `reports/<stage>.json` of a `validate` stage.
+pub fn validation_report_schema() -> String {
+    pretty(
+        &serde_json::to_value(schemars::schema_for!(
+            crate::stages::validate::ValidationReport
+        ))
+        .unwrap_or_default(),
+    )
 }
 
 pub fn lockfile_schema() -> String {
@@ -32,5 +46,9 @@ pub fn files() -> Vec<(&'static str, String)> {
     vec![
         ("schemas/dataset.schema.json", dataset_schema()),
         ("schemas/lockfile.schema.json", lockfile_schema()),
+        (
+            "schemas/validation-report.schema.json",
+            validation_report_schema(),
+        ),
     ]
 }

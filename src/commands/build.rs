@@ -3,19 +3,31 @@
 use crate::cli::BuildArgs;
 use crate::error::{Error, Result};
 use crate::executor::{BuildRequest, Executor};
-use crate::report::Reporter;
 use crate::report::human::HumanReporter;
 use crate::report::json::JsonReporter;
+use crate::report::{Event, Reporter};
 use crate::settings::Settings;
+use crate::spec::resolve::SeedOrigin;
 
 pub(crate) fn build(settings: &Settings, args: &BuildArgs) -> Result<u8> {
-    let project = super::load_project(settings)?;
+    build_outcome(settings, args).map(|(code, _)| code)
+}
+
+/// Build, and return the exit code with what happened to each stage.
+pub(crate) fn build_outcome(
+    settings: &Settings,
+    args: &BuildArgs,
+) -> Result<(u8, crate::executor::BuildOutcome)> {
+    let mut project = super::load_project(settings)?;
     let _guard = if args.dry_run {
         None
     } else {
         Some(super::project_lock(settings)?)
     };
     let old = super::read_lock(&project)?;
+    let pinned = project
+        .pin_seeds(old.as_ref(), args.seed)
+        .map_err(Error::user)?;
     let store = super::open_store()?;
     let mut stat = super::stat_cache(settings);
     let jobs = Settings::jobs(args.jobs);
@@ -25,6 +37,12 @@ pub(crate) fn build(settings: &Settings, args: &BuildArgs) -> Result<u8> {
     } else {
         Box::new(HumanReporter::new(settings.verbosity, settings.progress))
     };
+    for (stage, seed, origin) in pinned {
+        match origin {
+            SeedOrigin::Drawn => reporter.event(&Event::SeedDrawn { stage, seed }),
+            SeedOrigin::CommandLine | SeedOrigin::Lock => {}
+        }
+    }
     let mut ex = Executor {
         project: &project,
         store: &store,
@@ -72,9 +90,9 @@ pub(crate) fn build(settings: &Settings, args: &BuildArgs) -> Result<u8> {
         .values()
         .any(|s| matches!(s, crate::executor::Status::Skipped(_)))
     {
-        return Ok(crate::error::EXIT_FAILURE);
+        return Ok((crate::error::EXIT_FAILURE, outcome));
     }
-    Ok(0)
+    Ok((0, outcome))
 }
 
 fn lock_display(project: &crate::spec::Project) -> String {

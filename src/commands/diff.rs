@@ -1,8 +1,12 @@
-//! `mldatabuild diff A [B]`: what changed between two builds, in dataset terms.
+//! `mldatabuild diff A [B]`: what changed between two builds, in dataset terms; with
+//! `--detailed`, also row by row (`diff_rows`).
 
-use std::collections::BTreeSet;
+#[path = "diff_rows.rs"]
+mod diff_rows;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -21,6 +25,9 @@ pub(crate) struct DiffReport {
     pub added_stages: Vec<String>,
     pub removed_stages: Vec<String>,
     pub stages: Vec<StageChange>,
+    /// `--detailed`: the row-level comparison, by stage name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<BTreeMap<String, diff_rows::StageRows>>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -42,6 +49,8 @@ pub(crate) struct StageChange {
     pub rows: Option<(Option<u64>, Option<u64>)>,
     pub splits: Vec<(String, Option<u64>, Option<u64>)>,
     pub schema: Vec<String>,
+    /// Other summary facts that changed (validation findings, label counts, leakage…).
+    pub summary: Vec<(String, String, String)>,
     pub files: Vec<FileChange>,
 }
 
@@ -59,6 +68,7 @@ impl StageChange {
             && self.rows.is_none()
             && self.splits.is_empty()
             && self.schema.is_empty()
+            && self.summary.is_empty()
             && self.files.is_empty()
     }
 }
@@ -230,6 +240,19 @@ pub(crate) fn compare(old: &Lock, new: &Lock, old_name: &str, new_name: &str) ->
                         c.schema.push(format!("+ {col}: {ty}"));
                     }
                 }
+                // Facts shown above, or too bulky to list, are left out of the summary diff.
+                const SHOWN: &[&str] =
+                    &["rows", "splits", "schema", "inputs", "features", "warnings"];
+                let facts = |st: &StageLock| {
+                    serde_json::Value::Object(
+                        st.summary
+                            .iter()
+                            .filter(|(k, _)| !SHOWN.contains(&k.as_str()))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    )
+                };
+                all_diffs("summary", &facts(a), &facts(b), &mut c.summary);
                 c.files = file_changes(&a.outputs, &b.outputs);
                 if !c.is_empty() {
                     r.stages.push(c);
@@ -290,6 +313,17 @@ fn render(r: &DiffReport) -> String {
         for line in &c.schema {
             let _ = writeln!(s, "  schema {line}");
         }
+        const MAX_FACTS: usize = 30;
+        for (p, a, b) in c.summary.iter().take(MAX_FACTS) {
+            let _ = writeln!(s, "  {p}: {a} → {b}");
+        }
+        if c.summary.len() > MAX_FACTS {
+            let _ = writeln!(
+                s,
+                "  … {} more summary changes (`--json` lists them all)",
+                c.summary.len() - MAX_FACTS
+            );
+        }
         for f in &c.files {
             let _ = writeln!(
                 s,
@@ -308,14 +342,39 @@ fn render(r: &DiffReport) -> String {
     {
         s.push_str("no changes\n");
     }
+    if let Some(rows) = &r.rows {
+        diff_rows::render(rows, &mut s);
+    }
     s
 }
 
+/// Where a loaded build's outputs are, and what recreates them.
+struct Place {
+    dataset_dir: PathBuf,
+    recreate: String,
+}
+
+/// The dataset folder of a lock read from `path`: the folder of a `manifest.yaml`, else the
+/// lock's `output:` next to it.
+fn dataset_dir(path: &Path, lock: &Lock) -> PathBuf {
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    if path.file_name().is_some_and(|f| f == "manifest.yaml") {
+        dir
+    } else {
+        dir.join(&lock.output)
+    }
+}
+
 /// A lock from a path, or from a git revision of the project's lockfile.
-fn load(settings: &Settings, arg: &str) -> Result<(Lock, String)> {
+fn load(settings: &Settings, arg: &str) -> Result<(Lock, String, Place)> {
     let path = settings.cwd.join(arg);
     if path.is_file() {
-        return Ok((super::read_lock_arg(&path)?, arg.to_owned()));
+        let lock = super::read_lock_arg(&path)?;
+        let place = Place {
+            dataset_dir: dataset_dir(&path, &lock),
+            recreate: format!("run `mldatabuild rebuild {arg}`"),
+        };
+        return Ok((lock, arg.to_owned(), place));
     }
     let lock_path = super::rebuild::default_lock_path(settings);
     let repo = git2::Repository::discover(&settings.cwd).map_err(|_| {
@@ -343,23 +402,55 @@ fn load(settings: &Settings, arg: &str) -> Result<(Lock, String)> {
         .map_err(|e| Error::user(format!("`{spec}` is not a file: {}", e.message())))?;
     let text = std::str::from_utf8(blob.content())
         .map_err(|_| Error::user(format!("`{spec}` is not UTF-8")))?;
-    Ok((Lock::parse(text, &spec)?, arg.to_owned()))
+    let lock = Lock::parse(text, &spec)?;
+    let place = Place {
+        dataset_dir: dataset_dir(&lock_path, &lock),
+        recreate: format!("check out `{arg}` and run `mldatabuild build`"),
+    };
+    Ok((lock, arg.to_owned(), place))
 }
 
 pub(crate) fn diff(settings: &Settings, args: &DiffArgs) -> Result<u8> {
-    let (old, old_name) = load(settings, &args.old)?;
-    let (new, new_name) = if let Some(n) = &args.new {
+    let (old, old_name, old_place) = load(settings, &args.old)?;
+    let (new, new_name, new_place) = if let Some(n) = &args.new {
         load(settings, n)?
     } else {
         let p = super::rebuild::default_lock_path(settings);
+        let lock = super::read_lock_arg(&p)?;
+        let place = Place {
+            dataset_dir: dataset_dir(&p, &lock),
+            recreate: "run `mldatabuild build`".into(),
+        };
         (
-            super::read_lock_arg(&p)?,
+            lock,
             p.file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            place,
         )
     };
-    let report = compare(&old, &new, &old_name, &new_name);
+    let mut report = compare(&old, &new, &old_name, &new_name);
+    if args.detailed {
+        let side = |lock, place: Place| diff_rows::Side {
+            lock,
+            dataset_dir: place.dataset_dir,
+            recreate: place.recreate,
+        };
+        // The project's stat cache when there is a project here; no state written otherwise.
+        let mut stat = if settings.state_dir().is_dir() {
+            super::stat_cache(settings)
+        } else {
+            crate::statcache::StatCache::ephemeral()
+        };
+        let rows = diff_rows::compare(
+            &side(&old, old_place),
+            &side(&new, new_place),
+            args.key.as_deref(),
+            &mut stat,
+        );
+        stat.save();
+        report.rows = Some(rows?);
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         let _ = writeln!(

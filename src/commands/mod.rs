@@ -1,5 +1,6 @@
 //! One file per subcommand; shared helpers for loading a project and its state.
 
+mod adhoc;
 mod build;
 mod clean;
 mod dag;
@@ -35,6 +36,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Schema(a) => schema::schema(&settings, &a),
         Command::Init(a) => init::init(&settings, &a),
         Command::Dag(a) => dag::dag(&settings, &a),
+        Command::Validate(a) => adhoc::validate(&settings, &a),
+        Command::Split(a) => adhoc::split(&settings, &a),
     }
 }
 

@@ -27,8 +27,11 @@ fn plan(
     settings: &Settings,
     targets: Vec<String>,
 ) -> Result<(crate::spec::Project, BTreeMap<String, Status>, Vec<Event>)> {
-    let project = super::load_project(settings)?;
+    let mut project = super::load_project(settings)?;
     let old = super::read_lock(&project)?;
+    project
+        .pin_seeds(old.as_ref(), None)
+        .map_err(crate::error::Error::user)?;
     let store = super::open_store()?;
     let mut stat = super::stat_cache(settings);
     let collect = Collect::default();

@@ -49,17 +49,16 @@ pub(crate) fn consistency(
             Err(e) => problems.push(format!("stage {name}: {e}")),
             Ok(_) => {}
         }
-        let prefix = format!("{}/", st.output);
+        let names: Vec<String> = st
+            .outputs
+            .iter()
+            .map(|f| crate::lockfile::output_rel(&st.output, &f.path))
+            .collect();
         let rel: Vec<(&str, u64, &str)> = st
             .outputs
             .iter()
-            .map(|f| {
-                (
-                    f.path.strip_prefix(&prefix).unwrap_or(&f.path),
-                    f.size,
-                    f.sha256.as_str(),
-                )
-            })
+            .zip(&names)
+            .map(|(f, n)| (n.as_str(), f.size, f.sha256.as_str()))
             .collect();
         if files_hash(OUTPUT_DOMAIN, &rel) != st.output_hash {
             problems.push(format!(
@@ -112,7 +111,8 @@ pub(crate) fn verify(settings: &Settings, args: &VerifyArgs) -> Result<u8> {
     let spec_params = if is_manifest || args.lock.is_some() {
         None
     } else {
-        super::load_project(settings).ok().map(|p| {
+        super::load_project(settings).ok().map(|mut p| {
+            let _ = p.pin_seeds(Some(&lock), None);
             p.nodes
                 .iter()
                 .filter_map(|n| match &n.kind {

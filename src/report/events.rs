@@ -50,6 +50,9 @@ pub enum Event {
         /// The output table's columns, for stages that define a schema (normalize).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         schema: Vec<ColumnInfo>,
+        /// A terminal summary of the stage's findings (validation, split distributions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report: Option<String>,
     },
     StageFailed {
         name: String,
@@ -62,6 +65,11 @@ pub enum Event {
     },
     Warning {
         message: String,
+    },
+    /// A stage's spec sets no seed and the lock has none: this one was drawn and is recorded.
+    SeedDrawn {
+        stage: String,
+        seed: u64,
     },
     BuildFinished(BuildSummary),
 }

@@ -275,6 +275,7 @@ impl Reporter for HumanReporter {
                 rows,
                 outputs,
                 schema,
+                report,
             } => {
                 self.finish_bar(name);
                 if !quiet {
@@ -290,6 +291,9 @@ impl Reporter for HumanReporter {
                     if !schema.is_empty() {
                         self.print(&schema_table(schema));
                     }
+                    if let Some(r) = report {
+                        self.print(r);
+                    }
                 }
             }
             Event::StageFailed { name, error, hint } => {
@@ -303,6 +307,11 @@ impl Reporter for HumanReporter {
                 self.line("Skipped", &format!("{name}: {reason}"), Style::Warn);
             }
             Event::Warning { message } => self.line("warning", message, Style::Warn),
+            Event::SeedDrawn { stage, seed } => self.line(
+                "Seed",
+                &format!("{stage}: Split with seed: {seed} (drawn; kept in the lockfile, or set `seed: {seed}` in the spec)"),
+                Style::Warn,
+            ),
             Event::BuildFinished(s) => self.summary(s),
             _ => {}
         }

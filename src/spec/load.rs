@@ -10,7 +10,7 @@ use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use super::error::{SourceFile, SpecError, did_you_mean};
-use super::model::{NormalizeSpec, Spec, SplitSpec, StageEntry};
+use super::model::{NormalizeSpec, Spec, SplitSpec, StageEntry, ValidateSpec};
 use crate::stages::KINDS;
 
 /// Specs larger than this are refused before parsing.
@@ -146,6 +146,10 @@ pub fn deserialize_stages<'de, D: de::Deserializer<'de>>(
                     }
                     Some("split") => {
                         let (c, p) = map.next_value::<SplitSpec>()?.into_parts();
+                        (c, serde_json::to_value(p))
+                    }
+                    Some("validate") => {
+                        let (c, p) = map.next_value::<ValidateSpec>()?.into_parts();
                         (c, serde_json::to_value(p))
                     }
                     _ => {

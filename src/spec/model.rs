@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 
 use crate::stages::normalize::NormalizeParams;
 use crate::stages::split::SplitParams;
+use crate::stages::validate::ValidateParams;
 
 /// The whole `dataset.yaml`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -161,11 +162,66 @@ stage_spec!(NormalizeSpec, NormalizeParams {
 stage_spec!(
     SplitSpec,
     SplitParams {
-        /// Split names and their fractions of the rows. Default: train 0.8, validation 0.1, test 0.1.
+        /// Split names and their shares of the rows (normalized when they do not sum to 1).
+        /// Default: train 0.8, validation 0.1, test 0.1.
         #[serde(default = "crate::stages::split::default_ratios")]
         ratios: crate::stages::split::Ratios,
-        /// Seed of the deterministic assignment of rows to splits.
-        seed: u64,
+        /// Seed of the deterministic assignment. When absent, one is drawn on the first build,
+        /// printed, and kept in dataset.lock (or given with `build --seed`).
+        #[serde(default)]
+        seed: Option<u64>,
+        /// Balance the splits on this label column: each split gets each label's share.
+        #[serde(default)]
+        stratify: Option<String>,
+        /// Assign each row by a hash of this column and the seed, so adding rows never moves
+        /// existing rows between splits (sizes follow the ratios on average).
+        #[serde(default)]
+        key: Option<String>,
+        /// Keep the rows of each value of this column (a user, a document) in one split.
+        #[serde(default)]
+        group: Option<String>,
+        /// Index files next to the split tables: `csv` (default), `json`, `txt` or `none`.
+        #[serde(default)]
+        index: crate::stages::split::IndexFormat,
+        /// The column the index files list [default: `key`, else row numbers of the input].
+        #[serde(default)]
+        index_column: Option<String>,
+        /// With `stratify`: the largest difference between a label's share in a split and
+        /// overall before a warning (default 0.02, two points).
+        #[serde(default = "crate::stages::split::default_tolerance")]
+        stratify_tolerance: f64,
+        /// The cross-split leakage check: which columns define identical rows, and an optional
+        /// text column compared for near-duplicates.
+        #[serde(default)]
+        leakage: crate::stages::split::Leakage,
+        /// Fail the build when rows leak between splits (default: a warning).
+        #[serde(default)]
+        fail_on_leakage: bool,
+    }
+);
+
+stage_spec!(
+    ValidateSpec,
+    ValidateParams {
+        /// Exact duplicate rows (on by default): `columns` (default all), `severity`, `action`.
+        #[serde(default)]
+        duplicates: crate::stages::validate::DuplicatesCheck,
+        /// Near-duplicates of a text column (MinHash, word 5-grams, 14 bands × 8 rows) or an
+        /// image column (perceptual hash): `column`, `threshold` / `max_distance`.
+        #[serde(default)]
+        near_duplicates: Option<crate::stages::validate::NearDuplicatesCheck>,
+        /// Label distribution of `column`: counts, imbalance (`max_imbalance`, default 10).
+        #[serde(default)]
+        labels: Option<crate::stages::validate::LabelsCheck>,
+        /// Missing values (on by default): nulls, NaN, empty strings; `threshold` default 0.05.
+        #[serde(default)]
+        missing: crate::stages::validate::MissingCheck,
+        /// Schema (on by default): consistent across files; `types`, `not_null` expected.
+        #[serde(default = "crate::stages::validate::default_schema")]
+        schema: crate::stages::validate::SchemaCheck,
+        /// Media files in `column` decode and have reasonable sizes (sampled; `full: true`).
+        #[serde(default)]
+        files: Option<crate::stages::validate::FilesCheck>,
     }
 );
 
@@ -175,5 +231,6 @@ stage_spec!(
 #[expect(dead_code, reason = "only used to generate the JSON schema")]
 pub(crate) enum StageSchema {
     Normalize(NormalizeSpec),
+    Validate(ValidateSpec),
     Split(SplitSpec),
 }

@@ -74,7 +74,54 @@ pub struct Project {
     pub nodes: Vec<Node>,
 }
 
+/// Where a stage's seed came from, when the spec gives none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedOrigin {
+    /// `--seed` on the command line.
+    CommandLine,
+    /// Kept from the previous build's lock.
+    Lock,
+    /// Drawn now, to be recorded in the lock.
+    Drawn,
+}
+
 impl Project {
+    /// Give every stage whose spec leaves `seed:` out a seed: `--seed` if given, else the one
+    /// the lock recorded, else a freshly drawn one (so the first build draws and every later
+    /// build reuses it, like a lockfile pins a version). Returns the stages that were given one
+    /// and where it came from.
+    pub fn pin_seeds(
+        &mut self,
+        old: Option<&crate::lockfile::Lock>,
+        cli: Option<u64>,
+    ) -> Result<Vec<(String, u64, SeedOrigin)>, String> {
+        let mut pinned = Vec::new();
+        for node in &mut self.nodes {
+            let NodeKind::Stage(stage) = &node.kind else {
+                continue;
+            };
+            let mut params = stage.params();
+            if !params.get("seed").is_some_and(serde_json::Value::is_null) {
+                continue;
+            }
+            let kind = stage.kind();
+            let locked = old
+                .and_then(|l| l.stages.get(&node.name))
+                .filter(|e| e.kind == kind)
+                .and_then(|e| e.params.get("seed"))
+                .and_then(serde_json::Value::as_u64);
+            let (seed, origin) = match (cli, locked) {
+                (Some(s), _) => (s, SeedOrigin::CommandLine),
+                (None, Some(s)) => (s, SeedOrigin::Lock),
+                (None, None) => (draw_seed(), SeedOrigin::Drawn),
+            };
+            params["seed"] = seed.into();
+            node.kind = NodeKind::Stage(crate::stages::build(kind, &params)?);
+            pinned.push((node.name.clone(), seed, origin));
+        }
+        Ok(pinned)
+    }
+
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)
     }
@@ -165,6 +212,21 @@ fn check_output_path(p: &str) -> Result<(), String> {
         return Err("must not contain `..`, `.` or empty segments".into());
     }
     Ok(())
+}
+
+/// A new seed: small enough to read and type (below 2^31), from the OS's randomness.
+fn draw_seed() -> u64 {
+    let mut b = [0u8; 8];
+    let from_os = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .is_ok();
+    if !from_os {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b = (t as u64 ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    u64::from_le_bytes(b) % (1 << 31)
 }
 
 /// Resolve a parsed spec into a project.
@@ -332,6 +394,20 @@ pub fn resolve(
                     Some(o) => output_path(file, o)?,
                     None => stage.default_output(&st.name.value),
                 };
+                if base == crate::lockfile::REPORTS_DIR
+                    || base.starts_with(&format!("{}/", crate::lockfile::REPORTS_DIR))
+                {
+                    let (loc, label) = match &st.common.output {
+                        Some(o) => (o.referenced, "here"),
+                        None => (st.name.referenced, "this stage's default output folder"),
+                    };
+                    return Err(SpecError::new(format!(
+                        "stage `{}` writes to `{base}/`, which holds the stages' reports",
+                        st.name.value
+                    ))
+                    .at(file, loc, label)
+                    .help("choose another `output:` folder (or another stage name)"));
+                }
                 let output = if combination.is_empty() {
                     base
                 } else {

@@ -4,21 +4,26 @@ pub mod archive;
 pub mod detect;
 pub mod features;
 pub mod filter;
+pub mod imagecheck;
 pub mod infer;
 pub mod media;
+pub mod minhash;
+pub mod neardup;
 pub mod normalize;
+pub mod rows;
 pub mod split;
 pub mod table;
+pub mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Stage kinds available in this version.
-pub const KINDS: &[&str] = &["normalize", "split"];
+pub const KINDS: &[&str] = &["normalize", "validate", "split"];
 
 /// Stage kinds that are designed but not yet built; named in the error for a clearer message.
-pub const PLANNED_KINDS: &[&str] = &["fetch", "validate", "tokenize", "export"];
+pub const PLANNED_KINDS: &[&str] = &["fetch", "tokenize", "export"];
 
 /// One unit of work in the DAG.
 pub trait Stage: fmt::Debug + Send + Sync {
@@ -62,6 +67,23 @@ pub struct StageContext<'a> {
     pub scratch_dir: &'a Path,
 }
 
+impl StageContext<'_> {
+    /// The folder a stage writes its report files into; they land in the dataset folder's
+    /// `reports/` (see [`crate::lockfile::REPORTS_PREFIX`]).
+    pub fn reports_dir(&self) -> PathBuf {
+        self.out_dir
+            .join(crate::lockfile::REPORTS_PREFIX.trim_end_matches('/'))
+    }
+
+    /// The base file name of this node's reports: its name, made safe for a file name.
+    pub fn report_stem(&self) -> String {
+        self.name
+            .chars()
+            .map(|c| if c == '/' || c == '\\' { '_' } else { c })
+            .collect()
+    }
+}
+
 /// What a stage produced.
 #[derive(Debug, Default)]
 pub struct StageOutput {
@@ -71,6 +93,9 @@ pub struct StageOutput {
     pub summary: BTreeMap<String, serde_json::Value>,
     /// Things the user should know (mixed-type columns, skipped files…); reported and recorded.
     pub warnings: Vec<String>,
+    /// A terminal summary printed after the stage finishes (validation findings, split
+    /// distributions…). Not recorded: the same facts are in `summary` and the reports.
+    pub display: Option<String>,
 }
 
 /// A stage failure, for people: what went wrong and what to do.
@@ -108,6 +133,7 @@ pub fn build(kind: &str, params: &serde_json::Value) -> Result<Box<dyn Stage>, S
     match kind {
         "normalize" => Ok(Box::new(normalize::Normalize::new(typed(params)?)?)),
         "split" => Ok(Box::new(split::Split::new(typed(params)?)?)),
+        "validate" => Ok(Box::new(validate::Validate::new(typed(params)?)?)),
         other => Err(format!(
             "unknown stage kind `{other}` (kinds: {})",
             KINDS.join(", ")

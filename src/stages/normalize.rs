@@ -649,6 +649,7 @@ impl Normalize {
             files: vec![("part-0.parquet".into(), Some(pass.rows_out))],
             summary,
             warnings,
+            display: None,
         })
     }
 }
@@ -941,7 +942,7 @@ impl Normalize {
             out = filter_record_batch(&out, &k).map_err(|e| StageError::new(e.to_string()))?;
         }
         for (i, col) in out.columns().iter().enumerate() {
-            pass.nulls[i] += col.null_count() as u64;
+            pass.nulls[i] += col.logical_null_count() as u64;
         }
         pass.rows_out += out.num_rows() as u64;
         Ok(out)

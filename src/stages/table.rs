@@ -593,9 +593,51 @@ pub fn merge_schemas(schemas: &[(String, Schema)]) -> (Schema, Vec<String>) {
 }
 
 /// Every Parquet file of a stage input, as one schema and its batches (in memory).
-pub fn read_parquet_inputs(
-    input: &[InputFile],
-) -> Result<(SchemaRef, Vec<RecordBatch>), StageError> {
+/// The Parquet tables of a stage's input (the files of the stage it reads), opened for
+/// streaming: one merged schema, batches read file by file in name order.
+pub struct ParquetInputs {
+    pub schema: SchemaRef,
+    pub tables: Vec<Table>,
+    /// Each file's own schema, for consistency checks.
+    pub schemas: Vec<(String, Schema)>,
+    /// Type differences between files (the merged column became a string).
+    pub warnings: Vec<String>,
+}
+
+impl ParquetInputs {
+    /// Batches of every file in order, conformed to the merged schema, with the file's index.
+    pub fn batches(&self) -> impl Iterator<Item = Result<(usize, RecordBatch), StageError>> + '_ {
+        self.tables.iter().enumerate().flat_map(move |(i, t)| {
+            let it: Box<dyn Iterator<Item = Result<(usize, RecordBatch), StageError>>> =
+                match t.batches(&self.schema) {
+                    Ok(b) => Box::new(b.map(move |r| r.map(|b| (i, b)))),
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                };
+            it
+        })
+    }
+
+    /// Total rows, from the Parquet footers (no data read).
+    pub fn rows(&self) -> Result<u64, StageError> {
+        let mut n = 0;
+        for t in &self.tables {
+            let file = File::open(&t.path).map_err(|e| err(&t.name, e))?;
+            let meta = parquet::file::reader::SerializedFileReader::new(file)
+                .map_err(|e| err(&t.name, e))?;
+            n += u64::try_from(
+                parquet::file::reader::FileReader::metadata(&meta)
+                    .file_metadata()
+                    .num_rows(),
+            )
+            .unwrap_or(0);
+        }
+        Ok(n)
+    }
+}
+
+/// Open the Parquet tables of a stage's input (non-Parquet files, such as index files, are
+/// not part of the table).
+pub fn open_parquet_inputs(input: &[InputFile]) -> Result<ParquetInputs, StageError> {
     let tables: Vec<Table> = input
         .iter()
         .filter(|f| f.name.ends_with(".parquet"))
@@ -622,14 +664,25 @@ pub fn read_parquet_inputs(
         .iter()
         .map(|t| t.infer(None).map(|(s, _)| (t.name.clone(), s)))
         .collect::<Result<Vec<_>, _>>()?;
-    let schema = Arc::new(merge_schemas(&schemas).0);
-    let mut batches = Vec::new();
-    for t in &tables {
-        for b in t.batches(&schema)? {
-            batches.push(b?);
-        }
-    }
-    Ok((schema, batches))
+    let (merged, warnings) = merge_schemas(&schemas);
+    Ok(ParquetInputs {
+        schema: Arc::new(merged),
+        tables,
+        schemas,
+        warnings,
+    })
+}
+
+/// Read a stage's whole input table into memory.
+pub fn read_parquet_inputs(
+    input: &[InputFile],
+) -> Result<(SchemaRef, Vec<RecordBatch>), StageError> {
+    let inputs = open_parquet_inputs(input)?;
+    let batches = inputs
+        .batches()
+        .map(|r| r.map(|(_, b)| b))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((inputs.schema, batches))
 }
 
 /// Writer properties fixed for reproducible bytes.

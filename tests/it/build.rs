@@ -280,7 +280,7 @@ fn missing_and_modified_outputs_are_detected_and_repaired() {
     cx.run(&["build"]).success().stderr_has("Restored splits");
     cx.run(&["verify"])
         .success()
-        .stdout_has("Verification: 4/4 files match");
+        .stdout_has("Verification: 7/7 files match");
     // A modified output (made writable first: outputs are read-only).
     let p = cx.path("out/demo/clean/part-0.parquet");
     std::fs::remove_file(&p).unwrap();

@@ -38,7 +38,7 @@ fn verify_checks_lock_consistency() {
     let cx = built(20);
     cx.run(&["verify"])
         .success()
-        .stdout_has("Verification: 4/4 files match")
+        .stdout_has("Verification: 7/7 files match")
         .stdout_has("Lock consistency: ok");
     // A hand-edited parameter no longer matches its key or the spec.
     let lock = cx.read("dataset.lock").replace("seed: 1\n", "seed: 5\n");
@@ -70,7 +70,7 @@ fn verify_a_shipped_manifest_without_the_project() {
     let manifest = shipped.path().join("manifest.yaml");
     cx.run(&["verify", manifest.to_str().unwrap()])
         .success()
-        .stdout_has("4/4 files match");
+        .stdout_has("7/7 files match");
 }
 
 #[test]
@@ -79,10 +79,10 @@ fn rebuild_reproduces_from_the_lock_and_from_a_manifest() {
     let out = cx.run(&["rebuild"]);
     out.success()
         .stdout_has("✓ splits/train.parquet")
-        .stdout_has("Verification: 4/4 files match");
+        .stdout_has("Verification: 7/7 files match");
     cx.run(&["rebuild", "out/demo/manifest.yaml", "--out", "again"])
         .success()
-        .stdout_has("Verification: 4/4 files match");
+        .stdout_has("Verification: 7/7 files match");
     assert_eq!(
         cx.read_bytes("again/splits/test.parquet"),
         cx.read_bytes("out/demo/splits/test.parquet")
@@ -118,7 +118,7 @@ fn rebuild_reports_a_mismatching_artifact() {
     let out = cx.run(&["rebuild"]);
     out.code(1)
         .stdout_has("✗ splits/train.parquet  (expected 000000000000…")
-        .stdout_has("Verification: 3/4 files match");
+        .stdout_has("Verification: 6/7 files match");
 }
 
 #[test]
@@ -157,14 +157,18 @@ fn diff_two_lockfiles() {
 fn diff_schema_and_sources() {
     let cx = built(20);
     std::fs::copy(cx.path("dataset.lock"), cx.path("old.lock")).unwrap();
-    cx.file("data.csv", "id,text,label,score\n1,a,0,0.5\n2,b,1,0.25\n");
+    let mut csv = String::from("id,text,label,score\n");
+    for i in 1..=12 {
+        csv.push_str(&format!("{i},t{i},{},0.5\n", i % 2));
+    }
+    cx.file("data.csv", csv);
     cx.run(&["build"]).success();
     cx.run(&["diff", "old.lock"])
         .success()
         .stdout_has("source raw: changed")
         .stdout_has("~ data.csv")
         .stdout_has("schema + score: float64")
-        .stdout_has("rows: 20 → 2");
+        .stdout_has("rows: 20 → 12");
 }
 
 fn git(cx: &TestContext, args: &[&str]) {

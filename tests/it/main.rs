@@ -5,6 +5,7 @@ mod context;
 
 mod build;
 mod commands;
+mod diff_detailed;
 mod errors;
 mod examples;
 mod fuzz;
@@ -12,3 +13,4 @@ mod lockfile;
 mod media;
 mod normalize;
 mod schema;
+mod validate;

@@ -1,0 +1,222 @@
+//! `mldatabuild validate <path>` and `mldatabuild split <path>`: for data without a spec.
+//!
+//! Each writes a small `dataset.yaml` (normalize, then the one stage) into its output folder
+//! and builds it there: the same engine, caching and lockfile as a spec'd build, and the spec
+//! is left for the user to adopt (`mldatabuild -C <folder> build` repeats it).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{BuildArgs, SplitCmdArgs, ValidateCmdArgs};
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+
+/// A YAML scalar, quoted (JSON strings are YAML).
+fn q(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+fn input_path(settings: &Settings, path: &Path) -> Result<PathBuf> {
+    let p = settings.cwd.join(path);
+    if !p.exists() {
+        return Err(
+            Error::user(format!("`{}`: no such file or folder", path.display()))
+                .hint("name a data file (CSV, JSON Lines, Parquet…) or a folder of them"),
+        );
+    }
+    p.canonicalize()
+        .map_err(|e| Error::user(format!("`{}`: {e}", path.display())))
+}
+
+fn default_output(settings: &Settings, input: &Path, suffix: &str) -> PathBuf {
+    let stem = input
+        .file_name()
+        .map_or_else(|| "data".to_owned(), |s| s.to_string_lossy().into_owned());
+    let stem = stem.split('.').next().unwrap_or("data").to_owned();
+    settings.cwd.join(format!("{stem}-{suffix}"))
+}
+
+/// Dataset names allow letters, digits, `-`, `_` and `.`.
+fn dataset_name(input: &Path) -> String {
+    let raw = input
+        .file_stem()
+        .map_or_else(|| "data".to_owned(), |s| s.to_string_lossy().into_owned());
+    let name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() { "data".into() } else { name }
+}
+
+/// Write the spec into `dir` (refusing to overwrite a different spec unless `force`) and
+/// return settings that build it.
+fn prepare(settings: &Settings, dir: &Path, spec: &str, force: bool) -> Result<Settings> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::failure(format!("cannot create `{}`: {e}", dir.display())))?;
+    let file = dir.join("dataset.yaml");
+    if let Ok(old) = std::fs::read_to_string(&file)
+        && old != spec
+        && !force
+        && !old.starts_with(GENERATED)
+    {
+        return Err(Error::user(format!(
+            "`{}` already holds a dataset.yaml that this command did not write",
+            dir.display()
+        ))
+        .hint("choose another `--output` folder, or pass `--force` to replace it"));
+    }
+    crate::lockfile::write_atomic(&file, spec)
+        .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", file.display())))?;
+    Ok(Settings {
+        cwd: dir.to_path_buf(),
+        spec_file: file,
+        spec_display: "dataset.yaml".into(),
+        verbosity: settings.verbosity,
+        progress: settings.progress,
+    })
+}
+
+const GENERATED: &str = "# Written by `mldatabuild";
+
+fn build_args(seed: Option<u64>) -> BuildArgs {
+    BuildArgs {
+        stages: Vec::new(),
+        force: false,
+        dry_run: false,
+        keep_going: false,
+        locked: false,
+        frozen: false,
+        jobs: None,
+        no_run_cache: false,
+        json: false,
+        seed,
+    }
+}
+
+pub(crate) fn validate(settings: &Settings, args: &ValidateCmdArgs) -> Result<u8> {
+    let input = input_path(settings, &args.path)?;
+    let dir = args.output.as_ref().map_or_else(
+        || default_output(settings, &input, "validation"),
+        |o| settings.cwd.join(o),
+    );
+    let mut spec = format!(
+        "{GENERATED} validate`; `mldatabuild -C {} build` repeats it.\nname: {}\nversion: 0.1.0\noutput: dataset\nsources:\n  raw: {{uri: {}}}\nstages:\n  table: {{kind: normalize, input: raw}}\n  validation:\n    kind: validate\n    input: table\n",
+        q(&dir.display().to_string()),
+        dataset_name(&input),
+        q(&input.display().to_string()),
+    );
+    let action = if args.strict { "fail" } else { "report" };
+    let _ = writeln!(spec, "    duplicates: {{action: {action}}}");
+    let _ = writeln!(spec, "    missing: {{action: {action}}}");
+    let _ = writeln!(spec, "    schema: {{action: {action}}}");
+    if let Some(l) = &args.label {
+        let _ = writeln!(spec, "    labels: {{column: {}, action: {action}}}", q(l));
+    }
+    if let Some(t) = &args.near_duplicates {
+        let _ = writeln!(
+            spec,
+            "    near_duplicates: {{column: {}, threshold: {}, action: {action}}}",
+            q(t),
+            args.threshold
+        );
+    }
+    if let Some(f) = &args.files {
+        let _ = writeln!(
+            spec,
+            "    files: {{column: {}, full: {}, quarantine: {}, action: {action}}}",
+            q(f),
+            args.full,
+            args.quarantine
+        );
+    }
+    let s = prepare(settings, &dir, &spec, args.force)?;
+    let (code, outcome) = super::build::build_outcome(&s, &build_args(None))?;
+    // The stage prints its summary when it runs; a fresh one prints the stored report.
+    if !matches!(
+        outcome.statuses.get("validation"),
+        Some(crate::executor::Status::Ran)
+    ) && let Ok(text) = std::fs::read_to_string(dir.join("dataset/reports/validation.json"))
+        && let Some(summary) = crate::stages::validate::render_stored(&text)
+    {
+        eprint!("{summary}");
+    }
+    eprintln!(
+        "Reports: {}",
+        dir.join("dataset/reports/validation.md").display()
+    );
+    Ok(code)
+}
+
+pub(crate) fn split(settings: &Settings, args: &SplitCmdArgs) -> Result<u8> {
+    let input = input_path(settings, &args.path)?;
+    let shares: Vec<f64> = args.ratios.clone();
+    let names: Vec<String> = match &args.names {
+        Some(n) => n.clone(),
+        None => match shares.len() {
+            2 => vec!["train".into(), "test".into()],
+            3 => vec!["train".into(), "validation".into(), "test".into()],
+            k => {
+                return Err(Error::user(format!(
+                    "--ratios gives {k} shares; name the splits with --names"
+                ))
+                .hint("e.g. --ratios 0.6,0.2,0.1,0.1 --names train,validation,test,holdout"));
+            }
+        },
+    };
+    if names.len() != shares.len() {
+        return Err(Error::user(format!(
+            "--names gives {} splits but --ratios {} shares",
+            names.len(),
+            shares.len()
+        ))
+        .hint("give one name per share, in the same order"));
+    }
+    for (n, r) in names.iter().zip(&shares) {
+        crate::stages::split::check_ratio(n, *r).map_err(|e| {
+            let (msg, hint) = e.split_once(" | hint: ").unwrap_or((e.as_str(), ""));
+            Error::user(format!("--ratios: {msg}")).hint(hint.to_owned())
+        })?;
+    }
+    let dir = args.output.as_ref().map_or_else(
+        || default_output(settings, &input, "splits"),
+        |o| settings.cwd.join(o),
+    );
+    let ratios: Vec<String> = names
+        .iter()
+        .zip(&shares)
+        .map(|(n, r)| format!("{n}: {r}"))
+        .collect();
+    let mut spec = format!(
+        "{GENERATED} split`; `mldatabuild -C {} build` repeats it.\nname: {}\nversion: 0.1.0\noutput: dataset\nsources:\n  raw: {{uri: {}}}\nstages:\n  table: {{kind: normalize, input: raw}}\n  splits:\n    kind: split\n    input: table\n    ratios: {{{}}}\n",
+        q(&dir.display().to_string()),
+        dataset_name(&input),
+        q(&input.display().to_string()),
+        ratios.join(", ")
+    );
+    if let Some(seed) = args.seed {
+        let _ = writeln!(spec, "    seed: {seed}");
+    }
+    for (key, v) in [
+        ("stratify", &args.stratify),
+        ("key", &args.key),
+        ("group", &args.group),
+    ] {
+        if let Some(v) = v {
+            let _ = writeln!(spec, "    {key}: {}", q(v));
+        }
+    }
+    let _ = writeln!(spec, "    index: {}", args.index.as_str());
+    if args.fail_on_leakage {
+        let _ = writeln!(spec, "    fail_on_leakage: true");
+    }
+    let s = prepare(settings, &dir, &spec, args.force)?;
+    let (code, _) = super::build::build_outcome(&s, &build_args(None))?;
+    eprintln!("Splits: {}", dir.join("dataset/splits").display());
+    Ok(code)
+}

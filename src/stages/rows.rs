@@ -1,0 +1,163 @@
+//! Row-level helpers shared by `validate` and `split`: content hashes of rows, values as
+//! strings, and column lookup with errors for people.
+
+use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::datatypes::Schema;
+use arrow::row::{RowConverter, SortField};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use super::StageError;
+
+/// The index of `column` in `schema`, or an error naming the columns and a close match.
+pub fn column_index(
+    schema: &Schema,
+    column: &str,
+    what: &str,
+    key: &str,
+) -> Result<usize, StageError> {
+    schema.index_of(column).map_err(|_| {
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let close = crate::spec::error::did_you_mean(column, names.iter().copied());
+        let mut hint = close.map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+        hint.push_str(&format!("the columns are: {}", shorten_list(&names, 30)));
+        StageError::new(format!(
+            "`{key}: {column}`: the input has no column `{column}` to {what}"
+        ))
+        .hint(hint)
+    })
+}
+
+/// `a, b, c` with at most `max` names, then `… and N more`.
+pub fn shorten_list(names: &[&str], max: usize) -> String {
+    if names.len() <= max {
+        return names.join(", ");
+    }
+    format!(
+        "{}, … and {} more",
+        names[..max].join(", "),
+        names.len() - max
+    )
+}
+
+/// A 128-bit content hash of each row over the given columns: equal values give equal
+/// hashes whatever the batch boundaries or the file they came from. Uses Arrow's row format
+/// (a canonical, order-preserving byte encoding of the values, nulls included) and BLAKE3.
+pub fn row_hashes(batch: &RecordBatch, columns: &[usize]) -> Result<Vec<u128>, StageError> {
+    if columns.is_empty() {
+        return Ok(vec![0; batch.num_rows()]);
+    }
+    let arrays: Vec<ArrayRef> = columns.iter().map(|&c| batch.column(c).clone()).collect();
+    let converter = RowConverter::new(
+        arrays
+            .iter()
+            .map(|a| SortField::new(a.data_type().clone()))
+            .collect(),
+    )
+    .map_err(|e| StageError::new(format!("cannot hash rows: {e}")))?;
+    let rows = converter
+        .convert_columns(&arrays)
+        .map_err(|e| StageError::new(format!("cannot hash rows: {e}")))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let h = blake3::hash(r.as_ref());
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&h.as_bytes()[..16]);
+            u128::from_le_bytes(b)
+        })
+        .collect())
+}
+
+/// Each value of an array as display text (`None` for null): dates as ISO, lists as
+/// `[1, 2]`. Used for labels, keys and groups, whose identity is their text.
+pub fn value_strings(array: &dyn Array) -> Result<Vec<Option<String>>, StageError> {
+    let opts = FormatOptions::default();
+    let f = ArrayFormatter::try_new(array, &opts)
+        .map_err(|e| StageError::new(format!("cannot read values: {e}")))?;
+    Ok((0..array.len())
+        .map(|i| {
+            if array.is_null(i) {
+                None
+            } else {
+                Some(f.value(i).to_string())
+            }
+        })
+        .collect())
+}
+
+/// A 64-bit hash of `(domain, seed, value)`, for seeded ordering and bucketing.
+pub fn seeded_hash(domain: &[u8], seed: u64, value: &[u8]) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(domain);
+    h.update(&seed.to_le_bytes());
+    h.update(value);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// Shorten text for a report: at most `max` characters, one line.
+pub fn preview(text: &str, max: usize) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if one_line.chars().count() <= max {
+        return one_line;
+    }
+    let mut s: String = one_line.chars().take(max.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field};
+    use std::sync::Arc;
+
+    fn batch(ids: &[i64], texts: &[Option<&str>]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("text", DataType::Utf8, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(ids.to_vec())),
+                Arc::new(StringArray::from(texts.to_vec())),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn equal_rows_hash_equal_across_batches() {
+        let a = batch(&[1, 2], &[Some("x"), None]);
+        let b = batch(&[2, 1], &[None, Some("x")]);
+        let ha = row_hashes(&a, &[0, 1]).unwrap();
+        let hb = row_hashes(&b, &[0, 1]).unwrap();
+        assert_eq!(ha[0], hb[1]);
+        assert_eq!(ha[1], hb[0]);
+        assert_ne!(ha[0], ha[1]);
+        // Only the text column: null and "x" differ; "" differs from null.
+        let c = batch(&[1, 2], &[Some(""), None]);
+        let hc = row_hashes(&c, &[1]).unwrap();
+        assert_ne!(hc[0], hc[1]);
+    }
+
+    #[test]
+    fn missing_column_error_lists_columns() {
+        let s = Schema::new(vec![Field::new("label", DataType::Utf8, true)]);
+        let e = column_index(&s, "lable", "stratify by", "stratify").unwrap_err();
+        assert!(e.message.contains("no column `lable`"), "{}", e.message);
+        assert!(e.hint.unwrap().contains("did you mean `label`"));
+    }
+
+    #[test]
+    fn preview_shortens() {
+        assert_eq!(preview("a\nb", 10), "a b");
+        assert_eq!(preview("abcdef", 4), "abc…");
+    }
+}
