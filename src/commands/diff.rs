@@ -73,6 +73,12 @@ impl StageChange {
     }
 }
 
+/// Summary facts shown on their own lines, or too bulky to list: left out of the summary diff.
+const SUMMARY_SHOWN: &[&str] = &["rows", "splits", "schema", "inputs", "features", "warnings"];
+
+/// Changed summary facts listed per stage in the human output.
+const MAX_FACTS: usize = 30;
+
 /// Every differing parameter path (not only the first).
 fn all_diffs(
     path: &str,
@@ -240,14 +246,11 @@ pub(crate) fn compare(old: &Lock, new: &Lock, old_name: &str, new_name: &str) ->
                         c.schema.push(format!("+ {col}: {ty}"));
                     }
                 }
-                // Facts shown above, or too bulky to list, are left out of the summary diff.
-                const SHOWN: &[&str] =
-                    &["rows", "splits", "schema", "inputs", "features", "warnings"];
                 let facts = |st: &StageLock| {
                     serde_json::Value::Object(
                         st.summary
                             .iter()
-                            .filter(|(k, _)| !SHOWN.contains(&k.as_str()))
+                            .filter(|(k, _)| !SUMMARY_SHOWN.contains(&k.as_str()))
                             .map(|(k, v)| (k.clone(), v.clone()))
                             .collect(),
                     )
@@ -313,7 +316,6 @@ fn render(r: &DiffReport) -> String {
         for line in &c.schema {
             let _ = writeln!(s, "  schema {line}");
         }
-        const MAX_FACTS: usize = 30;
         for (p, a, b) in c.summary.iter().take(MAX_FACTS) {
             let _ = writeln!(s, "  {p}: {a} → {b}");
         }

@@ -90,8 +90,8 @@ impl IndexFormat {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Leakage {
-    /// Columns whose values make two rows "the same" [default: every column but `key` and
-    /// `index_column`].
+    /// Columns whose values make two rows "the same" [default: every column but `key`,
+    /// `index_column` and identifiers: `id`, `uuid`, names ending in `_id` or `Id`].
     #[serde(default)]
     pub columns: Option<Vec<String>>,
     /// A text column to compare by MinHash for near-duplicates across splits.
@@ -491,7 +491,11 @@ impl Stage for Split {
                 .map(|c| column_index(&schema, c, "compare for leakage", "leakage.columns"))
                 .collect::<Result<_, _>>()?,
             None => (0..schema.fields().len())
-                .filter(|i| Some(*i) != key && Some(*i) != index_column)
+                .filter(|i| {
+                    Some(*i) != key
+                        && Some(*i) != index_column
+                        && !is_identifier(schema.field(*i).name())
+                })
                 .collect(),
         };
         let near_col = col(
@@ -845,6 +849,16 @@ impl Stage for Split {
         out.display = Some(display);
         Ok(out)
     }
+}
+
+/// Identifier columns (`id`, `…_id`, `…Id`) make every row unique, so the default leakage
+/// check leaves them out.
+fn is_identifier(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "id"
+        || lower.ends_with("_id")
+        || (name.ends_with("Id") && name.len() > 2)
+        || lower == "uuid"
 }
 
 fn round4(x: f64) -> f64 {

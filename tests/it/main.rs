@@ -13,4 +13,5 @@ mod lockfile;
 mod media;
 mod normalize;
 mod schema;
+mod split;
 mod validate;
