@@ -527,7 +527,7 @@ impl Stage for Split {
         let mut null_keys = 0u64;
         let mut groups = Interner::default();
         let mut group_ids: Vec<u32> = Vec::new();
-        let mut hashes: Vec<u128> = Vec::new();
+        let mut hashes: Vec<super::rows::RowHash> = Vec::new();
         let mut near = super::neardup::Collector::new(p.leakage.threshold);
         let mut n: u64 = 0;
         for b in inputs.batches() {
@@ -872,8 +872,8 @@ struct Leak {
 }
 
 /// Rows whose content (over the compared columns) also occurs in another split.
-fn exact_leakage(hashes: &[u128], assignment: &[u8], names: &[String]) -> Leak {
-    let mut order: Vec<(u128, u32)> = hashes
+fn exact_leakage(hashes: &[super::rows::RowHash], assignment: &[u8], names: &[String]) -> Leak {
+    let mut order: Vec<(super::rows::RowHash, u32)> = hashes
         .iter()
         .enumerate()
         .map(|(i, &h)| (h, i as u32))

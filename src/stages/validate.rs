@@ -550,7 +550,7 @@ impl Stage for Validate {
         });
 
         // Pass 1.
-        let mut dup_hashes: Vec<(u128, u32)> = Vec::new();
+        let mut dup_hashes: Vec<(super::rows::RowHash, u32)> = Vec::new();
         let mut nulls = vec![0u64; ncols];
         let mut nans = vec![0u64; ncols];
         let mut empties = vec![0u64; ncols];
@@ -1153,7 +1153,7 @@ fn is_dropped(drop: &[bool], row: u64) -> bool {
 }
 
 /// Free the memory of a large vector now.
-fn drop_hashes(v: &mut Vec<(u128, u32)>) {
+fn drop_hashes(v: &mut Vec<(super::rows::RowHash, u32)>) {
     *v = Vec::new();
 }
 
