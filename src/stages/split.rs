@@ -474,6 +474,21 @@ impl Stage for Split {
                     .transpose()
             };
         let stratify = col(&p.stratify, "stratify by", "stratify")?;
+        if let Some(c) = stratify
+            && matches!(
+                schema.field(c).data_type(),
+                arrow::datatypes::DataType::Float16
+                    | arrow::datatypes::DataType::Float32
+                    | arrow::datatypes::DataType::Float64
+            )
+        {
+            return Err(StageError::new(format!(
+                "`stratify: {}` is a {} column: stratifying needs a few discrete labels, and every float value would be a label of its own",
+                schema.field(c).name(),
+                table::type_name(schema.field(c).data_type())
+            ))
+            .hint("stratify by a categorical column, or bin the values into one first"));
+        }
         let key = col(&p.key, "assign splits by", "key")?;
         let group = col(&p.group, "group by", "group")?;
         let index_column = match &p.index_column {

@@ -154,6 +154,13 @@ fn stratified_splits_keep_label_proportions() {
     assert_eq!(d["z"]["train"], 1);
     assert_eq!(s["splits"]["train"].as_u64().unwrap(), 801);
 
+    cx.file("data.csv", "id,score\n1,0.5\n2,0.25\n3,0.125\n");
+    cx.spec(&spec("    seed: 3\n    stratify: score\n"));
+    cx.run(&["build"])
+        .code(1)
+        .stderr_has("`stratify: score` is a float64 column")
+        .stderr_has("hint: stratify by a categorical column");
+    cx.file("data.csv", data(100));
     cx.spec(&spec("    seed: 3\n    stratify: lable\n"));
     cx.run(&["build"])
         .code(1)
