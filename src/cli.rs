@@ -158,7 +158,7 @@ impl IndexArg {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct BuildArgs {
     /// Stages to build (with everything they depend on); all when none are given.
     #[arg(value_name = "STAGE")]
@@ -190,6 +190,20 @@ pub struct BuildArgs {
     /// Seed for the stages whose spec sets none (instead of the lock's or a drawn one).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Never use the network: remote sources come from the download cache, at the revisions
+    /// the lockfile pins (also `MLDATA_OFFLINE=1` or `HF_HUB_OFFLINE=1`).
+    #[arg(long, conflicts_with = "refresh")]
+    pub offline: bool,
+    /// Resolve remote sources again (`@main`, a URL's current content) instead of using the
+    /// revisions the lockfile pins.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Download remote sources again even when the cache has them.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Write the SHA-256 of every `https://` source without one into dataset.yaml (`sha256:`).
+    #[arg(long, conflicts_with_all = ["locked", "frozen", "dry_run"])]
+    pub register_checksums: bool,
 }
 
 #[derive(Debug, Args)]

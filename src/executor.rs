@@ -36,6 +36,8 @@ pub struct BuildRequest {
     pub frozen: bool,
     pub jobs: usize,
     pub use_run_cache: bool,
+    /// How remote sources may use the network and the download cache.
+    pub fetch: crate::fetch::FetchOptions,
 }
 
 /// How a node ended.
@@ -180,11 +182,18 @@ impl Executor<'_> {
     }
 
     /// Hash a source's files; returns its lock entry and its files for downstream stages.
-    fn hash_source(&mut self, i: usize) -> Result<(SourceLock, Vec<InputFile>)> {
+    fn hash_source(
+        &mut self,
+        i: usize,
+        req: &BuildRequest,
+    ) -> Result<(SourceLock, Vec<InputFile>)> {
         let node = &self.project.nodes[i];
         let NodeKind::Source(def) = &node.kind else {
             unreachable!("hash_source on a stage")
         };
+        if crate::fetch::is_remote(&def.uri) {
+            return self.fetch_source(i, req);
+        }
         let files = crate::source::list_files(&self.project.root, def).map_err(|(msg, hint)| {
             let e = Error::user(format!("source `{}`: {msg}", node.name));
             match hint {
@@ -192,6 +201,164 @@ impl Executor<'_> {
                 None => e,
             }
         })?;
+        let (locks, hash) = self.hash_files(i, &files)?;
+        let inputs = files
+            .into_iter()
+            .map(|(name, path)| InputFile { name, path })
+            .collect();
+        Ok((
+            SourceLock {
+                uri: def.uri.clone(),
+                files_glob: def.files.clone(),
+                revision: None,
+                hash,
+                files: locks,
+            },
+            inputs,
+        ))
+    }
+
+    /// A remote source: fetched into the download cache (or found there, at the revision the
+    /// lock pins), then hashed like local files. A cached file whose hash changed (a damaged
+    /// cache) drops the snapshot and fetches again, once.
+    fn fetch_source(
+        &mut self,
+        i: usize,
+        req: &BuildRequest,
+    ) -> Result<(SourceLock, Vec<InputFile>)> {
+        let node = &self.project.nodes[i];
+        let NodeKind::Source(def) = &node.kind else {
+            unreachable!("fetch_source on a stage")
+        };
+        let old = self.old.and_then(|l| l.sources.get(&node.name));
+        let pinned = old
+            .filter(|o| o.uri == def.uri && o.files_glob == def.files)
+            .and_then(|o| o.revision.clone());
+        let mut opts = req.fetch;
+        if req.dry_run {
+            // Planning never downloads: a source the cache lacks keeps its lock entry.
+            opts.offline = true;
+        }
+        for attempt in 0..2 {
+            let reporter = self.reporter;
+            let name = node.name.clone();
+            let started = Instant::now();
+            let fetched = crate::fetch::fetch_source(def, pinned.as_deref(), &opts, &mut |ev| {
+                let message = match ev {
+                    crate::fetch::FetchEvent::Cached { revision } => {
+                        format!("using cached data ({})", short_revision(&revision))
+                    }
+                    crate::fetch::FetchEvent::Downloading { files, bytes } => {
+                        if bytes > 0 {
+                            format!("downloading {files} files, {bytes} bytes")
+                        } else {
+                            format!(
+                                "downloading {files} file{}",
+                                if files == 1 { "" } else { "s" }
+                            )
+                        }
+                    }
+                    crate::fetch::FetchEvent::Resuming { file, percent } => {
+                        format!("resuming `{file}` from {percent}%")
+                    }
+                    crate::fetch::FetchEvent::Warning(w) => {
+                        reporter.event(&Event::Warning {
+                            message: format!("source {name}: {w}"),
+                        });
+                        return;
+                    }
+                };
+                reporter.event(&Event::SourceFetch {
+                    name: name.clone(),
+                    message,
+                });
+            });
+            let fetched = match fetched {
+                Ok(f) => f,
+                Err(e) if req.dry_run => {
+                    if let Some(o) = old {
+                        return Ok((o.clone(), Vec::new()));
+                    }
+                    return Err(Error::user(format!(
+                        "source `{}`: not fetched yet ({})",
+                        node.name, e.message
+                    ))
+                    .hint(
+                        "run `mldatabuild build` to fetch it; status and dry runs never download",
+                    ));
+                }
+                Err(e) => {
+                    let mut err: Error = e.into();
+                    err.message = format!("source `{}`: {}", node.name, err.message);
+                    return Err(err);
+                }
+            };
+            if !fetched.cached {
+                self.reporter.event(&Event::SourceFetch {
+                    name: node.name.clone(),
+                    message: format!(
+                        "fetched {} ({}) in {:.1}s",
+                        short_revision(&fetched.revision),
+                        if fetched.files.len() == 1 {
+                            "1 file".to_owned()
+                        } else {
+                            format!("{} files", fetched.files.len())
+                        },
+                        started.elapsed().as_secs_f64()
+                    ),
+                });
+            }
+            let (locks, hash) = self.hash_files(i, &fetched.files)?;
+            // A cached snapshot is trusted only if its files still hash as recorded.
+            if fetched.cached
+                && attempt == 0
+                && let Some(expect) = crate::fetch::cache::Cache::open().0.manifest(&fetched.key)
+                && expect
+                    .files
+                    .iter()
+                    .zip(&locks)
+                    .any(|(a, b)| a.sha256 != b.sha256)
+            {
+                self.reporter.event(&Event::Warning {
+                    message: format!(
+                        "source {}: the cached copy was damaged (a file's SHA-256 changed); fetching it again",
+                        node.name
+                    ),
+                });
+                crate::fetch::drop_snapshot(&fetched.key);
+                continue;
+            }
+            let inputs = fetched
+                .files
+                .into_iter()
+                .map(|(name, path)| InputFile { name, path })
+                .collect();
+            return Ok((
+                SourceLock {
+                    uri: def.uri.clone(),
+                    files_glob: def.files.clone(),
+                    revision: Some(fetched.revision),
+                    hash,
+                    files: locks,
+                },
+                inputs,
+            ));
+        }
+        Err(Error::failure(format!(
+            "source `{}`: the cache keeps returning damaged files",
+            node.name
+        ))
+        .hint("clear it with `rm -rf ~/.mldata/cache` (or $MLDATA_HOME/cache) and build again"))
+    }
+
+    /// Hash a source's files (through the stat cache); returns their lock entries and the
+    /// source hash.
+    fn hash_files(
+        &mut self,
+        i: usize,
+        files: &[(String, PathBuf)],
+    ) -> Result<(Vec<FileLock>, String)> {
+        let node = &self.project.nodes[i];
         let paths: Vec<PathBuf> = files.iter().map(|(_, p)| p.clone()).collect();
         let before = self.stat.hashed_files;
         let digests = self.stat.digest_many(&paths);
@@ -224,19 +391,7 @@ impl Executor<'_> {
             bytes: locks.iter().map(|f| f.size).sum(),
             rehashed: self.stat.hashed_files - before,
         });
-        let inputs = files
-            .into_iter()
-            .map(|(name, path)| InputFile { name, path })
-            .collect();
-        Ok((
-            SourceLock {
-                uri: def.uri.clone(),
-                files_glob: def.files.clone(),
-                hash,
-                files: locks,
-            },
-            inputs,
-        ))
+        Ok((locks, hash))
     }
 
     /// Is the lock entry's output present and intact? Returns the first problem.
@@ -451,7 +606,7 @@ impl Executor<'_> {
         // Sources first: hashing is cheap with the stat cache and parallel when it is not.
         for &i in &selected {
             if p.nodes[i].is_source() {
-                let (entry, files) = self.hash_source(i)?;
+                let (entry, files) = self.hash_source(i, req)?;
                 if req.locked
                     && let Some(old) = self.old.and_then(|l| l.sources.get(&p.nodes[i].name))
                     && old.hash != entry.hash
@@ -998,6 +1153,14 @@ fn schema_of(
 
 fn summary_rows(summary: &BTreeMap<String, serde_json::Value>) -> Option<u64> {
     summary.get("rows").and_then(serde_json::Value::as_u64)
+}
+
+/// A revision for people: a commit's first 12 digits, `sha256:` + 12.
+fn short_revision(r: &str) -> String {
+    match r.strip_prefix("sha256:") {
+        Some(h) => format!("sha256:{}", &h[..h.len().min(12)]),
+        None => r[..r.len().min(12)].to_owned(),
+    }
 }
 
 fn round3(x: f64) -> f64 {

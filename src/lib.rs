@@ -7,6 +7,7 @@ pub mod commands;
 pub mod dirty;
 pub mod error;
 pub mod executor;
+pub mod fetch;
 pub mod fingerprint;
 pub mod lockfile;
 pub mod report;

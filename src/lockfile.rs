@@ -99,6 +99,10 @@ pub struct SourceLock {
     pub uri: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files_glob: Option<Vec<String>>,
+    /// What a remote source resolved to: a Hub commit, or `sha256:<hex>` of a URL's content.
+    /// Later builds (and `rebuild`) fetch exactly this until `build --refresh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
     /// `b3:` hash of the file list (names, sizes, SHA-256s).
     pub hash: String,
     pub files: Vec<FileLock>,

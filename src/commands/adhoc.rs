@@ -96,6 +96,10 @@ fn build_args(seed: Option<u64>) -> BuildArgs {
         no_run_cache: false,
         json: false,
         seed,
+        offline: false,
+        refresh: false,
+        no_cache: false,
+        register_checksums: false,
     }
 }
 

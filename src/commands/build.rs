@@ -10,7 +10,52 @@ use crate::settings::Settings;
 use crate::spec::resolve::SeedOrigin;
 
 pub(crate) fn build(settings: &Settings, args: &BuildArgs) -> Result<u8> {
-    build_outcome(settings, args).map(|(code, _)| code)
+    let (code, outcome) = build_outcome(settings, args)?;
+    if args.register_checksums && code == 0 {
+        register_checksums(settings, &outcome.lock)?;
+        // Record the edited spec's hash in the lock (nothing else changes).
+        let again = BuildArgs {
+            register_checksums: false,
+            ..args.clone()
+        };
+        let quiet = Settings {
+            verbosity: crate::report::human::Verbosity::Quiet,
+            ..settings.clone()
+        };
+        return build_outcome(&quiet, &again).map(|(code, _)| code);
+    }
+    Ok(code)
+}
+
+/// Pin every `https://` source of the spec that has no `sha256:` to the content it fetched.
+fn register_checksums(settings: &Settings, lock: &crate::lockfile::Lock) -> Result<()> {
+    let (file, spec) = crate::spec::load::load_file(&settings.spec_file, &settings.spec_display)?;
+    let pins: std::collections::BTreeMap<String, String> = lock
+        .sources
+        .iter()
+        .filter(|(name, _)| {
+            spec.sources
+                .get(*name)
+                .is_some_and(|s| s.value.sha256.is_none())
+        })
+        .filter_map(|(name, s)| {
+            s.revision
+                .as_deref()
+                .and_then(|r| r.strip_prefix("sha256:"))
+                .map(|h| (name.clone(), h.to_owned()))
+        })
+        .collect();
+    if pins.is_empty() {
+        eprintln!("No checksums to register: every https:// source is pinned already.");
+        return Ok(());
+    }
+    let text = crate::spec::edit::pin_sources(&file, &spec, &pins);
+    crate::lockfile::write_atomic(&settings.spec_file, &text)
+        .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", settings.spec_display)))?;
+    for (name, sha) in &pins {
+        eprintln!("Registered sha256 of source {name}: {sha}");
+    }
+    Ok(())
 }
 
 /// Build, and return the exit code with what happened to each stage.
@@ -60,6 +105,11 @@ pub(crate) fn build_outcome(
         frozen: args.frozen,
         jobs,
         use_run_cache: !args.no_run_cache,
+        fetch: crate::fetch::FetchOptions {
+            offline: args.offline || crate::fetch::FetchOptions::offline_from_env(),
+            refresh: args.refresh,
+            no_cache: args.no_cache,
+        },
     };
     let outcome = ex.build(&req)?;
     if !outcome.locked_violations.is_empty() {

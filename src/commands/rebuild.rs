@@ -63,6 +63,7 @@ pub(crate) fn project_from_lock(lock: &Lock, root: PathBuf, out_dir: String) -> 
             kind: NodeKind::Source(SourceDef {
                 uri: s.uri.clone(),
                 files: s.files_glob.clone(),
+                sha256: None,
             }),
             output: String::new(),
         });
@@ -173,7 +174,7 @@ pub(crate) fn rebuild(settings: &Settings, args: &RebuildArgs) -> Result<u8> {
         project: &project,
         store: &store,
         stat: &mut stat,
-        old: None,
+        old: Some(&lock),
         reporter: &reporter,
         lock_path: None,
     };

@@ -19,6 +19,11 @@ pub enum Event {
         bytes: u64,
         rehashed: u64,
     },
+    /// A remote source: found in the cache, downloading, resumed, fetched.
+    SourceFetch {
+        name: String,
+        message: String,
+    },
     /// Up to date: nothing to do.
     StageFresh {
         name: String,

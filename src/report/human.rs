@@ -195,6 +195,9 @@ impl Reporter for HumanReporter {
                     Style::Info,
                 );
             }
+            Event::SourceFetch { name, message } if !quiet => {
+                self.line("Fetching", &format!("source {name}: {message}"), Style::Dim);
+            }
             Event::SourceHashed {
                 name,
                 files,

@@ -1,5 +1,6 @@
 //! `dataset.yaml`: the typed model, the loader and the resolver into a project graph.
 
+pub mod edit;
 pub mod error;
 pub mod load;
 pub mod model;

@@ -52,12 +52,18 @@ pub struct Spec {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
-    /// Where the data comes from: a local file, directory or glob, relative to the spec.
+    /// Where the data comes from: a local file, directory or glob (relative to the spec), or
+    /// `hf://owner/name[@revision]`, `https://…` (`kaggle://` and `openml://` are planned).
     #[schemars(with = "String")]
     pub uri: Spanned<String>,
-    /// Optional globs selecting files inside a directory source (default: every file).
+    /// Optional globs selecting files inside a directory source or a Hub repository (default:
+    /// every file; for `hf://`, every data file).
     #[serde(default)]
     pub files: Option<Vec<String>>,
+    /// For an `https://` source: the SHA-256 its content must have (a fixed-output fetch).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub sha256: Option<Spanned<String>>,
 }
 
 /// Keys shared by every stage kind.

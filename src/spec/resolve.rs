@@ -13,11 +13,13 @@ use crate::stages::{self, Stage};
 /// At most this many nodes after matrix expansion.
 pub const MAX_NODES: usize = 10_000;
 
-/// A local source as declared.
+/// A source as declared.
 #[derive(Debug, Clone)]
 pub struct SourceDef {
     pub uri: String,
     pub files: Option<Vec<String>>,
+    /// A pinned SHA-256 of an `https://` source's content.
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug)]
@@ -309,6 +311,31 @@ pub fn resolve(
     // Sources first, in name order.
     let mut nodes: Vec<Node> = Vec::new();
     for (sname, src) in &spec.sources {
+        let uri = &src.value.uri;
+        let remote = crate::fetch::uri::parse(&uri.value).map_err(|e| {
+            let (msg, hint) = e.split_once(" | hint: ").unwrap_or((&e, ""));
+            SpecError::new(format!("source `{sname}`: {msg}"))
+                .at(file, uri.referenced, "here")
+                .help(hint.to_owned())
+        })?;
+        if let Some(pin) = &src.value.sha256 {
+            let ok = pin.value.len() == 64 && pin.value.chars().all(|c| c.is_ascii_hexdigit());
+            if !ok {
+                return Err(SpecError::new(format!(
+                    "source `{sname}`: `sha256` must be 64 hexadecimal digits: got `{}`",
+                    pin.value
+                ))
+                .at(file, pin.referenced, "here")
+                .help("the SHA-256 of the file's content, as `sha256sum` prints it"));
+            }
+            if !matches!(remote, Some(crate::fetch::uri::Remote::Http { .. })) {
+                return Err(SpecError::new(format!(
+                    "source `{sname}`: `sha256` pins the content of an `https://` source"
+                ))
+                .at(file, pin.referenced, "here")
+                .help("Hub sources are pinned by commit in the lockfile; local files are hashed on every build"));
+            }
+        }
         nodes.push(Node {
             name: sname.clone(),
             group: sname.clone(),
@@ -318,6 +345,11 @@ pub fn resolve(
             kind: NodeKind::Source(SourceDef {
                 uri: src.value.uri.value.clone(),
                 files: src.value.files.clone(),
+                sha256: src
+                    .value
+                    .sha256
+                    .as_ref()
+                    .map(|s| s.value.to_ascii_lowercase()),
             }),
             output: String::new(),
         });

@@ -82,12 +82,40 @@ fn missing_source_file_names_it() {
 }
 
 #[test]
-fn remote_sources_are_refused_clearly() {
+fn remote_source_errors_are_clear() {
     let cx = TestContext::new();
-    cx.spec(&SPEC.replace("uri: data.csv", "uri: hf://acme/reviews"));
+    cx.spec(&SPEC.replace("uri: data.csv", "uri: kaggle://acme/reviews"));
     cx.run(&["build"])
         .code(2)
-        .stderr_has("`hf://` sources are not supported in this version");
+        .stderr_has("Kaggle sources are not supported in this version");
+    cx.spec(&SPEC.replace("uri: data.csv", "uri: hf://acme/reviews/extra"));
+    cx.run(&["build"])
+        .code(2)
+        .stderr_has("a Hugging Face dataset is `hf://owner/name`")
+        .stderr_has("accepted forms: hf://owner/name[@revision]");
+    cx.spec(&SPEC.replace("uri: data.csv", "uri: s3://bucket/key"));
+    cx.run(&["build"])
+        .code(2)
+        .stderr_has("unknown scheme `s3://`");
+    // Nothing listens on the endpoint: a clear error, no lock, nothing cached as complete.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    cx.spec(&SPEC.replace("uri: data.csv", "uri: hf://acme/reviews"));
+    let out = cx
+        .command(&["build"])
+        .env("HF_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .env("MLDATA_HTTP_RETRIES", "2")
+        .env("MLDATA_HTTP_BACKOFF_MS", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+    assert!(stderr.contains("(after 2 tries)"), "{stderr}");
+    assert!(!cx.exists("dataset.lock"));
 }
 
 #[test]

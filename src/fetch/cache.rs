@@ -1,0 +1,226 @@
+//! The download cache, `$MLDATA_HOME/cache` (default `~/.mldata/cache`).
+//!
+//! ```text
+//! cache/blobs/ab/cdef…            verified file contents, named by SHA-256, read-only
+//! cache/partial/<id>.part         an interrupted download, resumed with Range
+//! cache/partial/<id>.etag         the ETag it was started with (a change restarts it)
+//! cache/snapshots/<key>/…         one fetched source: its files (hard links to blobs)
+//! cache/snapshots/<key>/.mldata-snapshot.json   its manifest, written last (= complete)
+//! cache/locks/<name>.lock         advisory locks: concurrent builds fetch a file once
+//! ```
+//!
+//! `key` = SHA-256 of (URI, resolved revision, file selection). A snapshot is used only when its
+//! manifest exists; its files are hashed again (through the stat cache) by the source, and a
+//! mismatch makes the fetcher drop the snapshot and fetch again.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::FetchError;
+
+pub const MANIFEST: &str = ".mldata-snapshot.json";
+
+/// What a complete snapshot holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub uri: String,
+    pub revision: String,
+    pub files: Vec<CachedFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CachedFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+pub struct Cache {
+    pub root: PathBuf,
+    /// Set when the configured cache was not writable and a temporary one stands in.
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Cache {
+    /// `MLDATA_CACHE_DIR`, else `$MLDATA_HOME/cache`, else `~/.mldata/cache`. When that cannot
+    /// be written, a temporary cache is used and `warning` says so.
+    pub fn open() -> (Cache, Option<String>) {
+        let root = std::env::var_os("MLDATA_CACHE_DIR")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("MLDATA_HOME")
+                    .filter(|p| !p.is_empty())
+                    .map(|p| PathBuf::from(p).join("cache"))
+            })
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".mldata/cache")))
+            .unwrap_or_else(|| PathBuf::from(".mldata-cache"));
+        match Self::at(&root) {
+            Ok(c) => (c, None),
+            Err(e) => {
+                let warning = format!(
+                    "the cache folder `{}` is not writable ({e}); using a temporary cache for this run",
+                    root.display()
+                );
+                match tempfile::tempdir() {
+                    Ok(t) => {
+                        let path = t.path().to_owned();
+                        let _ = Self::at(&path);
+                        (
+                            Cache {
+                                root: path,
+                                _temp: Some(t),
+                            },
+                            Some(warning),
+                        )
+                    }
+                    Err(_) => (Cache { root, _temp: None }, Some(warning)),
+                }
+            }
+        }
+    }
+
+    pub fn at(root: &Path) -> io::Result<Cache> {
+        for d in ["blobs", "partial", "snapshots", "locks", "tmp"] {
+            fs::create_dir_all(root.join(d))?;
+        }
+        // Writable? (a read-only mount passes create_dir_all when the folders exist)
+        let probe = root
+            .join("tmp")
+            .join(format!(".probe-{}", std::process::id()));
+        fs::write(&probe, b"")?;
+        let _ = fs::remove_file(&probe);
+        Ok(Cache {
+            root: root.to_owned(),
+            _temp: None,
+        })
+    }
+
+    pub fn blob(&self, sha256: &str) -> PathBuf {
+        let (a, b) = sha256.split_at(2.min(sha256.len()));
+        self.root.join("blobs").join(a).join(b)
+    }
+
+    pub fn partial(&self, id: &str) -> PathBuf {
+        self.root.join("partial").join(format!("{id}.part"))
+    }
+
+    pub fn snapshot(&self, key: &str) -> PathBuf {
+        self.root.join("snapshots").join(key)
+    }
+
+    /// A complete snapshot's manifest, or `None`.
+    pub fn manifest(&self, key: &str) -> Option<Manifest> {
+        let text = fs::read_to_string(self.snapshot(key).join(MANIFEST)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Mark a snapshot as used now (least-recently-used eviction reads this).
+    pub fn touch(&self, key: &str) {
+        let p = self.snapshot(key).join(MANIFEST);
+        if let Ok(f) = fs::File::options().append(true).open(&p) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+    }
+
+    /// Remove a snapshot (damaged, or `--no-cache`).
+    pub fn remove_snapshot(&self, key: &str) {
+        let dir = self.snapshot(key);
+        let _ = fs::remove_file(dir.join(MANIFEST));
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// Hold an exclusive advisory lock named `name` until the returned file is dropped; waits
+    /// for another process holding it (`waiting` is called once if so).
+    pub fn lock(&self, name: &str, waiting: impl FnOnce()) -> Result<fs::File, FetchError> {
+        let path = self.root.join("locks").join(format!("{name}.lock"));
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| FetchError::new(format!("cannot open `{}`: {e}", path.display())))?;
+        if f.try_lock().is_err() {
+            waiting();
+            f.lock()
+                .map_err(|e| FetchError::new(format!("cannot lock `{}`: {e}", path.display())))?;
+        }
+        Ok(f)
+    }
+
+    /// Move a verified download into the blobs (read-only), returning its path.
+    pub fn store_blob(&self, file: &Path, sha256: &str) -> io::Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let dest = self.blob(sha256);
+        if let Some(d) = dest.parent() {
+            fs::create_dir_all(d)?;
+        }
+        fs::set_permissions(file, fs::Permissions::from_mode(0o444))?;
+        fs::rename(file, &dest)?;
+        Ok(dest)
+    }
+
+    /// Publish a snapshot: `files` (path inside the source → blob) hard-linked (or copied)
+    /// into a temporary folder, the manifest written last, then renamed into place.
+    pub fn publish(&self, key: &str, manifest: &Manifest) -> Result<PathBuf, FetchError> {
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("{key}-{}", std::process::id()));
+        let err = |e: io::Error| FetchError::new(format!("cannot write the cache: {e}"));
+        let _ = fs::remove_dir_all(&tmp);
+        for f in &manifest.files {
+            let dest = tmp.join(&f.path);
+            if let Some(d) = dest.parent() {
+                fs::create_dir_all(d).map_err(err)?;
+            }
+            let blob = self.blob(&f.sha256);
+            if fs::hard_link(&blob, &dest).is_err() {
+                fs::copy(&blob, &dest).map_err(err)?;
+            }
+        }
+        fs::create_dir_all(&tmp).map_err(err)?;
+        let text =
+            serde_json::to_string_pretty(manifest).map_err(|e| FetchError::new(e.to_string()))?;
+        fs::write(tmp.join(MANIFEST), text).map_err(err)?;
+        let dest = self.snapshot(key);
+        let _ = fs::remove_dir_all(&dest);
+        fs::rename(&tmp, &dest).map_err(err)?;
+        Ok(dest)
+    }
+
+    /// Bytes used by the cache (blobs and partial downloads; snapshots are links to blobs).
+    pub fn size(&self) -> u64 {
+        ["blobs", "partial"]
+            .iter()
+            .flat_map(|d| walkdir::WalkDir::new(self.root.join(d)))
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+/// The cache key of a fetched source.
+pub fn key(uri: &str, revision: &str, selection: &str) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(b"mldatabuild-cache-v1\0");
+    h.update(uri.as_bytes());
+    h.update(b"\0");
+    h.update(revision.as_bytes());
+    h.update(b"\0");
+    h.update(selection.as_bytes());
+    crate::statcache::hex(&h.finalize())
+}
+
+/// A name for a partial download (no path characters).
+pub fn partial_id(url_or_sha: &str) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(url_or_sha.as_bytes());
+    crate::statcache::hex(&h.finalize())[..32].to_owned()
+}

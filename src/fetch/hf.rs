@@ -1,0 +1,295 @@
+//! The Hugging Face Hub: resolve a revision to a commit, list a repository's files at it, and
+//! the URL of each file (LFS files redirect to a CDN; their SHA-256 is in the listing).
+
+use super::FetchError;
+use super::http::{Client, Credential, origin};
+
+/// A file of a dataset repository at one commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoFile {
+    pub path: String,
+    pub size: u64,
+    /// Git blob SHA-1 of the content (of the pointer, for LFS files).
+    pub oid: String,
+    /// SHA-256 of the content, for LFS files.
+    pub lfs_sha256: Option<String>,
+}
+
+pub struct Hub {
+    pub endpoint: String,
+    pub cred: Option<Credential>,
+}
+
+/// Percent-encode everything but unreserved characters (and `/` when `keep_slash`).
+pub fn encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub fn next_link(link: Option<&str>) -> Option<String> {
+    link?.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
+    })
+}
+
+/// The Hugging Face token from the environment, as the `huggingface_hub` client finds it:
+/// `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN`, then the token file (`HF_TOKEN_PATH`, or
+/// `$HF_HOME/token`, default `~/.cache/huggingface/token`).
+pub fn token_from_env() -> Option<String> {
+    for k in ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"] {
+        if let Ok(v) = std::env::var(k)
+            && !v.trim().is_empty()
+        {
+            return Some(v.trim().to_owned());
+        }
+    }
+    let path = std::env::var_os("HF_TOKEN_PATH")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HF_HOME").map(|h| std::path::PathBuf::from(h).join("token")))
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| std::path::PathBuf::from(h).join(".cache/huggingface/token"))
+        })?;
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+impl Hub {
+    /// `HF_ENDPOINT` (default `https://huggingface.co`) and the token, if any.
+    pub fn from_env() -> Hub {
+        let endpoint = std::env::var("HF_ENDPOINT")
+            .ok()
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or_else(|| "https://huggingface.co".into())
+            .trim_end_matches('/')
+            .to_owned();
+        let cred = token_from_env().map(|t| Credential {
+            origin: origin(&endpoint),
+            header: format!("Bearer {t}"),
+        });
+        Hub { endpoint, cred }
+    }
+
+    fn api(&self, repo: &str) -> String {
+        format!("{}/api/datasets/{repo}", self.endpoint)
+    }
+
+    /// Explain a failed Hub call in dataset terms.
+    fn explain(&self, client: &Client, repo: &str, revision: &str, e: FetchError) -> FetchError {
+        match (e.status, e.code.as_deref()) {
+            (Some(404 | 401), Some("RepoNotFound")) | (Some(404), None) => {
+                let mut hint = String::new();
+                if let Some(s) = self.suggest(client, repo) {
+                    hint.push_str(&format!("did you mean {s}? "));
+                }
+                if self.cred.is_none() {
+                    hint.push_str("a private or gated dataset needs a token: set HF_TOKEN (or `huggingface-cli login`)");
+                } else {
+                    hint.push_str("check the name (`owner/name`); the token in use may not have access to it");
+                }
+                FetchError::new(format!("dataset `{repo}` not found on {}", self.endpoint))
+                    .hint(hint)
+                    .user()
+            }
+            (_, Some("RevisionNotFound")) => FetchError::new(format!(
+                "revision `{revision}` of `{repo}` not found"
+            ))
+            .hint("use a branch, tag or commit of the repository (e.g. `@main`); `mldatabuild info hf://…` lists them")
+            .user(),
+            (_, Some("GatedRepo")) | (Some(403), _) => FetchError::new(format!(
+                "`{repo}` is gated: its conditions must be accepted before download"
+            ))
+            .hint(format!(
+                "accept them on {}/datasets/{repo} with your account, and set HF_TOKEN to a token of that account",
+                self.endpoint
+            ))
+            .user(),
+            (Some(401), _) => FetchError::new(format!("the Hub refused the token for `{repo}`"))
+                .hint("the token is invalid or expired: create a new one and set HF_TOKEN")
+                .user(),
+            _ => e,
+        }
+    }
+
+    /// Up to three similar dataset names, from the Hub's search (best effort).
+    fn suggest(&self, client: &Client, repo: &str) -> Option<String> {
+        let name = repo.rsplit('/').next()?;
+        let url = format!(
+            "{}/api/datasets?search={}&limit=5",
+            self.endpoint,
+            encode(name, false)
+        );
+        let (v, _) = client.json("GET", &url, self.cred.as_ref(), None).ok()?;
+        let ids: Vec<String> = v
+            .as_array()?
+            .iter()
+            .filter_map(|d| d["id"].as_str())
+            .filter(|id| *id != repo)
+            .take(3)
+            .map(|id| format!("`{id}`"))
+            .collect();
+        (!ids.is_empty()).then(|| ids.join(", "))
+    }
+
+    /// The commit a branch, tag or commit names.
+    pub fn resolve(
+        &self,
+        client: &Client,
+        repo: &str,
+        revision: &str,
+    ) -> Result<String, FetchError> {
+        let url = format!("{}/revision/{}", self.api(repo), encode(revision, false));
+        let (v, _) = client
+            .json("GET", &url, self.cred.as_ref(), None)
+            .map_err(|e| self.explain(client, repo, revision, e))?;
+        v["sha"]
+            .as_str()
+            .filter(|s| s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit()))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                FetchError::new(format!(
+                    "{} answered without a commit (`sha`) for `{repo}@{revision}`",
+                    self.endpoint
+                ))
+                .hint("is HF_ENDPOINT a Hugging Face Hub?")
+            })
+    }
+
+    /// Every file of the repository at `commit` (the tree, all pages).
+    pub fn list(
+        &self,
+        client: &Client,
+        repo: &str,
+        commit: &str,
+    ) -> Result<Vec<RepoFile>, FetchError> {
+        let mut url = Some(format!(
+            "{}/tree/{}?recursive=true&expand=false",
+            self.api(repo),
+            encode(commit, false)
+        ));
+        let mut out = Vec::new();
+        let mut pages = 0;
+        while let Some(u) = url.take() {
+            pages += 1;
+            if pages > 100_000 {
+                return Err(FetchError::new(
+                    "the file listing does not end (over 100,000 pages)",
+                ));
+            }
+            let (v, meta) = client
+                .json("GET", &u, self.cred.as_ref(), None)
+                .map_err(|e| self.explain(client, repo, commit, e))?;
+            let entries = v.as_array().ok_or_else(|| {
+                FetchError::new(format!(
+                    "{} answered a file listing that is not a list",
+                    self.endpoint
+                ))
+            })?;
+            for e in entries {
+                if e["type"] != "file" {
+                    continue;
+                }
+                let (Some(path), Some(size), Some(oid)) =
+                    (e["path"].as_str(), e["size"].as_u64(), e["oid"].as_str())
+                else {
+                    return Err(FetchError::new(format!(
+                        "{} listed a file without `path`, `size` or `oid`: {e}",
+                        self.endpoint
+                    )));
+                };
+                let lfs = e["lfs"]["oid"]
+                    .as_str()
+                    .map(|s| s.trim_start_matches("sha256:").to_owned());
+                out.push(RepoFile {
+                    path: path.to_owned(),
+                    size: e["lfs"]["size"].as_u64().unwrap_or(size),
+                    oid: oid.to_owned(),
+                    lfs_sha256: lfs,
+                });
+            }
+            url = next_link(meta.headers.get("link"));
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Where a file's content is downloaded from.
+    pub fn file_url(&self, repo: &str, commit: &str, path: &str) -> String {
+        format!(
+            "{}/datasets/{repo}/resolve/{}/{}",
+            self.endpoint,
+            encode(commit, false),
+            encode(path, true)
+        )
+    }
+}
+
+/// The git blob SHA-1 of some bytes: `sha1("blob <len>\0" + bytes)`.
+pub fn git_blob_sha1(path: &std::path::Path) -> std::io::Result<String> {
+    use sha1::Digest;
+    use std::io::Read;
+    let len = std::fs::metadata(path)?.len();
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {len}\0").as_bytes());
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(crate::statcache::hex(&h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_and_links() {
+        assert_eq!(
+            encode("refs/convert/parquet", false),
+            "refs%2Fconvert%2Fparquet"
+        );
+        assert_eq!(encode("data/a b.csv", true), "data/a%20b.csv");
+        assert_eq!(
+            next_link(Some("<http://h/api/datasets?cursor=x>; rel=\"next\"")),
+            Some("http://h/api/datasets?cursor=x".into())
+        );
+        assert_eq!(next_link(Some("<http://h/x>; rel=\"prev\"")), None);
+        assert_eq!(next_link(None), None);
+    }
+
+    #[test]
+    fn git_sha1_of_known_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        std::fs::write(&p, b"hello\n").unwrap();
+        // `git hash-object` of "hello\n".
+        assert_eq!(
+            git_blob_sha1(&p).unwrap(),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+    }
+}

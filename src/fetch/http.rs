@@ -1,0 +1,712 @@
+//! The HTTP client every fetcher uses: retries with backoff, redirects followed by hand (a
+//! credential never leaves the origin it belongs to), resumable downloads, JSON with errors
+//! for people.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::FetchError;
+
+/// Statuses worth another try (as huggingface_hub retries them).
+const RETRYABLE: &[u16] = &[408, 429, 500, 502, 503, 504];
+
+/// The most redirects followed for one request.
+const MAX_REDIRECTS: usize = 10;
+
+/// JSON answers larger than this are refused (a listing is a few MB at most).
+const MAX_JSON_BYTES: u64 = 256 * 1024 * 1024;
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Tries per request, the first included.
+    pub attempts: u32,
+    /// Backoff before the second try; doubled each time, with ±25 % jitter.
+    pub base: Duration,
+    /// Longest wait between tries (also caps `Retry-After`).
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// From `MLDATA_HTTP_RETRIES` (default 5 tries) and `MLDATA_HTTP_BACKOFF_MS` (500).
+    pub fn from_env() -> Self {
+        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+        Self {
+            attempts: num("MLDATA_HTTP_RETRIES").map_or(5, |n| n.clamp(1, 100) as u32),
+            base: Duration::from_millis(num("MLDATA_HTTP_BACKOFF_MS").unwrap_or(500)),
+            max: Duration::from_secs(60),
+        }
+    }
+
+    /// The wait before try `n` (1-based, n ≥ 2), or `Retry-After` when the server gave one.
+    fn delay(&self, n: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(d) = retry_after {
+            return d.min(self.max);
+        }
+        let exp = self
+            .base
+            .saturating_mul(1u32 << (n.saturating_sub(2)).min(16));
+        let jitter = 0.75 + 0.5 * pseudo_random();
+        exp.mul_f64(jitter).min(self.max)
+    }
+}
+
+/// A number in [0, 1) that differs between calls (jitter only; never hashed).
+fn pseudo_random() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A credential for one origin (`scheme://host:port`): sent there and nowhere else, so a
+/// redirect to a CDN or a mirror never carries it.
+#[derive(Clone)]
+pub struct Credential {
+    pub origin: String,
+    /// The `Authorization` header value (`Bearer …`, `Basic …`).
+    pub header: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({}, [redacted])", self.origin)
+    }
+}
+
+/// `scheme://host:port` of a URL (the port made explicit).
+pub fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let scheme = scheme.to_ascii_lowercase();
+    if host.contains(':') && !host.ends_with(']') {
+        format!("{scheme}://{}", host.to_ascii_lowercase())
+    } else {
+        let port = if scheme == "http" { 80 } else { 443 };
+        format!("{scheme}://{}:{port}", host.to_ascii_lowercase())
+    }
+}
+
+/// A URL safe to print: query parameters that carry secrets are masked.
+pub fn redact(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| {
+            let key = kv.split('=').next().unwrap_or("");
+            let k = key.to_ascii_lowercase();
+            if [
+                "api_key",
+                "apikey",
+                "token",
+                "key",
+                "access_token",
+                "signature",
+                "x-amz-signature",
+                "sig",
+            ]
+            .contains(&k.as_str())
+            {
+                format!("{key}=***")
+            } else {
+                kv.to_owned()
+            }
+        })
+        .collect();
+    format!("{base}?{}", parts.join("&"))
+}
+
+/// Resolve a `Location` against the URL it came from.
+fn join(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_owned();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if let Some(l) = location.strip_prefix("//") {
+        return format!("{scheme}://{l}");
+    }
+    if location.starts_with('/') {
+        return format!("{scheme}://{host}{location}");
+    }
+    let path = rest[host.len()..].split(['?', '#']).next().unwrap_or("/");
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    format!("{scheme}://{host}{dir}/{location}")
+}
+
+/// Headers of an answer, names lowercased.
+#[derive(Debug, Clone, Default)]
+pub struct Headers(pub Vec<(String, String)>);
+
+impl Headers {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn from(h: &ureq::http::HeaderMap) -> Self {
+        Self(
+            h.iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_ascii_lowercase(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// `Retry-After` in seconds (HTTP dates are treated as "a minute").
+    fn retry_after(&self) -> Option<Duration> {
+        let v = self.get("retry-after")?;
+        Some(
+            v.trim()
+                .parse::<u64>()
+                .map_or(Duration::from_secs(60), Duration::from_secs),
+        )
+    }
+}
+
+/// An answer's status and headers (the body was read or is being streamed).
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub status: u16,
+    pub headers: Headers,
+    /// The URL that answered (after same-origin redirects).
+    pub url: String,
+}
+
+/// What a download did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Downloaded {
+    /// Bytes in the finished file.
+    pub bytes: u64,
+    /// Bytes that were already there from an earlier, interrupted download.
+    pub resumed_from: u64,
+    /// Tries it took.
+    pub attempts: u32,
+}
+
+/// Progress of a download, for bars.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub done: u64,
+    pub total: Option<u64>,
+    pub resumed_from: u64,
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    policy: RetryPolicy,
+}
+
+impl Client {
+    pub fn new() -> Self {
+        Self::with_policy(RetryPolicy::from_env())
+    }
+
+    pub fn with_policy(policy: RetryPolicy) -> Self {
+        let secs = std::env::var("MLDATA_HTTP_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(30);
+        let config = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .user_agent(format!("mldatabuild/{}", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(Duration::from_secs(secs.min(10))))
+            .timeout_recv_response(Some(Duration::from_secs(secs)))
+            .timeout_per_read(Some(Duration::from_secs(secs)))
+            .build();
+        Self {
+            agent: config.new_agent(),
+            policy,
+        }
+    }
+
+    /// One request, no redirect, no retry.
+    fn once(
+        &self,
+        method: &str,
+        url: &str,
+        cred: Option<&Credential>,
+        headers: &[(&str, String)],
+        body: Option<&[u8]>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let auth = cred
+            .filter(|c| c.origin == origin(url))
+            .map(|c| c.header.clone());
+        macro_rules! with_headers {
+            ($req:expr) => {{
+                let mut r = $req;
+                if let Some(a) = &auth {
+                    r = r.header("authorization", a);
+                }
+                for (k, v) in headers {
+                    r = r.header(*k, v);
+                }
+                r
+            }};
+        }
+        match (method, body) {
+            ("HEAD", _) => with_headers!(self.agent.head(url)).call(),
+            ("POST", Some(b)) => with_headers!(self.agent.post(url)).send(b),
+            ("POST", None) => with_headers!(self.agent.post(url)).send_empty(),
+            _ => with_headers!(self.agent.get(url)).call(),
+        }
+    }
+
+    /// A request with retries and redirects: same-origin redirects are always followed; a
+    /// redirect to another origin only when `cross_origin` (the credential is then dropped).
+    /// Returns the final answer with its body unread.
+    fn request(
+        &self,
+        method: &str,
+        url: &str,
+        cred: Option<&Credential>,
+        headers: &[(&str, String)],
+        body: Option<&[u8]>,
+        cross_origin: bool,
+    ) -> Result<(Meta, ureq::http::Response<ureq::Body>), FetchError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut current = url.to_owned();
+            let mut redirects = 0;
+            let outcome = loop {
+                match self.once(method, &current, cred, headers, body) {
+                    Err(e) => break Err(e),
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        let h = Headers::from(resp.headers());
+                        if (300..400).contains(&status)
+                            && status != 304
+                            && let Some(loc) = h.get("location")
+                        {
+                            let next = join(&current, loc);
+                            let same = origin(&next) == origin(&current);
+                            if (same || cross_origin) && redirects < MAX_REDIRECTS {
+                                redirects += 1;
+                                current = next;
+                                continue;
+                            }
+                        }
+                        break Ok((
+                            Meta {
+                                status,
+                                headers: h,
+                                url: current.clone(),
+                            },
+                            resp,
+                        ));
+                    }
+                }
+            };
+            let retry_after = match &outcome {
+                Ok((m, _)) if RETRYABLE.contains(&m.status) => m.headers.retry_after(),
+                Ok(_) => return outcome.map_err(|e: ureq::Error| transport(url, &e)),
+                Err(e) if !retryable(e) => return Err(transport(url, e)),
+                Err(_) => None,
+            };
+            if attempt >= self.policy.attempts {
+                return match outcome {
+                    Ok((m, resp)) => Ok((m, resp)),
+                    Err(e) => Err(transport(url, &e).tried(attempt)),
+                };
+            }
+            std::thread::sleep(self.policy.delay(attempt + 1, retry_after));
+        }
+    }
+
+    /// Status and headers, without following redirects to other origins (the answer to read
+    /// a CDN redirect's `X-Linked-*` headers from).
+    pub fn head(&self, url: &str, cred: Option<&Credential>) -> Result<Meta, FetchError> {
+        let (meta, _) = self.request(
+            "HEAD",
+            url,
+            cred,
+            &[("accept-encoding", "identity".into())],
+            None,
+            false,
+        )?;
+        Ok(meta)
+    }
+
+    /// GET (or POST) a JSON document; non-2xx answers become errors carrying the server's
+    /// `X-Error-Code` and message; an HTML page instead of JSON is named as such.
+    pub fn json(
+        &self,
+        method: &str,
+        url: &str,
+        cred: Option<&Credential>,
+        body: Option<&[u8]>,
+    ) -> Result<(serde_json::Value, Meta), FetchError> {
+        let mut headers = vec![("accept", "application/json".to_owned())];
+        if body.is_some() {
+            headers.push(("content-type", "application/json".to_owned()));
+        }
+        let (meta, mut resp) = self.request(method, url, cred, &headers, body, true)?;
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_JSON_BYTES)
+            .read_to_string()
+            .map_err(|e| transport(url, &e))?;
+        if !(200..300).contains(&meta.status) {
+            return Err(status_error(&meta, &text));
+        }
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('<') {
+            return Err(FetchError::new(format!(
+                "{} answered with an HTML page instead of JSON",
+                redact(url)
+            ))
+            .hint("the endpoint is probably wrong (check HF_ENDPOINT and the like), or a proxy or captive portal answered"));
+        }
+        let value = serde_json::from_str(trimmed).map_err(|e| {
+            FetchError::new(format!("{} answered with invalid JSON: {e}", redact(url)))
+                .hint("the server may be having problems; try again later")
+        })?;
+        Ok((value, meta))
+    }
+
+    /// Download `url` into `part`, resuming from what `part` already holds (a `Range`
+    /// request, with `If-Range` when the ETag is known, so a changed file restarts). Follows
+    /// redirects to other origins without the credential. Retries connection errors and
+    /// retryable statuses, resuming each time. Fails if the result is not `expected` bytes.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one state machine: statuses, resume, retries"
+    )]
+    pub fn download(
+        &self,
+        url: &str,
+        cred: Option<&Credential>,
+        part: &Path,
+        expected: Option<u64>,
+        etag: Option<&str>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Downloaded, FetchError> {
+        let io = |e: std::io::Error| {
+            FetchError::new(format!("cannot write `{}`: {e}", part.display()))
+                .hint("check the free space and permissions of the cache folder (`mldatabuild cache size`)")
+        };
+        let start_len = std::fs::metadata(part).map_or(0, |m| m.len());
+        let resumed_from = if expected.is_some_and(|e| start_len > e) {
+            std::fs::File::create(part).map_err(io)?;
+            0
+        } else {
+            start_len
+        };
+        let mut attempt = 0u32;
+        let mut last_err: Option<FetchError> = None;
+        loop {
+            attempt += 1;
+            if attempt > self.policy.attempts {
+                return Err(last_err
+                    .unwrap_or_else(|| FetchError::new(format!("cannot download {}", redact(url))))
+                    .tried(attempt - 1));
+            }
+            if attempt > 1 {
+                let wait = last_err.as_ref().and_then(|e| e.retry_after);
+                std::thread::sleep(self.policy.delay(attempt, wait));
+            }
+            let have = std::fs::metadata(part).map_or(0, |m| m.len());
+            if let Some(exp) = expected
+                && have == exp
+                && have > 0
+            {
+                return Ok(Downloaded {
+                    bytes: have,
+                    resumed_from,
+                    attempts: attempt,
+                });
+            }
+            let mut headers = vec![("accept-encoding", "identity".to_owned())];
+            if have > 0 {
+                headers.push(("range", format!("bytes={have}-")));
+                if let Some(t) = etag {
+                    headers.push(("if-range", format!("\"{}\"", t.trim_matches('"'))));
+                }
+            }
+            let (meta, mut resp) = match self.request("GET", url, cred, &headers, None, true) {
+                Ok(r) => r,
+                Err(e) if e.retryable => {
+                    last_err = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let total = match meta.status {
+                200 => {
+                    // A full body: start over.
+                    std::fs::File::create(part).map_err(io)?;
+                    meta.headers
+                        .get("content-length")
+                        .and_then(|v| v.parse::<u64>().ok())
+                }
+                206 => {
+                    let range = meta.headers.get("content-range").unwrap_or("");
+                    let (start, total) = parse_content_range(range);
+                    if start != Some(have) {
+                        std::fs::File::create(part).map_err(io)?;
+                        last_err = Some(FetchError::new(format!(
+                            "{} answered a resume request with the wrong range `{range}`",
+                            redact(&meta.url)
+                        )));
+                        continue;
+                    }
+                    total
+                }
+                416 => {
+                    // Nothing left to send: either complete, or our partial file is wrong.
+                    if expected.is_some_and(|e| e == have) {
+                        continue;
+                    }
+                    std::fs::File::create(part).map_err(io)?;
+                    last_err = Some(FetchError::new(format!(
+                        "{} refused to resume at byte {have}",
+                        redact(&meta.url)
+                    )));
+                    continue;
+                }
+                s if RETRYABLE.contains(&s) => {
+                    let mut e = FetchError::new(format!("{} answered {s}", redact(&meta.url)));
+                    e.retryable = true;
+                    e.retry_after = meta.headers.retry_after();
+                    last_err = Some(e);
+                    continue;
+                }
+                _ => {
+                    let text = resp
+                        .body_mut()
+                        .with_config()
+                        .limit(1 << 20)
+                        .read_to_string()
+                        .unwrap_or_default();
+                    return Err(status_error(&meta, &text));
+                }
+            };
+            if let (Some(exp), Some(t)) = (expected, total)
+                && t != exp
+            {
+                return Err(FetchError::new(format!(
+                    "{} has {t} bytes, but {exp} were expected",
+                    redact(&meta.url)
+                ))
+                .hint("the file changed on the server since its size was recorded; refresh the source (`build --refresh`)"));
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(part)
+                .map_err(io)?;
+            let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut done = std::fs::metadata(part).map_or(0, |m| m.len());
+            let mut last_report = Instant::now();
+            let read_result: Result<(), std::io::Error> = loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => {
+                        file.write_all(&buf[..n]).map_err(io)?;
+                        done += n as u64;
+                        if last_report.elapsed() > Duration::from_millis(100) {
+                            progress(Progress {
+                                done,
+                                total: expected.or(total),
+                                resumed_from,
+                            });
+                            last_report = Instant::now();
+                        }
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
+            file.flush().map_err(io)?;
+            drop(file);
+            progress(Progress {
+                done,
+                total: expected.or(total),
+                resumed_from,
+            });
+            if let Err(e) = read_result {
+                let mut fe = FetchError::new(format!(
+                    "the connection to {} broke after {done} bytes: {e}",
+                    redact(&meta.url)
+                ));
+                fe.retryable = true;
+                last_err = Some(fe);
+                continue;
+            }
+            match expected.or(total) {
+                Some(exp) if done < exp => {
+                    let mut fe = FetchError::new(format!(
+                        "{} sent {done} of {exp} bytes (a truncated body)",
+                        redact(&meta.url)
+                    ));
+                    fe.retryable = true;
+                    last_err = Some(fe);
+                }
+                Some(exp) if done > exp => {
+                    std::fs::File::create(part).map_err(io)?;
+                    return Err(FetchError::new(format!(
+                        "{} sent {done} bytes, more than the {exp} expected",
+                        redact(&meta.url)
+                    )));
+                }
+                _ => {
+                    return Ok(Downloaded {
+                        bytes: done,
+                        resumed_from,
+                        attempts: attempt,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `bytes START-END/TOTAL` → (START, TOTAL).
+fn parse_content_range(v: &str) -> (Option<u64>, Option<u64>) {
+    let v = v.trim().strip_prefix("bytes").unwrap_or(v).trim();
+    let (range, total) = v.split_once('/').unwrap_or((v, "*"));
+    let start = range.split('-').next().and_then(|s| s.trim().parse().ok());
+    (start, total.trim().parse().ok())
+}
+
+fn retryable(e: &ureq::Error) -> bool {
+    matches!(
+        e,
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::Protocol(_)
+            | ureq::Error::HostNotFound
+    )
+}
+
+fn transport(url: &str, e: &ureq::Error) -> FetchError {
+    let what = match e {
+        ureq::Error::HostNotFound => "the host name does not resolve".to_owned(),
+        ureq::Error::ConnectionFailed => "the connection failed".to_owned(),
+        ureq::Error::Timeout(t) => format!("it timed out ({t})"),
+        other => other.to_string(),
+    };
+    let mut fe = FetchError::new(format!("cannot reach {}: {what}", redact(url)))
+        .hint("check the network, the endpoint (HF_ENDPOINT and the like), or build from the cache with `--offline`");
+    fe.retryable = retryable(e);
+    fe
+}
+
+/// An error for a non-2xx answer: the status, the server's error code and message.
+pub fn status_error(meta: &Meta, body: &str) -> FetchError {
+    let code = meta.headers.get("x-error-code").map(str::to_owned);
+    let msg = meta
+        .headers
+        .get("x-error-message")
+        .map(str::to_owned)
+        .or_else(|| {
+            serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| match &v["error"] {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Array(a) => Some(
+                        a.iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                    serde_json::Value::Object(o) => {
+                        o.get("message").and_then(|m| m.as_str()).map(str::to_owned)
+                    }
+                    _ => v
+                        .get("message")
+                        .or_else(|| v.get("detail"))
+                        .and_then(|m| m.as_str())
+                        .map(str::to_owned),
+                })
+        });
+    let mut fe = FetchError::new(format!(
+        "{} answered {}{}{}",
+        redact(&meta.url),
+        meta.status,
+        code.as_ref().map_or(String::new(), |c| format!(" {c}")),
+        msg.map_or(String::new(), |m| format!(": {m}"))
+    ));
+    fe.status = Some(meta.status);
+    fe.code = code;
+    fe.retryable = RETRYABLE.contains(&meta.status);
+    fe.retry_after = meta.headers.retry_after();
+    fe
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_and_redirect_targets() {
+        assert_eq!(
+            origin("https://huggingface.co/x"),
+            "https://huggingface.co:443"
+        );
+        assert_eq!(origin("http://127.0.0.1:8080/a?b"), "http://127.0.0.1:8080");
+        assert_eq!(origin("HTTP://Host/x"), "http://host:80");
+        assert_ne!(origin("http://127.0.0.1:1/"), origin("http://127.0.0.1:2/"));
+        assert_eq!(join("http://h:1/a/b?q", "/c"), "http://h:1/c");
+        assert_eq!(join("http://h:1/a/b", "c"), "http://h:1/a/c");
+        assert_eq!(join("http://h:1/a", "https://cdn/x"), "https://cdn/x");
+        assert_eq!(join("https://h/a", "//cdn/x"), "https://cdn/x");
+    }
+
+    #[test]
+    fn secrets_in_urls_are_masked() {
+        assert_eq!(
+            redact("https://openml.org/api/v1/json/data/61?api_key=abc&x=1"),
+            "https://openml.org/api/v1/json/data/61?api_key=***&x=1"
+        );
+        assert_eq!(redact("https://h/x"), "https://h/x");
+    }
+
+    #[test]
+    fn content_range() {
+        assert_eq!(
+            parse_content_range("bytes 10-99/100"),
+            (Some(10), Some(100))
+        );
+        assert_eq!(parse_content_range("bytes 0-9/*"), (Some(0), None));
+    }
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        let p = RetryPolicy {
+            attempts: 5,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
+        assert!(p.delay(2, None) >= Duration::from_millis(75));
+        assert!(p.delay(4, None) >= Duration::from_millis(300));
+        assert_eq!(
+            p.delay(2, Some(Duration::from_secs(9))),
+            Duration::from_secs(1)
+        );
+    }
+}

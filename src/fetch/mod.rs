@@ -1,0 +1,628 @@
+//! Remote sources: Hugging Face Hub datasets and plain HTTP(S) files, fetched into the download
+//! cache and pinned in the lockfile.
+//!
+//! A source's remote revision (a Hub commit, a file's SHA-256) is resolved once and recorded in
+//! `dataset.lock`; later builds use the recorded one and the cached snapshot, without any
+//! network access, until `build --refresh` resolves again. `rebuild` always uses the recorded
+//! revision. Every downloaded file is verified (LFS SHA-256 or git blob SHA-1 from the Hub's
+//! listing, sizes, a `sha256:` pin) before it enters the cache.
+
+pub mod cache;
+pub mod hf;
+pub mod http;
+pub mod uri;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::spec::SourceDef;
+use cache::{Cache, CachedFile, Manifest};
+use http::Client;
+use uri::Remote;
+
+/// A failed fetch, for people.
+#[derive(Debug, Clone)]
+pub struct FetchError {
+    pub message: String,
+    pub hint: Option<String>,
+    /// The HTTP status, when a server answered.
+    pub status: Option<u16>,
+    /// The server's `X-Error-Code`.
+    pub code: Option<String>,
+    pub retryable: bool,
+    pub retry_after: Option<std::time::Duration>,
+    /// The user's input is wrong (exit 2), not the network or the server (exit 1).
+    pub user: bool,
+}
+
+impl FetchError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: None,
+            status: None,
+            code: None,
+            retryable: false,
+            retry_after: None,
+            user: false,
+        }
+    }
+
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    #[must_use]
+    pub fn user(mut self) -> Self {
+        self.user = true;
+        self
+    }
+
+    #[must_use]
+    pub fn tried(mut self, attempts: u32) -> Self {
+        if attempts > 1 {
+            self.message = format!("{} (after {attempts} tries)", self.message);
+        }
+        self
+    }
+}
+
+impl From<FetchError> for crate::error::Error {
+    fn from(e: FetchError) -> Self {
+        let err = if e.user {
+            crate::error::Error::user(e.message)
+        } else {
+            crate::error::Error::failure(e.message)
+        };
+        match e.hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    }
+}
+
+/// How a build may use the network and the cache.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchOptions {
+    /// Never touch the network: build from the cache (and the lock's pins) alone.
+    pub offline: bool,
+    /// Resolve floating revisions again (`@main`, a URL's current content) instead of using
+    /// the lock's.
+    pub refresh: bool,
+    /// Fetch again even when the cache has the snapshot.
+    pub no_cache: bool,
+}
+
+impl FetchOptions {
+    /// `--offline` or `HF_HUB_OFFLINE` / `MLDATA_OFFLINE` set to 1/on/yes/true.
+    pub fn offline_from_env() -> bool {
+        ["MLDATA_OFFLINE", "HF_HUB_OFFLINE"].iter().any(|k| {
+            std::env::var(k).is_ok_and(|v| {
+                matches!(v.to_ascii_lowercase().as_str(), "1" | "on" | "yes" | "true")
+            })
+        })
+    }
+}
+
+/// Things a fetch reports as it goes.
+#[derive(Debug, Clone)]
+pub enum FetchEvent {
+    /// The cache already had the snapshot.
+    Cached {
+        revision: String,
+    },
+    /// Downloading `files` files, `bytes` in all (`resuming` bytes already there).
+    Downloading {
+        files: usize,
+        bytes: u64,
+    },
+    /// A partial download is resumed.
+    Resuming {
+        file: String,
+        percent: u32,
+    },
+    Warning(String),
+}
+
+/// A source fetched into the cache.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Files as (name inside the source, path in the cache), sorted by name.
+    pub files: Vec<(String, PathBuf)>,
+    /// What the source resolved to: a Hub commit, or `sha256:<hex>` of a URL's content.
+    pub revision: String,
+    pub cached: bool,
+    /// The cache key of the snapshot (to drop it when its files turn out damaged).
+    pub key: String,
+}
+
+/// Files the `datasets` library never treats as data (besides hidden files).
+const NOT_DATA: &[&str] = &[
+    "README.md",
+    "config.json",
+    "dataset_info.json",
+    "dataset_infos.json",
+    "dummy_data.zip",
+    "dataset_dict.json",
+];
+
+/// Concurrent downloads of one source.
+const PARALLEL_DOWNLOADS: usize = 8;
+
+/// Whether a source URI is remote (the fetcher handles it).
+pub fn is_remote(uri: &str) -> bool {
+    matches!(uri::parse(uri), Ok(Some(_)) | Err(_))
+}
+
+/// Fetch a remote source into the cache (or find it there) and return its files.
+/// `pinned` is the revision the lock recorded for this exact source (URI and selection).
+pub fn fetch_source(
+    def: &SourceDef,
+    pinned: Option<&str>,
+    opts: &FetchOptions,
+    events: &mut dyn FnMut(FetchEvent),
+) -> Result<Fetched, FetchError> {
+    let remote = uri::parse(&def.uri)
+        .map_err(|e| {
+            let (m, h) = e.split_once(" | hint: ").unwrap_or((&e, ""));
+            FetchError::new(m).hint(h).user()
+        })?
+        .ok_or_else(|| FetchError::new(format!("`{}` is a local path", def.uri)).user())?;
+    let (cache, warning) = Cache::open();
+    if let Some(w) = warning {
+        events(FetchEvent::Warning(w));
+    }
+    let client = Client::new();
+    match &remote {
+        Remote::Hf { repo, revision } => fetch_hf(
+            &cache,
+            &client,
+            def,
+            repo,
+            revision.as_deref(),
+            pinned,
+            *opts,
+            events,
+        ),
+        Remote::Http { url } => fetch_url(&cache, &client, def, url, pinned, *opts, events),
+        Remote::Kaggle { .. } | Remote::OpenMl { .. } => Err(FetchError::new(format!(
+            "`{}`: {} sources are not supported in this version",
+            def.uri,
+            if matches!(remote, Remote::Kaggle { .. }) {
+                "Kaggle"
+            } else {
+                "OpenML"
+            }
+        ))
+        .hint("download the files and point a local source at them, or use hf:// or https://")
+        .user()),
+    }
+}
+
+fn selection(def: &SourceDef) -> String {
+    serde_json::json!({"files": def.files}).to_string()
+}
+
+/// A cached snapshot, if complete (and not `--no-cache`).
+fn cached(cache: &Cache, key: &str, opts: FetchOptions) -> Option<Fetched> {
+    if opts.no_cache {
+        cache.remove_snapshot(key);
+        return None;
+    }
+    let m = cache.manifest(key)?;
+    let dir = cache.snapshot(key);
+    let files: Vec<(String, PathBuf)> = m
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), dir.join(&f.path)))
+        .collect();
+    if !files
+        .iter()
+        .zip(&m.files)
+        .all(|((_, p), f)| std::fs::metadata(p).is_ok_and(|md| md.len() == f.size))
+    {
+        cache.remove_snapshot(key);
+        return None;
+    }
+    cache.touch(key);
+    Some(Fetched {
+        files,
+        revision: m.revision,
+        cached: true,
+        key: key.to_owned(),
+    })
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the fetch's whole context"
+)]
+fn fetch_hf(
+    cache: &Cache,
+    client: &Client,
+    def: &SourceDef,
+    repo: &str,
+    revision: Option<&str>,
+    pinned: Option<&str>,
+    opts: FetchOptions,
+    events: &mut dyn FnMut(FetchEvent),
+) -> Result<Fetched, FetchError> {
+    let hub = hf::Hub::from_env();
+    let wanted = revision.unwrap_or("main");
+    let commit = match pinned {
+        Some(c) if !opts.refresh => c.to_owned(),
+        _ if opts.offline => {
+            return Err(FetchError::new(format!(
+                "`{}` has no revision recorded in the lockfile, and --offline forbids asking the Hub",
+                def.uri
+            ))
+            .hint("build once online (the lock then pins the commit), or pin one in the URI: hf://owner/name@<commit>")
+            .user());
+        }
+        _ if is_commit(wanted) => wanted.to_owned(),
+        _ => hub.resolve(client, repo, wanted)?,
+    };
+    let key = cache::key(&format!("hf://{repo}"), &commit, &selection(def));
+    if let Some(f) = cached(cache, &key, opts) {
+        events(FetchEvent::Cached {
+            revision: commit.clone(),
+        });
+        return Ok(f);
+    }
+    if opts.offline {
+        return Err(FetchError::new(format!(
+            "`{}` at {} is not in the cache, and --offline forbids downloading it",
+            def.uri,
+            &commit[..commit.len().min(12)]
+        ))
+        .hint("build once without --offline")
+        .user());
+    }
+    let _guard = cache.lock(&key, || {})?;
+    if let Some(f) = cached(cache, &key, FetchOptions::default()) {
+        return Ok(f);
+    }
+    let all = hub.list(client, repo, &commit)?;
+    let patterns = patterns(def)?;
+    let chosen: Vec<hf::RepoFile> = all
+        .into_iter()
+        .filter(|f| !f.path.split('/').any(|s| s.starts_with('.')))
+        .filter(|f| match &patterns {
+            Some(p) => p.iter().any(|p| p.matches(&f.path)),
+            None => {
+                !NOT_DATA.contains(&f.path.as_str())
+                    && !std::path::Path::new(&f.path)
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("py"))
+            }
+        })
+        .collect();
+    if chosen.is_empty() {
+        return Err(FetchError::new(format!(
+            "`{}` at {} has no {}files",
+            def.uri,
+            &commit[..12.min(commit.len())],
+            if patterns.is_some() {
+                "matching "
+            } else {
+                "data "
+            }
+        ))
+        .hint("check `files:` globs against the repository's paths (`mldatabuild info hf://…`)")
+        .user());
+    }
+    events(FetchEvent::Downloading {
+        files: chosen.len(),
+        bytes: chosen.iter().map(|f| f.size).sum(),
+    });
+    let jobs: Vec<Job> = chosen
+        .iter()
+        .map(|f| Job {
+            name: f.path.clone(),
+            url: hub.file_url(repo, &commit, &f.path),
+            size: Some(f.size),
+            check: match &f.lfs_sha256 {
+                Some(s) => Check::Sha256(s.clone()),
+                None => Check::GitSha1(f.oid.clone()),
+            },
+        })
+        .collect();
+    let files = download_all(cache, client, hub.cred.as_ref(), &jobs, events)?;
+    let manifest = Manifest {
+        uri: format!("hf://{repo}"),
+        revision: commit.clone(),
+        files,
+    };
+    let dir = cache.publish(&key, &manifest)?;
+    Ok(Fetched {
+        files: manifest
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), dir.join(&f.path)))
+            .collect(),
+        revision: commit,
+        cached: false,
+        key,
+    })
+}
+
+fn is_commit(s: &str) -> bool {
+    s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn patterns(def: &SourceDef) -> Result<Option<Vec<glob::Pattern>>, FetchError> {
+    def.files
+        .as_ref()
+        .map(|globs| {
+            globs
+                .iter()
+                .map(|g| {
+                    glob::Pattern::new(g).map_err(|e| {
+                        FetchError::new(format!("`{g}` is not a valid glob: {e}")).user()
+                    })
+                })
+                .collect()
+        })
+        .transpose()
+}
+
+/// One file's download.
+struct Job {
+    name: String,
+    url: String,
+    size: Option<u64>,
+    check: Check,
+}
+
+enum Check {
+    Sha256(String),
+    GitSha1(String),
+    None,
+}
+
+/// Download every job into the blobs (in parallel, verified); returns the manifest's files.
+fn download_all(
+    cache: &Cache,
+    client: &Client,
+    cred: Option<&http::Credential>,
+    jobs: &[Job],
+    events: &mut dyn FnMut(FetchEvent),
+) -> Result<Vec<CachedFile>, FetchError> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<CachedFile, FetchError>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let notes: Mutex<Vec<FetchEvent>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL_DOWNLOADS.min(jobs.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let r = fetch_one(cache, client, cred, job, &notes);
+                    if let Ok(mut res) = results.lock() {
+                        res[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    for n in notes.into_inner().unwrap_or_default() {
+        events(n);
+    }
+    let mut files = Vec::with_capacity(jobs.len());
+    let mut failed = Vec::new();
+    for (job, r) in jobs.iter().zip(results.into_inner().unwrap_or_default()) {
+        match r {
+            Some(Ok(f)) => files.push(f),
+            Some(Err(e)) => failed.push((job.name.clone(), e)),
+            None => failed.push((job.name.clone(), FetchError::new("not downloaded"))),
+        }
+    }
+    if let Some((name, first)) = failed.first() {
+        let mut e = first.clone();
+        e.message = if failed.len() == 1 {
+            format!("`{name}`: {}", first.message)
+        } else {
+            format!(
+                "{} of {} files failed; `{name}`: {} (partial downloads are kept and resume next time)",
+                failed.len(),
+                jobs.len(),
+                first.message
+            )
+        };
+        return Err(e);
+    }
+    Ok(files)
+}
+
+/// Download one file into the blobs (unless its verified blob is already there).
+fn fetch_one(
+    cache: &Cache,
+    client: &Client,
+    cred: Option<&http::Credential>,
+    job: &Job,
+    notes: &Mutex<Vec<FetchEvent>>,
+) -> Result<CachedFile, FetchError> {
+    if let Check::Sha256(sha) = &job.check {
+        let blob = cache.blob(sha);
+        if let Ok(md) = std::fs::metadata(&blob)
+            && job.size.is_none_or(|s| s == md.len())
+        {
+            return Ok(CachedFile {
+                path: job.name.clone(),
+                size: md.len(),
+                sha256: sha.clone(),
+            });
+        }
+    }
+    let id = cache::partial_id(match &job.check {
+        Check::Sha256(s) => s,
+        _ => &job.url,
+    });
+    let _lock = cache.lock(&format!("part-{id}"), || {})?;
+    let part = cache.partial(&id);
+    let have = std::fs::metadata(&part).map_or(0, |m| m.len());
+    if have > 0
+        && let Some(total) = job.size
+        && total > 0
+        && have < total
+        && let Ok(mut n) = notes.lock()
+    {
+        n.push(FetchEvent::Resuming {
+            file: job.name.clone(),
+            percent: (100 * have / total) as u32,
+        });
+    }
+    client.download(&job.url, cred, &part, job.size, None, &mut |_| {})?;
+    let sha = crate::statcache::sha256_file(&part)
+        .map_err(|e| FetchError::new(format!("cannot read `{}`: {e}", part.display())))?;
+    let ok = match &job.check {
+        Check::Sha256(want) => want.eq_ignore_ascii_case(&sha),
+        Check::GitSha1(want) => {
+            hf::git_blob_sha1(&part).is_ok_and(|g| g.eq_ignore_ascii_case(want))
+        }
+        Check::None => true,
+    };
+    if !ok {
+        let _ = std::fs::remove_file(&part);
+        let want = match &job.check {
+            Check::Sha256(w) => format!("SHA-256 {w}"),
+            Check::GitSha1(w) => format!("git SHA-1 {w}"),
+            Check::None => String::new(),
+        };
+        return Err(FetchError::new(format!(
+            "checksum mismatch: the download has SHA-256 {sha}, but the server lists {want}"
+        ))
+        .hint("the file was corrupted in transit or changed on the server; the partial file was removed, so building again downloads it anew"));
+    }
+    let size = std::fs::metadata(&part).map_or(0, |m| m.len());
+    cache
+        .store_blob(&part, &sha)
+        .map_err(|e| FetchError::new(format!("cannot write the cache: {e}")))?;
+    Ok(CachedFile {
+        path: job.name.clone(),
+        size,
+        sha256: sha,
+    })
+}
+
+/// The file name a URL's content is stored under: its last path segment.
+fn url_file_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let last = path.rsplit('/').next().unwrap_or("");
+    let name: String = last
+        .chars()
+        .map(|c| if c.is_control() || c == '\\' { '_' } else { c })
+        .collect();
+    if name.is_empty() || name == "." || name == ".." || name.starts_with('.') {
+        "download".to_owned()
+    } else {
+        name
+    }
+}
+
+fn fetch_url(
+    cache: &Cache,
+    client: &Client,
+    def: &SourceDef,
+    url: &str,
+    pinned: Option<&str>,
+    opts: FetchOptions,
+    events: &mut dyn FnMut(FetchEvent),
+) -> Result<Fetched, FetchError> {
+    let name = url_file_name(url);
+    let spec_pin = def.sha256.as_deref().map(|s| s.trim().to_ascii_lowercase());
+    // The content we expect: the spec's pin, else the lock's (unless refreshing).
+    let want = spec_pin.clone().or_else(|| {
+        pinned
+            .filter(|_| !opts.refresh)
+            .and_then(|p| p.strip_prefix("sha256:"))
+            .map(str::to_owned)
+    });
+    if let Some(sha) = &want {
+        let key = cache::key(url, &format!("sha256:{sha}"), &selection(def));
+        if let Some(f) = cached(cache, &key, opts) {
+            events(FetchEvent::Cached {
+                revision: f.revision.clone(),
+            });
+            return Ok(f);
+        }
+    }
+    if opts.offline {
+        return Err(FetchError::new(format!(
+            "`{url}` is not in the cache, and --offline forbids downloading it"
+        ))
+        .hint("build once without --offline")
+        .user());
+    }
+    events(FetchEvent::Downloading { files: 1, bytes: 0 });
+    let job = Job {
+        name: name.clone(),
+        url: url.to_owned(),
+        size: None,
+        check: match &spec_pin {
+            Some(s) => Check::Sha256(s.clone()),
+            None => Check::None,
+        },
+    };
+    let notes = Mutex::new(Vec::new());
+    let file = fetch_one(cache, client, None, &job, &notes).map_err(|e| match &spec_pin {
+        Some(_) if e.message.starts_with("checksum mismatch") => FetchError::new(format!(
+            "`{name}` from {}: {}",
+            http::redact(url),
+            e.message.replace("the server lists", "the spec pins")
+        ))
+        .hint("if the new content is expected, update `sha256:` in dataset.yaml (or remove it and run `build --register-checksums`)")
+        .user(),
+        _ => e,
+    })?;
+    for n in notes.into_inner().unwrap_or_default() {
+        events(n);
+    }
+    if let Some(p) = pinned.and_then(|p| p.strip_prefix("sha256:"))
+        && !opts.refresh
+        && p != file.sha256
+    {
+        events(FetchEvent::Warning(format!(
+            "`{}` changed on the server since the lock recorded it (SHA-256 {} → {})",
+            http::redact(url),
+            &p[..12.min(p.len())],
+            &file.sha256[..12]
+        )));
+    }
+    let revision = format!("sha256:{}", file.sha256);
+    let key = cache::key(url, &revision, &selection(def));
+    let manifest = Manifest {
+        uri: url.to_owned(),
+        revision: revision.clone(),
+        files: vec![file],
+    };
+    let dir = cache.publish(&key, &manifest)?;
+    Ok(Fetched {
+        files: vec![(name.clone(), dir.join(&name))],
+        revision,
+        cached: false,
+        key,
+    })
+}
+
+/// Drop a snapshot whose files do not match their recorded hashes (damaged cache).
+pub fn drop_snapshot(key: &str) {
+    let (cache, _) = Cache::open();
+    cache.remove_snapshot(key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_names() {
+        assert_eq!(url_file_name("https://h/a/b.csv?x=1"), "b.csv");
+        assert_eq!(url_file_name("https://h/"), "download");
+        assert_eq!(url_file_name("https://h/.."), "download");
+    }
+}
