@@ -42,12 +42,12 @@ fn parse_args() -> Result<Args, String> {
             "--limit" => {
                 args.limit = value("--limit")?
                     .parse()
-                    .map_err(|e| format!("--limit: {e}"))?
+                    .map_err(|e| format!("--limit: {e}"))?;
             }
             "--batch" => {
                 args.batch = value("--batch")?
                     .parse()
-                    .map_err(|e| format!("--batch: {e}"))?
+                    .map_err(|e| format!("--batch: {e}"))?;
             }
             "--threshold" => {
                 args.threshold = value("--threshold")?

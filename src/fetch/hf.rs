@@ -94,7 +94,13 @@ impl Hub {
     }
 
     /// Explain a failed Hub call in dataset terms.
-    fn explain(&self, client: &Client, repo: &str, revision: &str, e: FetchError) -> FetchError {
+    pub fn explain(
+        &self,
+        client: &Client,
+        repo: &str,
+        revision: &str,
+        e: FetchError,
+    ) -> FetchError {
         match (e.status, e.code.as_deref()) {
             (Some(404 | 401), Some("RepoNotFound")) | (Some(404), None) => {
                 let mut hint = String::new();
@@ -130,24 +136,54 @@ impl Hub {
         }
     }
 
-    /// Up to three similar dataset names, from the Hub's search (best effort).
+    /// Up to three similar dataset names (best effort): the owner's datasets and a search
+    /// for the name's first letters, ranked by edit distance.
     fn suggest(&self, client: &Client, repo: &str) -> Option<String> {
-        let name = repo.rsplit('/').next()?;
-        let url = format!(
-            "{}/api/datasets?search={}&limit=5",
+        let (owner, name) = repo.rsplit_once('/').unwrap_or(("", repo));
+        let prefix: String = name.chars().take(3).collect();
+        let mut urls = vec![format!(
+            "{}/api/datasets?search={}&limit=100",
             self.endpoint,
-            encode(name, false)
-        );
-        let (v, _) = client.json("GET", &url, self.cred.as_ref(), None).ok()?;
-        let ids: Vec<String> = v
-            .as_array()?
-            .iter()
-            .filter_map(|d| d["id"].as_str())
-            .filter(|id| *id != repo)
-            .take(3)
-            .map(|id| format!("`{id}`"))
+            encode(&prefix, false)
+        )];
+        if !owner.is_empty() {
+            urls.push(format!(
+                "{}/api/datasets?author={}&limit=100",
+                self.endpoint,
+                encode(owner, false)
+            ));
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for url in urls {
+            if let Ok((v, _)) = client.json("GET", &url, self.cred.as_ref(), None) {
+                ids.extend(
+                    v.as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|d| d["id"].as_str().map(str::to_owned)),
+                );
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        let mut ranked: Vec<(usize, String)> = ids
+            .into_iter()
+            .filter(|id| id != repo)
+            .map(|id| {
+                (
+                    strsim::levenshtein(&id.to_lowercase(), &repo.to_lowercase()),
+                    id,
+                )
+            })
+            .filter(|(d, _)| *d <= 3.max(repo.len() / 4))
             .collect();
-        (!ids.is_empty()).then(|| ids.join(", "))
+        ranked.sort();
+        let shown: Vec<String> = ranked
+            .into_iter()
+            .take(3)
+            .map(|(_, id)| format!("`{id}`"))
+            .collect();
+        (!shown.is_empty()).then(|| shown.join(", "))
     }
 
     /// The commit a branch, tag or commit names.

@@ -185,6 +185,8 @@ pub struct Meta {
     pub headers: Headers,
     /// The URL that answered (after same-origin redirects).
     pub url: String,
+    /// Tries it took (retryable statuses and connection errors are tried again).
+    pub attempts: u32,
 }
 
 /// What a download did.
@@ -307,6 +309,7 @@ impl Client {
                                 status,
                                 headers: h,
                                 url: current.clone(),
+                                attempts: attempt,
                             },
                             resp,
                         ));
@@ -650,7 +653,8 @@ pub fn status_error(meta: &Meta, body: &str) -> FetchError {
         meta.status,
         code.as_ref().map_or(String::new(), |c| format!(" {c}")),
         msg.map_or(String::new(), |m| format!(": {m}"))
-    ));
+    ))
+    .tried(meta.attempts);
     fe.status = Some(meta.status);
     fe.code = code;
     fe.retryable = RETRYABLE.contains(&meta.status);

@@ -206,8 +206,14 @@ fn selection(def: &SourceDef) -> String {
     serde_json::json!({"files": def.files}).to_string()
 }
 
-/// A cached snapshot, if complete (and not `--no-cache`).
-fn cached(cache: &Cache, key: &str, opts: FetchOptions) -> Option<Fetched> {
+/// A cached snapshot, if complete (and not `--no-cache`). A snapshot whose files are missing
+/// or have the wrong size is dropped (with a warning) so the caller fetches it again.
+fn cached(
+    cache: &Cache,
+    key: &str,
+    opts: FetchOptions,
+    events: &mut dyn FnMut(FetchEvent),
+) -> Option<Fetched> {
     if opts.no_cache {
         cache.remove_snapshot(key);
         return None;
@@ -224,6 +230,10 @@ fn cached(cache: &Cache, key: &str, opts: FetchOptions) -> Option<Fetched> {
         .zip(&m.files)
         .all(|((_, p), f)| std::fs::metadata(p).is_ok_and(|md| md.len() == f.size))
     {
+        events(FetchEvent::Warning(
+            "the cached copy was damaged (a file is missing or changed size); fetching it again"
+                .into(),
+        ));
         cache.remove_snapshot(key);
         return None;
     }
@@ -266,7 +276,7 @@ fn fetch_hf(
         _ => hub.resolve(client, repo, wanted)?,
     };
     let key = cache::key(&format!("hf://{repo}"), &commit, &selection(def));
-    if let Some(f) = cached(cache, &key, opts) {
+    if let Some(f) = cached(cache, &key, opts, events) {
         events(FetchEvent::Cached {
             revision: commit.clone(),
         });
@@ -282,7 +292,7 @@ fn fetch_hf(
         .user());
     }
     let _guard = cache.lock(&key, || {})?;
-    if let Some(f) = cached(cache, &key, FetchOptions::default()) {
+    if let Some(f) = cached(cache, &key, FetchOptions::default(), events) {
         return Ok(f);
     }
     let all = hub.list(client, repo, &commit)?;
@@ -330,7 +340,15 @@ fn fetch_hf(
             },
         })
         .collect();
-    let files = download_all(cache, client, hub.cred.as_ref(), &jobs, events)?;
+    let files = download_all(cache, client, hub.cred.as_ref(), &jobs, events).map_err(|e| {
+        if matches!(e.status, Some(401 | 403 | 404))
+            && matches!(e.code.as_deref(), Some("GatedRepo" | "RepoNotFound"))
+        {
+            hub.explain(client, repo, &commit, e)
+        } else {
+            e
+        }
+    })?;
     let manifest = Manifest {
         uri: format!("hf://{repo}"),
         revision: commit.clone(),
@@ -447,9 +465,12 @@ fn fetch_one(
     notes: &Mutex<Vec<FetchEvent>>,
 ) -> Result<CachedFile, FetchError> {
     if let Check::Sha256(sha) = &job.check {
+        // A blob is trusted only after re-hashing it: a hard link in a snapshot may have been
+        // written through.
         let blob = cache.blob(sha);
         if let Ok(md) = std::fs::metadata(&blob)
             && job.size.is_none_or(|s| s == md.len())
+            && crate::statcache::sha256_file(&blob).is_ok_and(|h| h == *sha)
         {
             return Ok(CachedFile {
                 path: job.name.clone(),
@@ -544,7 +565,7 @@ fn fetch_url(
     });
     if let Some(sha) = &want {
         let key = cache::key(url, &format!("sha256:{sha}"), &selection(def));
-        if let Some(f) = cached(cache, &key, opts) {
+        if let Some(f) = cached(cache, &key, opts, events) {
             events(FetchEvent::Cached {
                 revision: f.revision.clone(),
             });

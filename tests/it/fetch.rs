@@ -1,0 +1,386 @@
+//! Remote sources against the loopback mock Hub and CDN (tests/it/mock.rs): pinning, the
+//! cache, resume, retries, verification, errors, and that a token never leaks.
+
+use std::process::Command;
+
+use crate::context::TestContext;
+use crate::mock::{MockHub, MockServer, Response, sha256_hex};
+
+const TOKEN: &str = "hf_planted_secret_7f3a9c";
+
+fn csv(rows: std::ops::Range<u32>) -> Vec<u8> {
+    let mut s = String::from("id,text,label\n");
+    for i in rows {
+        s.push_str(&format!("{i},row {i},{}\n", i % 2));
+    }
+    s.into_bytes()
+}
+
+fn spec(uri: &str) -> String {
+    format!(
+        "name: demo\nversion: 1.0.0\nsources:\n  raw: {{uri: \"{uri}\"}}\nstages:\n  clean: {{kind: normalize, input: raw}}\n"
+    )
+}
+
+/// A hub with `acme/tiny`: a README (not data), a regular CSV and an LFS CSV.
+fn hub() -> (MockHub, String) {
+    let hub = MockHub::start();
+    let commit = hub.add_dataset(
+        "acme/tiny",
+        &[
+            ("README.md", b"---\nlicense: mit\n---\n# tiny\n", false),
+            ("data/train.csv", &csv(0..40), false),
+            ("data/test.csv", &csv(40..50), true),
+        ],
+    );
+    (hub, commit)
+}
+
+/// `mldatabuild` with the mock as the Hub, fast retries, and no token from the machine.
+fn run(cx: &TestContext, hub: &MockHub, args: &[&str]) -> crate::context::Output {
+    run_with(cx, hub, args, |_| {})
+}
+
+fn run_with(
+    cx: &TestContext,
+    hub: &MockHub,
+    args: &[&str],
+    f: impl FnOnce(&mut Command),
+) -> crate::context::Output {
+    let mut c = cx.command(args);
+    c.env("HF_ENDPOINT", hub.url())
+        .env("HF_HOME", cx.home().join("hf"))
+        .env("MLDATA_HTTP_BACKOFF_MS", "1")
+        .env("MLDATA_HTTP_RETRIES", "4")
+        .env_remove("HF_TOKEN")
+        .env_remove("HUGGING_FACE_HUB_TOKEN")
+        .env_remove("HF_TOKEN_PATH")
+        .env_remove("MLDATA_OFFLINE")
+        .env_remove("HF_HUB_OFFLINE");
+    f(&mut c);
+    let out = c.output().expect("run mldatabuild");
+    crate::context::Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: cx.filter(&String::from_utf8_lossy(&out.stdout)),
+        stderr: cx.filter(&String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+fn lock_revision(cx: &TestContext) -> String {
+    cx.read("dataset.lock")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("revision: "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn hub_source_is_fetched_verified_pinned_and_cached() {
+    let (hub, commit) = hub();
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    run(&cx, &hub, &["build"])
+        .success()
+        .stderr_has("Fetching source raw: downloading 2 files")
+        .stderr_has(&format!("fetched {}", &commit[..12]))
+        .stderr_has("Finished clean");
+    assert_eq!(lock_revision(&cx), commit);
+    let lock = cx.read("dataset.lock");
+    assert!(lock.contains("path: data/train.csv"), "{lock}");
+    assert!(!lock.contains("README.md"), "README is not data: {lock}");
+    assert!(lock.contains("rows: 50"), "{lock}");
+
+    // Pinned and cached: the next build never asks the Hub.
+    let before = hub.hub.requests().len() + hub.cdn.requests().len();
+    run(&cx, &hub, &["build"])
+        .success()
+        .stderr_has("using cached data");
+    assert_eq!(hub.hub.requests().len() + hub.cdn.requests().len(), before);
+    run(&cx, &hub, &["build", "--offline", "--locked"]).success();
+
+    // main moves on: the lock keeps the old commit until --refresh.
+    let newer = hub.add_dataset("acme/tiny", &[("data/train.csv", &csv(0..60), false)]);
+    run(&cx, &hub, &["build"]).success();
+    assert_eq!(lock_revision(&cx), commit);
+    run(&cx, &hub, &["build", "--locked", "--refresh"])
+        .code(3)
+        .stderr_has("--locked");
+    // (the --locked run above fetched it into the cache already)
+    run(&cx, &hub, &["build", "--refresh"])
+        .success()
+        .stderr_has(&format!("using cached data ({})", &newer[..12]));
+    assert_eq!(lock_revision(&cx), newer);
+    assert!(cx.read("dataset.lock").contains("rows: 60"));
+}
+
+#[test]
+fn rebuild_fetches_the_pinned_revision_into_an_empty_cache() {
+    let (hub, commit) = hub();
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny@main"));
+    run(&cx, &hub, &["build"]).success();
+    hub.add_dataset("acme/tiny", &[("data/train.csv", &csv(0..7), false)]);
+    let fresh = tempfile::tempdir().unwrap();
+    run_with(&cx, &hub, &["rebuild"], |c| {
+        c.env("MLDATA_HOME", fresh.path());
+    })
+    .success()
+    .stdout_has("files match");
+    let tree = hub
+        .hub
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/tree/"))
+        .map(|r| r.path.clone())
+        .collect::<Vec<_>>();
+    assert!(tree.last().is_some_and(|p| p.contains(&commit)), "{tree:?}");
+}
+
+#[test]
+fn offline_without_cache_and_files_selection() {
+    let (hub, _) = hub();
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    run(&cx, &hub, &["build", "--offline"])
+        .code(2)
+        .stderr_has("--offline forbids asking the Hub");
+    run_with(&cx, &hub, &["build"], |c| {
+        c.env("HF_HUB_OFFLINE", "1");
+    })
+    .code(2);
+    assert!(!cx.exists("dataset.lock"));
+    cx.spec(&spec("hf://acme/tiny").replace(
+        "uri: \"hf://acme/tiny\"",
+        "uri: \"hf://acme/tiny\", files: [\"data/test*\"]",
+    ));
+    run(&cx, &hub, &["build"]).success();
+    let lock = cx.read("dataset.lock");
+    assert!(
+        lock.contains("rows: 10") && !lock.contains("train.csv"),
+        "{lock}"
+    );
+    cx.spec(&spec("hf://acme/tiny").replace(
+        "uri: \"hf://acme/tiny\"",
+        "uri: \"hf://acme/tiny\", files: [\"nope/*\"]",
+    ));
+    run(&cx, &hub, &["build"])
+        .code(2)
+        .stderr_has("has no matching files");
+}
+
+#[test]
+fn interrupted_download_resumes_with_range() {
+    let hub = MockHub::start();
+    let big: Vec<u8> = csv(0..20_000);
+    let sha = sha256_hex(&big);
+    hub.add_dataset("acme/big", &[("train.csv", &big, true)]);
+    hub.drop_cdn_body_once(&sha, 100_000);
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/big"));
+    run(&cx, &hub, &["build"]).success();
+    let ranges: Vec<String> = hub
+        .cdn
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("range").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        ranges,
+        vec!["bytes=100000-".to_owned()],
+        "resumed where it broke"
+    );
+    assert!(cx.read("dataset.lock").contains("rows: 20000"));
+}
+
+#[test]
+fn rate_limits_and_server_errors_are_retried() {
+    let (hub, _) = hub();
+    hub.rate_limit_next(2, 0);
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    run(&cx, &hub, &["build"]).success();
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    hub.fail_next(10, 503);
+    run(&cx, &hub, &["build"])
+        .code(1)
+        .stderr_has("answered 503")
+        .stderr_has("(after 4 tries)");
+    assert!(!cx.exists("dataset.lock"));
+}
+
+#[test]
+fn bad_answers_are_clear_errors_and_nothing_is_cached_as_complete() {
+    let (hub, _) = hub();
+    hub.add_dataset("acme/other", &[("a.csv", &csv(0..3), false)]);
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tinyy"));
+    run(&cx, &hub, &["build"])
+        .code(2)
+        .stderr_has("dataset `acme/tinyy` not found")
+        .stderr_has("did you mean `acme/tiny`")
+        .stderr_has("a private or gated dataset needs a token");
+    cx.spec(&spec("hf://acme/tiny@v9"));
+    run(&cx, &hub, &["build"])
+        .code(2)
+        .stderr_has("revision `v9` of `acme/tiny` not found");
+    cx.spec(&spec("hf://acme/tiny"));
+    hub.html_instead_of_json_once();
+    run(&cx, &hub, &["build"])
+        .code(1)
+        .stderr_has("answered with an HTML page instead of JSON");
+    // A CDN whose file is one byte shorter than the Hub lists: named, not cached.
+    let big = csv(0..500);
+    let sha = sha256_hex(&big);
+    hub.add_dataset("acme/short", &[("x.csv", &big, true)]);
+    hub.cdn_wrong_size(&sha);
+    cx.spec(&spec("hf://acme/short"));
+    run(&cx, &hub, &["build"])
+        .code(1)
+        .stderr_has("has 6793 bytes, but 6794 were expected")
+        .stderr_has("x.csv");
+    assert!(!cx.exists("dataset.lock"));
+    let snapshots = cx.home().join("cache/snapshots");
+    let complete = walkdir::WalkDir::new(&snapshots)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_name() == ".mldata-snapshot.json")
+        .count();
+    assert_eq!(complete, 0, "no snapshot may look complete");
+}
+
+#[test]
+fn gated_and_private_datasets_need_a_token_that_never_leaks() {
+    let (hub, _) = hub();
+    hub.set_token(Some(TOKEN));
+    hub.set_private("acme/tiny");
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    run(&cx, &hub, &["build"])
+        .code(2)
+        .stderr_has("not found")
+        .stderr_has("set HF_TOKEN");
+    let out = run_with(&cx, &hub, &["build", "--json", "-v"], |c| {
+        c.env("HF_TOKEN", TOKEN);
+    });
+    out.success();
+    // The token went to the Hub, never to the CDN.
+    assert!(
+        hub.hub
+            .requests()
+            .iter()
+            .any(|r| r.header("authorization") == Some(&format!("Bearer {TOKEN}")))
+    );
+    assert!(!hub.cdn.requests().is_empty());
+    assert!(
+        hub.cdn
+            .requests()
+            .iter()
+            .all(|r| r.header("authorization").is_none())
+    );
+    // Nowhere in outputs, lock, manifest, reports or the cache's metadata.
+    assert!(!out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN));
+    for e in walkdir::WalkDir::new(cx.root()).into_iter().flatten() {
+        if e.file_type().is_file() {
+            let bytes = std::fs::read(e.path()).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(TOKEN),
+                "token in {}",
+                e.path().display()
+            );
+        }
+    }
+    // A wrong token: an error that names the problem, not the token.
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    let out = run_with(&cx, &hub, &["build"], |c| {
+        c.env("HF_TOKEN", "hf_wrong_token_123");
+    });
+    out.code(2);
+    assert!(!out.stderr.contains("hf_wrong_token_123"), "{}", out.stderr);
+
+    hub.set_gated("acme/tiny", false);
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    run_with(&cx, &hub, &["build"], |c| {
+        c.env("HF_TOKEN", TOKEN);
+    })
+    .code(2)
+    .stderr_has("is gated");
+}
+
+#[test]
+fn a_damaged_cache_entry_is_fetched_again() {
+    let (hub, _) = hub();
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    run(&cx, &hub, &["build"]).success();
+    let snap = walkdir::WalkDir::new(cx.home().join("cache/snapshots"))
+        .into_iter()
+        .flatten()
+        .find(|e| e.file_name() == "test.csv")
+        .unwrap()
+        .into_path();
+    let mut perms = std::fs::metadata(&snap).unwrap().permissions();
+    #[expect(
+        clippy::permissions_set_readonly_false,
+        reason = "the test damages the cache on purpose"
+    )]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&snap, perms).unwrap();
+    std::fs::write(&snap, b"id,text,label\n999,damaged,0\n").unwrap();
+    let cdn_before = hub.cdn.requests().len();
+    run(&cx, &hub, &["build", "--no-run-cache"])
+        .success()
+        .stderr_has("the cached copy was damaged");
+    assert!(hub.cdn.requests().len() > cdn_before, "fetched again");
+    assert!(cx.read("dataset.lock").contains("rows: 50"));
+}
+
+#[test]
+fn https_source_with_a_sha256_pin_and_register_checksums() {
+    let body = csv(0..12);
+    let sha = sha256_hex(&body);
+    let served = body.clone();
+    let server = MockServer::start(move |req| {
+        if req.path_only() == "/files/data.csv" {
+            Response::bytes(200, served.clone()).header("etag", "\"v1\"")
+        } else {
+            Response::text(404, "not found")
+        }
+    });
+    let url = format!("{}/files/data.csv", server.url());
+    let cx = TestContext::new();
+    cx.spec(&format!(
+        "name: demo\nversion: 1.0.0\nsources:\n  raw:\n    uri: {url}\nstages:\n  clean: {{kind: normalize, input: raw}}\n"
+    ));
+    cx.run(&["build", "--register-checksums"])
+        .success()
+        .stderr_has(&format!("Registered sha256 of source raw: {sha}"));
+    assert!(
+        cx.read("dataset.yaml")
+            .contains(&format!("    uri: {url}\n    sha256: {sha}\n"))
+    );
+    cx.run(&["build", "--locked"]).success();
+    cx.spec(&cx.read("dataset.yaml").replace(&sha, &"0".repeat(64)));
+    let fresh = tempfile::tempdir().unwrap();
+    let out = cx
+        .command(&["build"])
+        .env("MLDATA_HOME", fresh.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("checksum mismatch"), "{stderr}");
+    assert!(stderr.contains("data.csv"), "{stderr}");
+    // A missing file: the status, named.
+    cx.spec(&spec(&format!("{}/files/missing.csv", server.url())));
+    cx.run(&["build"]).code(1).stderr_has("answered 404");
+    // A bad pin in the spec is a spec error.
+    cx.spec(&format!(
+        "name: demo\nversion: 1.0.0\nsources:\n  raw: {{uri: \"{url}\", sha256: nothex}}\nstages:\n  clean: {{kind: normalize, input: raw}}\n"
+    ));
+    cx.run(&["build"])
+        .code(2)
+        .stderr_has("`sha256` must be 64 hexadecimal digits");
+}
