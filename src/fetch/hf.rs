@@ -82,9 +82,9 @@ impl Hub {
             .unwrap_or_else(|| "https://huggingface.co".into())
             .trim_end_matches('/')
             .to_owned();
-        let cred = token_from_env().map(|t| Credential {
+        let cred = super::auth::find(super::auth::Service::Hf).map(|f| Credential {
             origin: origin(&endpoint),
-            header: format!("Bearer {t}"),
+            header: format!("Bearer {}", f.secret.expose()),
         });
         Hub { endpoint, cred }
     }

@@ -7,9 +7,12 @@
 //! revision. Every downloaded file is verified (LFS SHA-256 or git blob SHA-1 from the Hub's
 //! listing, sizes, a `sha256:` pin) before it enters the cache.
 
+pub mod auth;
 pub mod cache;
 pub mod hf;
 pub mod http;
+pub mod kaggle;
+pub mod openml;
 pub mod uri;
 
 use std::path::PathBuf;
@@ -188,27 +191,24 @@ pub fn fetch_source(
             events,
         ),
         Remote::Http { url } => fetch_url(&cache, &client, def, url, pinned, *opts, events),
-        Remote::Kaggle { .. } | Remote::OpenMl { .. } => Err(FetchError::new(format!(
-            "`{}`: {} sources are not supported in this version",
-            def.uri,
-            if matches!(remote, Remote::Kaggle { .. }) {
-                "Kaggle"
-            } else {
-                "OpenML"
-            }
-        ))
-        .hint("download the files and point a local source at them, or use hf:// or https://")
-        .user()),
+        Remote::Kaggle {
+            owner,
+            slug,
+            version,
+        } => kaggle::fetch(
+            &cache, &client, def, owner, slug, *version, pinned, *opts, events,
+        ),
+        Remote::OpenMl { id } => openml::fetch(&cache, &client, def, *id, pinned, *opts, events),
     }
 }
 
-fn selection(def: &SourceDef) -> String {
+pub(super) fn selection(def: &SourceDef) -> String {
     serde_json::json!({"files": def.files}).to_string()
 }
 
 /// A cached snapshot, if complete (and not `--no-cache`). A snapshot whose files are missing
 /// or have the wrong size is dropped (with a warning) so the caller fetches it again.
-fn cached(
+pub(super) fn cached(
     cache: &Cache,
     key: &str,
     opts: FetchOptions,
@@ -367,11 +367,11 @@ fn fetch_hf(
     })
 }
 
-fn is_commit(s: &str) -> bool {
+pub(super) fn is_commit(s: &str) -> bool {
     s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn patterns(def: &SourceDef) -> Result<Option<Vec<glob::Pattern>>, FetchError> {
+pub(super) fn patterns(def: &SourceDef) -> Result<Option<Vec<glob::Pattern>>, FetchError> {
     def.files
         .as_ref()
         .map(|globs| {
@@ -388,21 +388,24 @@ fn patterns(def: &SourceDef) -> Result<Option<Vec<glob::Pattern>>, FetchError> {
 }
 
 /// One file's download.
-struct Job {
-    name: String,
-    url: String,
-    size: Option<u64>,
-    check: Check,
+pub(super) struct Job {
+    pub name: String,
+    pub url: String,
+    pub size: Option<u64>,
+    pub check: Check,
 }
 
-enum Check {
+/// How a download is verified before it enters the cache.
+pub(super) enum Check {
     Sha256(String),
     GitSha1(String),
+    /// OpenML lists the MD5 of its files.
+    Md5(String),
     None,
 }
 
 /// Download every job into the blobs (in parallel, verified); returns the manifest's files.
-fn download_all(
+pub(super) fn download_all(
     cache: &Cache,
     client: &Client,
     cred: Option<&http::Credential>,
@@ -457,7 +460,7 @@ fn download_all(
 }
 
 /// Download one file into the blobs (unless its verified blob is already there).
-fn fetch_one(
+pub(super) fn fetch_one(
     cache: &Cache,
     client: &Client,
     cred: Option<&http::Credential>,
@@ -505,6 +508,7 @@ fn fetch_one(
         Check::GitSha1(want) => {
             hf::git_blob_sha1(&part).is_ok_and(|g| g.eq_ignore_ascii_case(want))
         }
+        Check::Md5(want) => md5_file(&part).is_ok_and(|g| g.eq_ignore_ascii_case(want)),
         Check::None => true,
     };
     if !ok {
@@ -512,6 +516,7 @@ fn fetch_one(
         let want = match &job.check {
             Check::Sha256(w) => format!("SHA-256 {w}"),
             Check::GitSha1(w) => format!("git SHA-1 {w}"),
+            Check::Md5(w) => format!("MD5 {w}"),
             Check::None => String::new(),
         };
         return Err(FetchError::new(format!(
@@ -530,8 +535,25 @@ fn fetch_one(
     })
 }
 
+/// The MD5 of a file (OpenML's checksum).
+fn md5_file(path: &std::path::Path) -> std::io::Result<String> {
+    use md5::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = md5::Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(crate::statcache::hex(&h.finalize()))
+}
+
 /// The file name a URL's content is stored under: its last path segment.
-fn url_file_name(url: &str) -> String {
+pub(super) fn url_file_name(url: &str) -> String {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     let last = path.rsplit('/').next().unwrap_or("");
     let name: String = last
