@@ -63,6 +63,72 @@ pub enum Command {
     Validate(ValidateCmdArgs),
     /// Split a data file or folder without a spec: ratios, stratified, by key or group.
     Split(SplitCmdArgs),
+    /// The download cache of remote sources: list, size, evict, clear.
+    Cache(CacheArgs),
+    /// Credentials for the Hugging Face Hub, Kaggle and OpenML.
+    Auth(AuthArgs),
+    /// Check the set-up: storage, credentials (never shown), endpoints, this project.
+    Doctor,
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Cached sources: URI, revision, files, size, last use.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The cache's size and limit.
+    Size {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evict least-recently-used sources down to the limit (`cache.max_size_gb`) and drop
+    /// unused files and week-old partial downloads.
+    Gc {
+        /// The limit to evict down to [default: cache.max_size_gb]; 0 empties it.
+        #[arg(long, value_name = "GB")]
+        max_size_gb: Option<f64>,
+    },
+    /// Remove everything in the cache.
+    Clear,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    #[command(subcommand)]
+    pub command: AuthCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Store a credential (read without echo; or from stdin when it is not a terminal).
+    Login {
+        /// hf, kaggle or openml.
+        #[arg(value_parser = ["hf", "kaggle", "openml"])]
+        service: String,
+    },
+    /// Which credentials are present and where from (never their values).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a stored credential.
+    Logout {
+        #[arg(value_parser = ["hf", "kaggle", "openml"])]
+        service: String,
+    },
 }
 
 #[derive(Debug, Args)]

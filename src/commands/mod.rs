@@ -1,10 +1,13 @@
 //! One file per subcommand; shared helpers for loading a project and its state.
 
 mod adhoc;
+mod auth;
 mod build;
+mod cache;
 mod clean;
 mod dag;
 mod diff;
+mod doctor;
 mod init;
 mod rebuild;
 mod schema;
@@ -38,6 +41,14 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Dag(a) => dag::dag(&settings, &a),
         Command::Validate(a) => adhoc::validate(&settings, &a),
         Command::Split(a) => adhoc::split(&settings, &a),
+        Command::Cache(a) => cache::cache(&settings, &a),
+        Command::Auth(a) => auth::auth(&settings, &a),
+        Command::Doctor => Ok(doctor::doctor(&settings)),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "mldatabuild", &mut std::io::stdout());
+            Ok(0)
+        }
     }
 }
 

@@ -41,13 +41,11 @@ pub struct CachedFile {
 
 pub struct Cache {
     pub root: PathBuf,
-    /// Set when the configured cache was not writable and a temporary one stands in.
-    _temp: Option<tempfile::TempDir>,
 }
 
 impl Cache {
     /// `MLDATA_CACHE_DIR`, else `$MLDATA_HOME/cache`, else `~/.mldata/cache`. When that cannot
-    /// be written, a temporary cache is used and `warning` says so.
+    /// be written, `$TMPDIR/mldatabuild-cache-<uid>` stands in and `warning` says so.
     pub fn open() -> (Cache, Option<String>) {
         let root = std::env::var_os("MLDATA_CACHE_DIR")
             .filter(|p| !p.is_empty())
@@ -62,24 +60,17 @@ impl Cache {
         match Self::at(&root) {
             Ok(c) => (c, None),
             Err(e) => {
+                // A shared folder under the system's temporary directory: reused by later runs
+                // (so they do not download again), never growing one folder per run.
+                let uid = unix_uid();
+                let fallback = std::env::temp_dir().join(format!("mldatabuild-cache-{uid}"));
                 let warning = format!(
-                    "the cache folder `{}` is not writable ({e}); using a temporary cache for this run",
-                    root.display()
+                    "the cache folder `{}` is not writable ({e}); using `{}` for this run",
+                    root.display(),
+                    fallback.display()
                 );
-                match tempfile::tempdir() {
-                    Ok(t) => {
-                        let path = t.path().to_owned();
-                        let _ = Self::at(&path);
-                        (
-                            Cache {
-                                root: path,
-                                _temp: Some(t),
-                            },
-                            Some(warning),
-                        )
-                    }
-                    Err(_) => (Cache { root, _temp: None }, Some(warning)),
-                }
+                let cache = Self::at(&fallback).unwrap_or(Cache { root: fallback });
+                (cache, Some(warning))
             }
         }
     }
@@ -96,7 +87,6 @@ impl Cache {
         let _ = fs::remove_file(&probe);
         Ok(Cache {
             root: root.to_owned(),
-            _temp: None,
         })
     }
 
@@ -204,6 +194,159 @@ impl Cache {
             .map(|m| m.len())
             .sum()
     }
+}
+
+/// A snapshot as `cache ls` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotInfo {
+    pub key: String,
+    pub uri: String,
+    pub revision: String,
+    pub files: usize,
+    pub bytes: u64,
+    /// Seconds since the Unix epoch it was last used.
+    pub last_used: u64,
+}
+
+/// What `gc` removed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GcReport {
+    pub snapshots_removed: usize,
+    pub blobs_removed: usize,
+    pub partial_removed: usize,
+    pub bytes_freed: u64,
+    pub bytes_left: u64,
+}
+
+impl Cache {
+    /// Every complete snapshot, most recently used first.
+    pub fn snapshots(&self) -> Vec<SnapshotInfo> {
+        let mut out = Vec::new();
+        let Ok(dir) = fs::read_dir(self.root.join("snapshots")) else {
+            return out;
+        };
+        for e in dir.flatten() {
+            let key = e.file_name().to_string_lossy().into_owned();
+            let Some(m) = self.manifest(&key) else {
+                continue;
+            };
+            let last_used = fs::metadata(self.snapshot(&key).join(MANIFEST))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            out.push(SnapshotInfo {
+                key,
+                uri: m.uri.clone(),
+                revision: m.revision.clone(),
+                files: m.files.len(),
+                bytes: m.files.iter().map(|f| f.size).sum(),
+                last_used,
+            });
+        }
+        out.sort_by(|a, b| b.last_used.cmp(&a.last_used).then(a.key.cmp(&b.key)));
+        out
+    }
+
+    /// Evict least-recently-used snapshots until the cache holds at most `max_bytes`, then
+    /// remove blobs no snapshot uses and partial downloads older than a week (or all of them
+    /// with `max_bytes == 0`). Never touches snapshots in `keep`.
+    pub fn gc(&self, max_bytes: u64, keep: &[String]) -> GcReport {
+        let mut report = GcReport::default();
+        let before = self.size();
+        let mut snaps = self.snapshots();
+        let mut used = before;
+        // Oldest first.
+        snaps.reverse();
+        let mut kept: Vec<SnapshotInfo> = Vec::new();
+        for s in snaps {
+            if (used > max_bytes || max_bytes == 0) && !keep.contains(&s.key) {
+                self.remove_snapshot(&s.key);
+                report.snapshots_removed += 1;
+                used = used.saturating_sub(s.bytes);
+            } else {
+                kept.push(s);
+            }
+        }
+        let mut live = std::collections::HashSet::new();
+        for s in &kept {
+            if let Some(m) = self.manifest(&s.key) {
+                live.extend(m.files.into_iter().map(|f| f.sha256));
+            }
+        }
+        for e in walkdir::WalkDir::new(self.root.join("blobs"))
+            .into_iter()
+            .flatten()
+        {
+            if !e.file_type().is_file() {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(self.root.join("blobs"))
+                .map(|p| p.to_string_lossy().replace('/', ""))
+                .unwrap_or_default();
+            if !live.contains(&rel) && fs::remove_file(e.path()).is_ok() {
+                report.blobs_removed += 1;
+            }
+        }
+        let week = std::time::Duration::from_secs(7 * 24 * 3600);
+        for e in fs::read_dir(self.root.join("partial"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > week);
+            if (old || max_bytes == 0) && fs::remove_file(e.path()).is_ok() {
+                report.partial_removed += 1;
+            }
+        }
+        report.bytes_left = self.size();
+        report.bytes_freed = before.saturating_sub(report.bytes_left);
+        report
+    }
+
+    /// Remove everything.
+    pub fn clear(&self) -> io::Result<u64> {
+        let before = self.size();
+        for d in ["blobs", "partial", "snapshots", "tmp"] {
+            let p = self.root.join(d);
+            if p.exists() {
+                // Blobs are read-only files in writable folders: removal works.
+                fs::remove_dir_all(&p)?;
+            }
+            fs::create_dir_all(&p)?;
+        }
+        Ok(before)
+    }
+}
+
+/// `cache.max_size_gb` from `$MLDATA_HOME/config.yaml` (or `MLDATA_CACHE_MAX_GB`), in bytes.
+pub fn max_size_from_config() -> Option<u64> {
+    let gb = std::env::var("MLDATA_CACHE_MAX_GB")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .or_else(|| {
+            let home = std::env::var_os("MLDATA_HOME")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".mldata")))?;
+            let text = fs::read_to_string(home.join("config.yaml")).ok()?;
+            let v: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
+            v["cache"]["max_size_gb"].as_f64()
+        })?;
+    (gb.is_finite() && gb >= 0.0).then_some((gb * 1e9) as u64)
+}
+
+/// The real user id of this process (from `/proc/self`), for a per-user fallback folder.
+fn unix_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }
 
 /// The cache key of a fetched source.

@@ -355,6 +355,7 @@ fn fetch_hf(
         files,
     };
     let dir = cache.publish(&key, &manifest)?;
+    evict(cache, &key, events);
     Ok(Fetched {
         files: manifest
             .files
@@ -400,6 +401,7 @@ pub(super) enum Check {
     Sha256(String),
     GitSha1(String),
     /// OpenML lists the MD5 of its files.
+    #[allow(dead_code, reason = "used by the OpenML fetcher")]
     Md5(String),
     None,
 }
@@ -644,12 +646,33 @@ fn fetch_url(
         files: vec![file],
     };
     let dir = cache.publish(&key, &manifest)?;
+    evict(cache, &key, events);
     Ok(Fetched {
         files: vec![(name.clone(), dir.join(&name))],
         revision,
         cached: false,
         key,
     })
+}
+
+/// Keep the cache under `cache.max_size_gb`: least-recently-used snapshots go first (never the
+/// one just fetched).
+pub(super) fn evict(cache: &Cache, just_fetched: &str, events: &mut dyn FnMut(FetchEvent)) {
+    let Some(max) = cache::max_size_from_config() else {
+        return;
+    };
+    if cache.size() <= max {
+        return;
+    }
+    let r = cache.gc(max, &[just_fetched.to_owned()]);
+    if r.snapshots_removed > 0 {
+        events(FetchEvent::Warning(format!(
+            "the cache was over cache.max_size_gb: removed {} least recently used snapshot{} ({} MB)",
+            r.snapshots_removed,
+            if r.snapshots_removed == 1 { "" } else { "s" },
+            r.bytes_freed / 1_000_000
+        )));
+    }
 }
 
 /// Drop a snapshot whose files do not match their recorded hashes (damaged cache).

@@ -1,6 +1,7 @@
 //! Remote sources against the loopback mock Hub and CDN (tests/it/mock.rs): pinning, the
 //! cache, resume, retries, verification, errors, and that a token never leaks.
 
+use std::io::Write as _;
 use std::process::Command;
 
 use crate::context::TestContext;
@@ -383,4 +384,137 @@ fn https_source_with_a_sha256_pin_and_register_checksums() {
     cx.run(&["build"])
         .code(2)
         .stderr_has("`sha256` must be 64 hexadecimal digits");
+}
+
+#[test]
+fn cache_commands_list_limit_and_clear() {
+    let (hub, commit) = hub();
+    hub.add_dataset("acme/second", &[("a.csv", &csv(0..300), true)]);
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    run(&cx, &hub, &["build"]).success();
+    run(&cx, &hub, &["cache", "ls"])
+        .success()
+        .stdout_has("hf://acme/tiny")
+        .stdout_has(&commit[..12]);
+    let json = run(&cx, &hub, &["cache", "ls", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v[0]["files"], 2);
+    run(&cx, &hub, &["cache", "size"])
+        .success()
+        .stdout_has("in 1 snapshot");
+    // A limit below the cache's size evicts the least recently used snapshot on the next fetch.
+    cx.spec(&spec("hf://acme/second"));
+    run_with(&cx, &hub, &["build"], |c| {
+        c.env("MLDATA_CACHE_MAX_GB", "0.000001");
+    })
+    .success()
+    .stderr_has("the cache was over cache.max_size_gb: removed 1 least recently used snapshot");
+    let ls = run(&cx, &hub, &["cache", "ls"]);
+    assert!(
+        ls.stdout.contains("acme/second") && !ls.stdout.contains("acme/tiny"),
+        "{}",
+        ls.stdout
+    );
+    run(&cx, &hub, &["cache", "gc", "--max-size-gb", "0"])
+        .success()
+        .stdout_has("Removed 1 snapshot");
+    run(&cx, &hub, &["cache", "ls"])
+        .success()
+        .stdout_has("is empty");
+    run(&cx, &hub, &["cache", "clear"])
+        .success()
+        .stdout_has("Cleared");
+    // An unwritable cache folder: a temporary one, with a warning, and the build works.
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    run_with(&cx, &hub, &["build"], |c| {
+        c.env("MLDATA_CACHE_DIR", "/proc/mldata-cache-not-writable");
+    })
+    .success()
+    .stderr_has("is not writable")
+    .stderr_has("for this run");
+}
+
+#[test]
+fn auth_login_status_logout_and_doctor_never_show_secrets() {
+    let (hub, _) = hub();
+    let cx = TestContext::new();
+    let login = |service: &str, input: &str| {
+        let mut c = cx.command(&["auth", "login", service]);
+        c.env("MLDATA_NO_KEYRING", "1")
+            .env("HF_ENDPOINT", hub.url())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = login("hf", &format!("{TOKEN}\n"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("mode 0600") && stderr.contains("unencrypted"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(TOKEN));
+    let file = cx.home().join("credentials.json");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions())
+            & 0o777,
+        0o600
+    );
+    let (code, _) = login("kaggle", "alice\nkaggle_secret_key_42\n");
+    assert_eq!(code, Some(0));
+    let (code, stderr) = login("openml", "\n");
+    assert_eq!(code, Some(2), "{stderr}");
+
+    let no_keyring = |c: &mut Command| {
+        c.env("MLDATA_NO_KEYRING", "1")
+            .env("OPENML_API_KEY", "openml_planted_key_9")
+            .env("KAGGLE_CONFIG_DIR", "/nonexistent");
+    };
+    let status = run_with(&cx, &hub, &["auth", "status"], no_keyring);
+    status
+        .success()
+        .stdout_has("✓ Hugging Face")
+        .stdout_has("credentials.json")
+        .stdout_has("✓ Kaggle")
+        .stdout_has("as alice")
+        .stdout_has("✓ OpenML        from environment (OPENML_API_KEY)");
+    let doctor = run_with(&cx, &hub, &["doctor"], no_keyring);
+    doctor
+        .success()
+        .stdout_has("Credentials (values are never shown)");
+    for out in [&status, &doctor] {
+        for secret in [TOKEN, "kaggle_secret_key_42", "openml_planted_key_9"] {
+            assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+        }
+    }
+    // The stored token is used for the Hub.
+    hub.set_token(Some(TOKEN));
+    hub.set_private("acme/tiny");
+    cx.spec(&spec("hf://acme/tiny"));
+    run_with(&cx, &hub, &["build"], |c| {
+        c.env("MLDATA_NO_KEYRING", "1");
+    })
+    .success();
+    run_with(&cx, &hub, &["auth", "logout", "hf"], no_keyring)
+        .success()
+        .stderr_has("Removed the stored Hugging Face credential");
+    run_with(&cx, &hub, &["auth", "status"], no_keyring)
+        .success()
+        .stdout_has("✗ Hugging Face");
+    run(&cx, &hub, &["completions", "bash"])
+        .success()
+        .stdout_has("mldatabuild");
 }
