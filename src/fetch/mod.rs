@@ -152,7 +152,7 @@ const NOT_DATA: &[&str] = &[
     "dataset_dict.json",
 ];
 
-/// Concurrent downloads of one source.
+/// Concurrent downloads of one source (`MLDATA_DOWNLOAD_JOBS` overrides, 1 to 64).
 const PARALLEL_DOWNLOADS: usize = 8;
 
 /// Whether a source URI is remote (the fetcher handles it).
@@ -418,8 +418,13 @@ pub(super) fn download_all(
     let results: Mutex<Vec<Option<Result<CachedFile, FetchError>>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
     let notes: Mutex<Vec<FetchEvent>> = Mutex::new(Vec::new());
+    let workers = std::env::var("MLDATA_DOWNLOAD_JOBS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(PARALLEL_DOWNLOADS);
     std::thread::scope(|s| {
-        for _ in 0..PARALLEL_DOWNLOADS.min(jobs.len()) {
+        for _ in 0..workers.min(jobs.len()) {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
