@@ -67,6 +67,12 @@ pub enum Command {
     Cache(CacheArgs),
     /// Credentials for the Hugging Face Hub, Kaggle and OpenML.
     Auth(AuthArgs),
+    /// Search the Hugging Face Hub, Kaggle and OpenML at once.
+    Search(SearchArgs),
+    /// A remote dataset's metadata, schema and sample rows.
+    Info(InfoArgs),
+    /// Download a remote dataset into a folder (default `./mldata/<name>/`).
+    Pull(PullArgs),
     /// Check the set-up: storage, credentials (never shown), endpoints, this project.
     Doctor,
     /// Print a shell completion script.
@@ -74,6 +80,152 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Tasks `search --task` knows (Hugging Face task categories).
+pub const TASKS: &[&str] = &[
+    "text-classification",
+    "token-classification",
+    "question-answering",
+    "summarization",
+    "translation",
+    "text-generation",
+    "fill-mask",
+    "sentence-similarity",
+    "zero-shot-classification",
+    "table-question-answering",
+    "feature-extraction",
+    "image-classification",
+    "object-detection",
+    "image-segmentation",
+    "image-to-text",
+    "text-to-image",
+    "visual-question-answering",
+    "automatic-speech-recognition",
+    "audio-classification",
+    "text-to-speech",
+    "tabular-classification",
+    "tabular-regression",
+    "time-series-forecasting",
+    "reinforcement-learning",
+];
+
+/// Licenses `search --license` knows.
+pub const LICENSES: &[&str] = &[
+    "mit",
+    "apache-2.0",
+    "bsd-2-clause",
+    "bsd-3-clause",
+    "cc0-1.0",
+    "cc-by-4.0",
+    "cc-by-sa-4.0",
+    "cc-by-nc-4.0",
+    "cc-by-nc-sa-4.0",
+    "cc-by-nd-4.0",
+    "odc-by",
+    "odbl",
+    "pddl",
+    "gpl-3.0",
+    "openrail",
+    "other",
+    "unknown",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SearchSource {
+    Hf,
+    Kaggle,
+    Openml,
+}
+
+impl SearchSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hf => "hf",
+            Self::Kaggle => "kaggle",
+            Self::Openml => "openml",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Modality {
+    Text,
+    Image,
+    Audio,
+    Video,
+    Tabular,
+    Timeseries,
+    #[value(name = "3d")]
+    ThreeD,
+    Geospatial,
+}
+
+impl Modality {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Image => "image",
+            Self::Audio => "audio",
+            Self::Video => "video",
+            Self::Tabular => "tabular",
+            Self::Timeseries => "timeseries",
+            Self::ThreeD => "3d",
+            Self::Geospatial => "geospatial",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// Words to look for in dataset names.
+    pub query: String,
+    /// Sources to search (comma-separated) [default: all].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub source: Vec<SearchSource>,
+    #[arg(long, value_enum)]
+    pub modality: Option<Modality>,
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(TASKS))]
+    pub task: Option<String>,
+    /// Smallest size, e.g. 10MB.
+    #[arg(long, value_name = "SIZE")]
+    pub min_size: Option<String>,
+    /// Largest size, e.g. 2GB.
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(LICENSES))]
+    pub license: Option<String>,
+    /// Rows to show.
+    #[arg(long, default_value_t = 20, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub limit: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// hf://owner/name[@revision] or https://…
+    pub uri: String,
+    /// Sample rows to show (at most 100), fetched from the dataset viewer.
+    #[arg(long, default_value_t = 5)]
+    pub sample: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// hf://…, kaggle://…, openml://… or https://…
+    pub uri: String,
+    /// The folder to download into [default: ./mldata/<name>].
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Replace a non-empty output folder.
+    #[arg(long)]
+    pub force: bool,
+    /// Only these files (globs over the dataset's paths).
+    #[arg(long, value_name = "GLOB")]
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod cache;
 mod clean;
 mod dag;
 mod diff;
+mod discover;
 mod doctor;
 mod init;
 mod rebuild;
@@ -44,6 +45,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Cache(a) => cache::cache(&settings, &a),
         Command::Auth(a) => auth::auth(&settings, &a),
         Command::Doctor => Ok(doctor::doctor(&settings)),
+        Command::Search(a) => discover::search(&settings, &a),
+        Command::Info(a) => discover::info(&settings, &a),
+        Command::Pull(a) => discover::pull(&settings, &a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "mldatabuild", &mut std::io::stdout());

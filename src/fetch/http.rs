@@ -223,13 +223,19 @@ impl Client {
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(30);
+        Self::with_timeout(policy, Duration::from_secs(secs))
+    }
+
+    /// A client whose every wait (connect, answer, each read) is at most `timeout`, and whose
+    /// whole call is at most three times that (for answers that must come quickly: search).
+    pub fn with_timeout(policy: RetryPolicy, timeout: Duration) -> Self {
         let config = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
             .user_agent(format!("mldatabuild/{}", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(secs.min(10))))
-            .timeout_recv_response(Some(Duration::from_secs(secs)))
-            .timeout_per_read(Some(Duration::from_secs(secs)))
+            .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
+            .timeout_recv_response(Some(timeout))
+            .timeout_per_read(Some(timeout))
             .build();
         Self {
             agent: config.new_agent(),

@@ -1,9 +1,279 @@
 //! Kaggle datasets: `kaggle://owner/slug[@version]`.
+//!
+//! **Which API.** Kaggle has two: the legacy REST API (`GET {base}/datasets/…`, base
+//! `https://www.kaggle.com/api/v1`, used by the `kaggle` CLI up to 1.6) and the newer JSON-over-POST
+//! RPC API of `kagglesdk` (`POST https://api.kaggle.com/v1/datasets.DatasetApiService/…`). We use
+//! the legacy REST API: every call is a plain `GET` (so the shared client's retries, redirects and
+//! resumable downloads apply unchanged), it is the one `KAGGLE_API_ENDPOINT` overrides (the
+//! variable the Kaggle client itself honours, and the one `mldatabuild doctor` probes), it accepts
+//! both credential kinds, and it is the simplest to mock. The calls:
+//!
+//! - `GET {base}/datasets/view/{owner}/{slug}`: the dataset, for its `currentVersionNumber` (only
+//!   when neither the URI nor the lock names a version);
+//! - `GET {base}/datasets/list/{owner}/{slug}?datasetVersionNumber=N&pageSize=…[&pageToken=…]`:
+//!   the files of version N (`datasetFiles[].name`, `totalBytes`; paged by `nextPageToken`);
+//! - `GET {base}/datasets/download/{owner}/{slug}/{file}?datasetVersionNumber=N`: one file, a
+//!   redirect to signed storage (the credential is never sent there: it is bound to the API's
+//!   origin); `GET {base}/datasets/download/{owner}/{slug}?datasetVersionNumber=N` is the whole
+//!   version as `{slug}.zip`, used only when the listing names no files (normalize extracts zips).
+//!
+//! **Credentials** (`auth::find(Service::Kaggle)`): the legacy key (`KAGGLE_USERNAME` +
+//! `KAGGLE_KEY`, `kaggle.json`) goes as HTTP Basic `user:key`; an access token
+//! (`KAGGLE_API_TOKEN`, a value or the path of a file holding it) as `Bearer`.
+//!
+//! **Pinning.** Kaggle versions are immutable, so the lock records `version:N`; a URI without
+//! `@N` resolves the current version once, and later builds use the lock's until `--refresh`.
+//!
+//! **Verification.** Kaggle lists no content hash, so files are checked against the listing's
+//! `totalBytes` only (a file Kaggle chose to send zipped, as it does for large files, is accepted
+//! at any size: its content is a zip archive, which normalize extracts); the lock's SHA-256 of
+//! each file then pins the content from the first download on.
 
-use super::cache::Cache;
-use super::http::Client;
-use super::{FetchError, FetchEvent, FetchOptions, Fetched};
+use std::path::Path;
+
+use super::cache::{self, Cache, CachedFile, Manifest};
+use super::http::{Client, Credential, origin, redact};
+use super::{
+    Check, FetchError, FetchEvent, FetchOptions, Fetched, Job, cached, download_all, evict,
+    patterns, selection,
+};
 use crate::spec::SourceDef;
+
+/// The listing page size asked for (Kaggle's own default is 20).
+const PAGE_SIZE: u32 = 200;
+
+/// The legacy REST API and the credential for it.
+struct Api {
+    base: String,
+    cred: Option<Credential>,
+    /// Where the credential came from (for error messages; never the secret).
+    cred_origin: Option<String>,
+}
+
+impl Api {
+    /// `KAGGLE_API_ENDPOINT` (default `https://www.kaggle.com/api/v1`) and the credential.
+    fn from_env() -> Api {
+        let base = std::env::var("KAGGLE_API_ENDPOINT")
+            .ok()
+            .map(|e| e.trim().trim_end_matches('/').to_owned())
+            .filter(|e| !e.is_empty())
+            .unwrap_or_else(|| "https://www.kaggle.com/api/v1".into());
+        let found = super::auth::find(super::auth::Service::Kaggle);
+        let cred = found.as_ref().map(|f| Credential {
+            origin: origin(&base),
+            header: match &f.user {
+                Some(user) => format!(
+                    "Basic {}",
+                    base64(format!("{user}:{}", f.secret.expose()).as_bytes())
+                ),
+                None => format!("Bearer {}", token_value(f.secret.expose())),
+            },
+        });
+        Api {
+            base,
+            cred,
+            cred_origin: found.map(|f| f.origin),
+        }
+    }
+
+    /// GET a JSON document; an RPC-style `{"code": 4xx, "message": …}` body is an error even
+    /// with a 200 status.
+    fn get(&self, client: &Client, url: &str) -> Result<serde_json::Value, FetchError> {
+        let (v, _) = client.json("GET", url, self.cred.as_ref(), None)?;
+        if let Some(code) = v.get("code").and_then(serde_json::Value::as_u64)
+            && code >= 400
+        {
+            let mut e = FetchError::new(format!(
+                "{} answered {code}{}",
+                redact(url),
+                v["message"]
+                    .as_str()
+                    .map_or(String::new(), |m| format!(": {m}"))
+            ));
+            e.status = u16::try_from(code).ok();
+            return Err(e);
+        }
+        Ok(v)
+    }
+
+    /// The current version of a dataset.
+    fn current_version(&self, client: &Client, owner: &str, slug: &str) -> Result<u32, FetchError> {
+        let url = format!("{}/datasets/view/{owner}/{slug}", self.base);
+        let v = self.get(client, &url)?;
+        let number = |x: &serde_json::Value| {
+            x.as_u64()
+                .or_else(|| x.as_str().and_then(|s| s.trim().parse().ok()))
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0)
+        };
+        number(&v["currentVersionNumber"])
+            .or_else(|| {
+                v["versions"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|x| number(&x["versionNumber"]))
+                    .max()
+            })
+            .ok_or_else(|| {
+                FetchError::new(format!(
+                    "{} answered without a current version (`currentVersionNumber`) for `{owner}/{slug}`",
+                    redact(&url)
+                ))
+                .hint("is KAGGLE_API_ENDPOINT Kaggle's REST API (https://www.kaggle.com/api/v1)? Or pin a version: kaggle://owner/slug@N")
+            })
+    }
+
+    /// Every file of a dataset version (all pages): (name, size).
+    fn list(
+        &self,
+        client: &Client,
+        owner: &str,
+        slug: &str,
+        version: u32,
+    ) -> Result<Vec<(String, Option<u64>)>, FetchError> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let mut url = format!(
+                "{}/datasets/list/{owner}/{slug}?datasetVersionNumber={version}&pageSize={PAGE_SIZE}",
+                self.base
+            );
+            if !token.is_empty() {
+                url.push_str(&format!(
+                    "&pageToken={}",
+                    super::hf::encode(&token, false)
+                ));
+            }
+            let v = self.get(client, &url)?;
+            if let Some(m) = v["errorMessage"].as_str().filter(|m| !m.trim().is_empty()) {
+                return Err(FetchError::new(format!(
+                    "Kaggle could not list the files of `{owner}/{slug}` version {version}: {m}"
+                )));
+            }
+            let files = match &v["datasetFiles"] {
+                serde_json::Value::Array(a) => a.as_slice(),
+                serde_json::Value::Null => &[],
+                _ => {
+                    return Err(FetchError::new(format!(
+                        "{} answered a file listing without a `datasetFiles` list",
+                        redact(&url)
+                    ))
+                    .hint("is KAGGLE_API_ENDPOINT Kaggle's REST API (https://www.kaggle.com/api/v1)?"));
+                }
+            };
+            for f in files {
+                let Some(name) = f["name"].as_str().or_else(|| f["ref"].as_str()) else {
+                    return Err(FetchError::new(format!(
+                        "{} listed a file without a `name`: {f}",
+                        redact(&url)
+                    )));
+                };
+                let size = f["totalBytes"]
+                    .as_u64()
+                    .or_else(|| f["totalBytes"].as_str().and_then(|s| s.parse().ok()));
+                out.push((name.to_owned(), size));
+            }
+            token = v["nextPageToken"].as_str().unwrap_or("").to_owned();
+            if token.is_empty() {
+                break;
+            }
+            if !seen.insert(token.clone()) || seen.len() > 100_000 {
+                return Err(FetchError::new(
+                    "Kaggle's file listing does not end (a page token came back twice)",
+                ));
+            }
+        }
+        out.sort();
+        out.dedup_by(|a, b| a.0 == b.0);
+        Ok(out)
+    }
+
+    /// Explain a failed call in dataset terms: credentials (401/403) and a missing dataset (404)
+    /// are the user's to fix.
+    fn explain(&self, owner: &str, slug: &str, version: Option<u32>, e: FetchError) -> FetchError {
+        let env_hint = "set KAGGLE_USERNAME and KAGGLE_KEY (the API key of kaggle.com → Settings → API), or KAGGLE_API_TOKEN, or run `mldatabuild auth login kaggle`";
+        match e.status {
+            Some(401 | 403) => match &self.cred_origin {
+                None => FetchError::new(format!(
+                    "Kaggle refused to serve `{owner}/{slug}` without credentials (answered {}); none were found",
+                    e.status.unwrap_or(401)
+                ))
+                .hint(env_hint)
+                .user(),
+                Some(from) => FetchError::new(format!(
+                    "Kaggle refused the credentials from {from} for `{owner}/{slug}` (answered {}): they are invalid or expired, or the account may not access this dataset",
+                    e.status.unwrap_or(401)
+                ))
+                .hint(format!("check them, or create a new key: {env_hint}"))
+                .user(),
+            },
+            Some(404) => FetchError::new(format!(
+                "Kaggle dataset `{owner}/{slug}`{} not found on {}",
+                version.map_or(String::new(), |v| format!(" (version {v})")),
+                self.base
+            ))
+            .hint(if self.cred.is_none() {
+                "check `owner/slug` (as in kaggle.com/datasets/owner/slug) and the version; a private dataset also needs credentials: KAGGLE_USERNAME + KAGGLE_KEY, or KAGGLE_API_TOKEN"
+            } else {
+                "check `owner/slug` (as in kaggle.com/datasets/owner/slug) and the version; a private dataset is visible only to its owner's collaborators"
+            })
+            .user(),
+            _ => e,
+        }
+    }
+}
+
+/// A token given as the path of a file holding it (as `KAGGLE_API_TOKEN` may be) is read.
+fn token_value(secret: &str) -> String {
+    let p = Path::new(secret);
+    if secret.contains('/')
+        && p.is_file()
+        && let Ok(t) = std::fs::read_to_string(p)
+        && !t.trim().is_empty()
+    {
+        return t.trim().to_owned();
+    }
+    secret.to_owned()
+}
+
+/// Standard base64 with padding (for HTTP Basic).
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A listed file name that is safe to use as a path inside the snapshot.
+fn safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && !name.contains('\\')
+        && !name.chars().any(char::is_control)
+        && name
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..")
+}
+
+/// `version:N` → N.
+fn pinned_version(p: &str) -> Option<u32> {
+    p.strip_prefix("version:")?.parse().ok().filter(|n| *n > 0)
+}
 
 /// Fetch a Kaggle dataset version into the cache (or find it there).
 #[expect(
@@ -11,20 +281,209 @@ use crate::spec::SourceDef;
     reason = "the fetch's whole context, as for the Hub"
 )]
 pub fn fetch(
-    _cache: &Cache,
-    _client: &Client,
+    cache: &Cache,
+    client: &Client,
     def: &SourceDef,
-    _owner: &str,
-    _slug: &str,
-    _version: Option<u32>,
-    _pinned: Option<&str>,
-    _opts: FetchOptions,
-    _events: &mut dyn FnMut(FetchEvent),
+    owner: &str,
+    slug: &str,
+    version: Option<u32>,
+    pinned: Option<&str>,
+    opts: FetchOptions,
+    events: &mut dyn FnMut(FetchEvent),
 ) -> Result<Fetched, FetchError> {
-    Err(FetchError::new(format!(
-        "`{}`: Kaggle sources are not supported in this version",
-        def.uri
-    ))
-    .hint("download the files and point a local source at them, or use hf:// or https://")
-    .user())
+    let canonical = format!("kaggle://{owner}/{slug}");
+    let known = version.or_else(|| pinned.filter(|_| !opts.refresh).and_then(pinned_version));
+    let api = if opts.offline { None } else { Some(Api::from_env()) };
+    let version = match (known, &api) {
+        (Some(v), _) => v,
+        (None, None) => {
+            return Err(FetchError::new(format!(
+                "`{}` has no version recorded in the lockfile, and --offline forbids asking Kaggle",
+                def.uri
+            ))
+            .hint("build once online (the lock then pins the version), or pin one in the URI: kaggle://owner/slug@N")
+            .user());
+        }
+        (None, Some(api)) => api
+            .current_version(client, owner, slug)
+            .map_err(|e| api.explain(owner, slug, None, e))?,
+    };
+    let revision = format!("version:{version}");
+    let key = cache::key(&canonical, &revision, &selection(def));
+    if let Some(f) = cached(cache, &key, opts, events) {
+        events(FetchEvent::Cached {
+            revision: revision.clone(),
+        });
+        return Ok(f);
+    }
+    let Some(api) = api else {
+        return Err(FetchError::new(format!(
+            "`{}` at version {version} is not in the cache, and --offline forbids downloading it",
+            def.uri
+        ))
+        .hint("build once without --offline")
+        .user());
+    };
+    let _guard = cache.lock(&key, || {})?;
+    if let Some(f) = cached(cache, &key, FetchOptions::default(), events) {
+        return Ok(f);
+    }
+    let listed = api
+        .list(client, owner, slug, version)
+        .map_err(|e| api.explain(owner, slug, Some(version), e))?;
+    if let Some((bad, _)) = listed.iter().find(|(n, _)| !safe_name(n)) {
+        return Err(FetchError::new(format!(
+            "Kaggle listed a file name that is not a safe relative path: {bad:?}"
+        )));
+    }
+    let patterns = patterns(def)?;
+    let chosen: Vec<&(String, Option<u64>)> = listed
+        .iter()
+        .filter(|(n, _)| !n.split('/').any(|s| s.starts_with('.')))
+        .filter(|(n, _)| patterns.as_ref().is_none_or(|p| p.iter().any(|p| p.matches(n))))
+        .collect();
+    let query = format!("datasetVersionNumber={version}");
+    let jobs: Vec<Job> = if chosen.is_empty() {
+        if patterns.is_some() || !listed.is_empty() {
+            return Err(FetchError::new(format!(
+                "`{}` version {version} has no {}files",
+                def.uri,
+                if patterns.is_some() { "matching " } else { "data " }
+            ))
+            .hint(format!(
+                "check `files:` globs against the dataset's file names: {}",
+                listed
+                    .iter()
+                    .take(5)
+                    .map(|(n, _)| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .user());
+        }
+        // No listing: the whole version as one zip archive.
+        vec![Job {
+            name: format!("{slug}.zip"),
+            url: format!("{}/datasets/download/{owner}/{slug}?{query}", api.base),
+            size: None,
+            check: Check::None,
+        }]
+    } else {
+        chosen
+            .iter()
+            .map(|(name, _)| Job {
+                name: name.clone(),
+                url: format!(
+                    "{}/datasets/download/{owner}/{slug}/{}?{query}",
+                    api.base,
+                    super::hf::encode(name, true)
+                ),
+                // Checked after the download: a large file may arrive zipped.
+                size: None,
+                check: Check::None,
+            })
+            .collect()
+    };
+    events(FetchEvent::Downloading {
+        files: jobs.len(),
+        bytes: chosen.iter().filter_map(|(_, s)| *s).sum(),
+    });
+    let files = download_all(cache, client, api.cred.as_ref(), &jobs, events).map_err(|e| {
+        if matches!(e.status, Some(401 | 403 | 404)) {
+            let mut x = api.explain(owner, slug, Some(version), e.clone());
+            if e.status == Some(404) {
+                x.message = format!("{} ({})", x.message, e.message);
+            }
+            x
+        } else {
+            e
+        }
+    })?;
+    check_sizes(cache, &chosen, &files)?;
+    let manifest = Manifest {
+        uri: canonical,
+        revision: revision.clone(),
+        files,
+    };
+    let dir = cache.publish(&key, &manifest)?;
+    evict(cache, &key, events);
+    Ok(Fetched {
+        files: manifest
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), dir.join(&f.path)))
+            .collect(),
+        revision,
+        cached: false,
+        key,
+    })
+}
+
+/// Every downloaded file has the size Kaggle lists, unless Kaggle sent it as a zip archive.
+fn check_sizes(
+    cache: &Cache,
+    listed: &[&(String, Option<u64>)],
+    files: &[CachedFile],
+) -> Result<(), FetchError> {
+    for f in files {
+        let Some(want) = listed
+            .iter()
+            .find(|(n, _)| *n == f.path)
+            .and_then(|(_, s)| *s)
+        else {
+            continue;
+        };
+        if f.size == want || want == 0 {
+            continue;
+        }
+        let mut head = [0u8; 4];
+        let zipped = std::fs::File::open(cache.blob(&f.sha256))
+            .and_then(|mut r| std::io::Read::read_exact(&mut r, &mut head))
+            .is_ok()
+            && (head == *b"PK\x03\x04" || head == *b"PK\x05\x06");
+        let listed_zip = Path::new(&f.path)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+        if !zipped || listed_zip {
+            return Err(FetchError::new(format!(
+                "`{}`: Kaggle lists {want} bytes, but {} were downloaded",
+                f.path, f.size
+            ))
+            .hint("the download was cut short or the file changed on Kaggle; building again downloads it anew"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_vectors() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            // §3.1: `alice:k3y` → `Basic YWxpY2U6azN5`.
+            ("alice:k3y", "YWxpY2U6azN5"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn names_and_pins() {
+        assert!(safe_name("train.csv") && safe_name("images/a/1.png"));
+        for bad in ["", "/etc/passwd", "a/../b", "..", "a//b", "a\\b", "a\nb"] {
+            assert!(!safe_name(bad), "{bad:?}");
+        }
+        assert_eq!(pinned_version("version:4"), Some(4));
+        assert_eq!(pinned_version("version:0"), None);
+        assert_eq!(pinned_version("4"), None);
+    }
 }

@@ -518,3 +518,145 @@ fn auth_login_status_logout_and_doctor_never_show_secrets() {
         .success()
         .stdout_has("mldatabuild");
 }
+
+#[test]
+fn search_across_sources_with_filters_and_a_hanging_source() {
+    let (hub, _) = hub();
+    hub.add_dataset(
+        "nlp/sentiment-reviews",
+        &[
+            ("README.md", b"---\nlicense: cc-by-nc-4.0\n---\n", false),
+            ("a.csv", &csv(0..3), false),
+        ],
+    );
+    hub.set_stats("nlp/sentiment-reviews", 5000, 10);
+    // Kaggle hangs; OpenML answers.
+    let kaggle = MockServer::start(|_| {
+        std::thread::sleep(std::time::Duration::from_secs(20));
+        Response::text(200, "[]")
+    });
+    let openml = MockServer::start(|req| {
+        if req.path_only().contains("/data/list/data_name/sentiment") {
+            Response::json(
+                200,
+                &serde_json::json!({"data": {"dataset": [{"did": 61, "name": "sentiment", "version": 2, "status": "active",
+                    "quality": [{"name": "NumberOfInstances", "value": "150.0"}]}]}}),
+            )
+        } else {
+            Response::json(
+                412,
+                &serde_json::json!({"error": {"code": "372", "message": "No results"}}),
+            )
+        }
+    });
+    let cx = TestContext::new();
+    let t = std::time::Instant::now();
+    let out = run_with(&cx, &hub, &["search", "sentiment"], |c| {
+        c.env("KAGGLE_API_ENDPOINT", kaggle.url())
+            .env("KAGGLE_USERNAME", "alice")
+            .env("KAGGLE_KEY", "k3y_planted")
+            .env("OPENML_ENDPOINT", openml.url());
+    });
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        t.elapsed()
+    );
+    out.success()
+        .stdout_has("Found 2 datasets")
+        .stdout_has("hf://nlp/sentiment-reviews")
+        .stdout_has("openml://61")
+        .stdout_has("cc-by-nc-4.0")
+        .stderr_has("warning: kaggle did not answer within 5 s; results without it");
+    assert!(!out.stdout.contains("k3y_planted") && !out.stderr.contains("k3y_planted"));
+    // Filters: values are checked, notes say what a source cannot apply.
+    run(&cx, &hub, &["search", "x", "--modality", "smell"])
+        .code(2)
+        .stderr_has("possible values: text, image, audio");
+    run(
+        &cx,
+        &hub,
+        &["search", "x", "--min-size", "2XB", "--source", "hf"],
+    )
+    .code(2)
+    .stderr_has("unknown size unit");
+    let out = run_with(
+        &cx,
+        &hub,
+        &[
+            "search",
+            "sentiment",
+            "--source",
+            "hf,openml",
+            "--modality",
+            "image",
+            "--json",
+        ],
+        |c| {
+            c.env("OPENML_ENDPOINT", openml.url());
+        },
+    );
+    out.success().stderr_has("openml only has tabular data");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["total"], 0);
+}
+
+#[test]
+fn info_shows_metadata_schema_and_sample_rows() {
+    let (hub, commit) = hub();
+    hub.set_viewer_rows(
+        "acme/tiny",
+        "default",
+        "train",
+        &serde_json::json!({"text": {"dtype": "string", "_type": "Value"}, "label": {"names": ["neg", "pos"], "_type": "ClassLabel"}, "img": {"_type": "Image"}}),
+        &serde_json::json!([{"text": "a very long review text that goes on and on and on and on beyond forty characters", "label": 1, "img": {"src": "http://x/1.png", "height": 4, "width": 4}}]),
+    );
+    let cx = TestContext::new();
+    run(&cx, &hub, &["info", "hf://acme/tiny", "--sample", "1"])
+        .success()
+        .stdout_has(&commit)
+        .stdout_has("license    mit (permissive)")
+        .stdout_has("class label (neg, pos)")
+        .stdout_has("img=[image]")
+        .stdout_has("…");
+    let out = run(&cx, &hub, &["info", "hf://acme/tiny", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["commit"], commit);
+    assert_eq!(v["license_class"], "permissive");
+    run(&cx, &hub, &["info", "hf://acme/nope"])
+        .code(2)
+        .stderr_has("dataset `acme/nope` not found");
+    run(&cx, &hub, &["info", "hf://a/b/c"])
+        .code(2)
+        .stderr_has("accepted forms");
+}
+
+#[test]
+fn pull_downloads_into_a_folder() {
+    let (hub, _) = hub();
+    let cx = TestContext::new();
+    run(&cx, &hub, &["pull", "hf://acme/tiny"])
+        .success()
+        .stderr_has("Pulled hf://acme/tiny (2 files");
+    assert_eq!(cx.read_bytes("mldata/tiny/data/train.csv"), csv(0..40));
+    run(&cx, &hub, &["pull", "hf://acme/tiny"])
+        .code(2)
+        .stderr_has("already exists")
+        .stderr_has("--force");
+    run(
+        &cx,
+        &hub,
+        &[
+            "pull",
+            "hf://acme/tiny",
+            "--force",
+            "-o",
+            "x",
+            "--files",
+            "data/test*",
+        ],
+    )
+    .success()
+    .stderr_has("(1 files");
+    assert!(cx.exists("x/data/test.csv") && !cx.exists("x/data/train.csv"));
+}

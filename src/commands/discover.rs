@@ -1,0 +1,925 @@
+//! Discovery: `search` across the Hub, Kaggle and OpenML at once; `info` (a metadata panel,
+//! the schema and sample rows); `pull` (download a dataset into a folder).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use owo_colors::OwoColorize;
+
+use crate::cli::{InfoArgs, Modality, PullArgs, SearchArgs, SearchSource};
+use crate::error::{Error, Result};
+use crate::fetch::auth::{self, Service};
+use crate::fetch::hf::{Hub, encode};
+use crate::fetch::http::{Client, Credential, RetryPolicy, origin, redact};
+use crate::fetch::uri::{self, Remote};
+use crate::settings::Settings;
+
+/// The longest `search` waits for a source.
+const SEARCH_DEADLINE: Duration = Duration::from_secs(5);
+
+/// One search result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Hit {
+    pub(crate) source: &'static str,
+    /// The URI to put in `dataset.yaml`.
+    pub uri: String,
+    pub title: Option<String>,
+    pub bytes: Option<u64>,
+    pub modality: Option<String>,
+    pub license: Option<String>,
+    pub downloads: Option<u64>,
+    pub score: f64,
+}
+
+/// A parsed size: `500`, `10KB`, `2.5 GB`, `1GiB`.
+pub(crate) fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (e.g. 500MB, 2GB)"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024f64.powi(4),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` (B, KB, MB, GB, TB, KiB…)"
+            ));
+        }
+    };
+    Ok((n * mult) as u64)
+}
+
+fn human(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} KB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.2} GB", bytes as f64 / 1e9),
+    }
+}
+
+/// Permissive, restrictive or unknown, for coloring a license.
+pub(crate) fn license_class(license: Option<&str>) -> &'static str {
+    let Some(l) = license.map(str::to_ascii_lowercase) else {
+        return "unknown";
+    };
+    let l = l.trim();
+    if l.is_empty() || l == "unknown" || l == "other" {
+        return "unknown";
+    }
+    if l.contains("-nc")
+        || l.contains("-nd")
+        || l.contains("gpl")
+        || l.contains("proprietary")
+        || l.contains("research")
+        || l.contains("non-commercial")
+    {
+        return "restrictive";
+    }
+    let permissive = [
+        "mit",
+        "apache",
+        "bsd",
+        "cc0",
+        "cc-by",
+        "cc by",
+        "odc-by",
+        "pddl",
+        "unlicense",
+        "public",
+        "odbl",
+        "isc",
+    ];
+    if permissive.iter().any(|p| l.starts_with(p) || l.contains(p)) {
+        "permissive"
+    } else {
+        "unknown"
+    }
+}
+
+fn color_license(l: Option<&str>, color: bool) -> String {
+    let text = l.unwrap_or("unknown").to_owned();
+    if !color {
+        return text;
+    }
+    match license_class(l) {
+        "permissive" => text.green().to_string(),
+        "restrictive" => text.red().to_string(),
+        _ => text.yellow().to_string(),
+    }
+}
+
+fn relevance(query: &str, name: &str, title: Option<&str>, downloads: Option<u64>) -> f64 {
+    let q = query.to_lowercase();
+    let n = name.to_lowercase();
+    let short = n.rsplit('/').next().unwrap_or(&n);
+    let mut s = 0.0;
+    if short == q {
+        s += 10.0;
+    } else if short.starts_with(&q) {
+        s += 6.0;
+    } else if n.contains(&q) {
+        s += 4.0;
+    } else if title.is_some_and(|t| t.to_lowercase().contains(&q)) {
+        s += 2.0;
+    }
+    s + downloads.map_or(0.0, |d| (d as f64 + 1.0).log10() / 2.0)
+}
+
+/// What each source answered: hits, or why not; and notes on filters it could not apply.
+struct SourceAnswer {
+    source: &'static str,
+    hits: std::result::Result<Vec<Hit>, String>,
+    notes: Vec<String>,
+}
+
+fn search_client() -> Client {
+    Client::with_timeout(
+        RetryPolicy {
+            attempts: 1,
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+        },
+        Duration::from_millis(4500),
+    )
+}
+
+fn search_hf(args: &SearchArgs) -> SourceAnswer {
+    let hub = Hub::from_env();
+    let mut notes = Vec::new();
+    let mut url = format!(
+        "{}/api/datasets?search={}&limit={}&expand=cardData&expand=tags&expand=downloads&expand=usedStorage",
+        hub.endpoint,
+        encode(&args.query, false),
+        (args.limit * 3).clamp(10, 1000)
+    );
+    if let Some(m) = args.modality {
+        let _ = write!(url, "&filter=modality:{}", m.as_str());
+    }
+    if let Some(t) = &args.task {
+        let _ = write!(url, "&filter=task_categories:{}", encode(t, false));
+    }
+    if let Some(l) = &args.license {
+        let _ = write!(url, "&filter=license:{}", encode(l, false));
+    }
+    if args.min_size.is_some() || args.max_size.is_some() {
+        notes.push("hf: sizes are the repositories' storage, not the data's".into());
+    }
+    let hits = search_client()
+        .json("GET", &url, hub.cred.as_ref(), None)
+        .map_err(|e| e.message)
+        .map(|(v, _)| {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| {
+                    let id = d["id"].as_str()?;
+                    let tags: Vec<&str> = d["tags"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| t.as_str())
+                        .collect();
+                    let tag = |p: &str| {
+                        tags.iter()
+                            .find_map(|t| t.strip_prefix(p))
+                            .map(str::to_owned)
+                    };
+                    let license = d["cardData"]["license"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .or_else(|| tag("license:"));
+                    let downloads = d["downloads"].as_u64();
+                    Some(Hit {
+                        source: "hf",
+                        uri: format!("hf://{id}"),
+                        title: d["cardData"]["pretty_name"].as_str().map(str::to_owned),
+                        bytes: d["usedStorage"].as_u64(),
+                        modality: tag("modality:"),
+                        license,
+                        downloads,
+                        score: relevance(&args.query, id, None, downloads),
+                    })
+                })
+                .collect()
+        });
+    SourceAnswer {
+        source: "hf",
+        hits,
+        notes,
+    }
+}
+
+fn search_kaggle(args: &SearchArgs) -> SourceAnswer {
+    let base = std::env::var("KAGGLE_API_ENDPOINT")
+        .unwrap_or_else(|_| "https://www.kaggle.com/api/v1".into())
+        .trim_end_matches('/')
+        .to_owned();
+    let mut notes = Vec::new();
+    let Some(found) = auth::find(Service::Kaggle) else {
+        return SourceAnswer {
+            source: "kaggle",
+            hits: Err("skipped: no Kaggle credentials (KAGGLE_USERNAME + KAGGLE_KEY, or `mldatabuild auth login kaggle`)".into()),
+            notes,
+        };
+    };
+    let header = match &found.user {
+        Some(u) => format!(
+            "Basic {}",
+            base64(&format!("{u}:{}", found.secret.expose()))
+        ),
+        None => format!("Bearer {}", found.secret.expose()),
+    };
+    let cred = Credential {
+        origin: origin(&base),
+        header,
+    };
+    if args.modality.is_some() {
+        notes.push("kaggle cannot filter by modality".into());
+    }
+    if args.task.is_some() {
+        notes.push("kaggle cannot filter by task".into());
+    }
+    let mut url = format!(
+        "{base}/datasets/list?search={}&page=1&sortBy=hottest",
+        encode(&args.query, false)
+    );
+    if let Some(l) = &args.license {
+        let group = match license_class(Some(l)) {
+            _ if l.starts_with("cc") => "cc",
+            _ if l.contains("gpl") => "gpl",
+            _ if l.starts_with("odb") || l.starts_with("odc") => "odb",
+            _ => "other",
+        };
+        let _ = write!(url, "&license={group}");
+        notes.push(format!("kaggle filters licenses by family (`{group}`)"));
+    }
+    if let Some(m) = &args.min_size {
+        let _ = write!(url, "&minSize={}", parse_size(m).unwrap_or(0));
+    }
+    if let Some(m) = &args.max_size {
+        let _ = write!(url, "&maxSize={}", parse_size(m).unwrap_or(u64::MAX));
+    }
+    let hits = search_client()
+        .json("GET", &url, Some(&cred), None)
+        .map_err(|e| e.message)
+        .map(|(v, _)| {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| {
+                    let r = d["ref"].as_str()?;
+                    let downloads = d["downloadCount"].as_u64();
+                    Some(Hit {
+                        source: "kaggle",
+                        uri: format!("kaggle://{r}"),
+                        title: d["title"].as_str().map(str::to_owned),
+                        bytes: d["totalBytes"].as_u64(),
+                        modality: None,
+                        license: d["licenseName"].as_str().map(str::to_owned),
+                        downloads,
+                        score: relevance(&args.query, r, d["title"].as_str(), downloads),
+                    })
+                })
+                .collect()
+        });
+    SourceAnswer {
+        source: "kaggle",
+        hits,
+        notes,
+    }
+}
+
+fn search_openml(args: &SearchArgs) -> SourceAnswer {
+    let base = std::env::var("OPENML_ENDPOINT")
+        .unwrap_or_else(|_| "https://www.openml.org/api/v1/json".into())
+        .trim_end_matches('/')
+        .to_owned();
+    let mut notes = vec!["openml matches dataset names exactly".to_owned()];
+    if args.modality.is_some_and(|m| m != Modality::Tabular) {
+        return SourceAnswer {
+            source: "openml",
+            hits: Ok(Vec::new()),
+            notes: vec!["openml only has tabular data".into()],
+        };
+    }
+    if args.task.is_some() {
+        notes.push("openml cannot filter by task here".into());
+    }
+    if args.min_size.is_some() || args.max_size.is_some() {
+        notes.push("openml lists rows, not bytes: size filters not applied".into());
+    }
+    let mut url = format!(
+        "{base}/data/list/data_name/{}/limit/{}",
+        encode(&args.query, false),
+        args.limit.clamp(1, 1000)
+    );
+    if let Some(key) = auth::find(Service::OpenMl) {
+        let _ = write!(url, "?api_key={}", encode(key.secret.expose(), false));
+    }
+    let hits = match search_client().json("GET", &url, None, None) {
+        Err(e) if e.code.as_deref() == Some("372") || e.message.contains("No results") => {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e.message),
+        Ok((v, _)) => Ok(v["data"]["dataset"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| {
+                let id = d["did"]
+                    .as_u64()
+                    .or_else(|| d["did"].as_str()?.parse().ok())?;
+                let name = d["name"].as_str().unwrap_or("");
+                let rows = d["quality"].as_array().into_iter().flatten().find_map(|q| {
+                    (q["name"] == "NumberOfInstances")
+                        .then(|| q["value"].as_str()?.parse::<f64>().ok())
+                        .flatten()
+                });
+                Some(Hit {
+                    source: "openml",
+                    uri: format!("openml://{id}"),
+                    title: Some(format!(
+                        "{name} v{}{}",
+                        d["version"].as_u64().unwrap_or(1),
+                        rows.map_or(String::new(), |r| format!(", {r:.0} rows"))
+                    )),
+                    bytes: None,
+                    modality: Some("tabular".into()),
+                    license: d["licence"].as_str().map(str::to_owned),
+                    downloads: None,
+                    score: relevance(&args.query, name, None, None),
+                })
+            })
+            .collect()),
+    };
+    SourceAnswer {
+        source: "openml",
+        hits,
+        notes,
+    }
+}
+
+fn base64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+pub(crate) fn search(_settings: &Settings, args: &SearchArgs) -> Result<u8> {
+    if args.query.trim().is_empty() {
+        return Err(
+            Error::user("the search query is empty").hint("e.g. `mldatabuild search sentiment`")
+        );
+    }
+    for s in [&args.min_size, &args.max_size].into_iter().flatten() {
+        parse_size(s).map_err(|e| Error::user(format!("--min-size/--max-size: {e}")))?;
+    }
+    let sources: Vec<SearchSource> = if args.source.is_empty() {
+        vec![SearchSource::Hf, SearchSource::Kaggle, SearchSource::Openml]
+    } else {
+        args.source.clone()
+    };
+    let started = Instant::now();
+    let (tx, rx) = mpsc::channel::<SourceAnswer>();
+    for s in &sources {
+        let tx = tx.clone();
+        let a = args.clone();
+        let s = *s;
+        // Detached: a hanging source must not hold the answer (its thread ends with the process).
+        std::thread::spawn(move || {
+            let answer = match s {
+                SearchSource::Hf => search_hf(&a),
+                SearchSource::Kaggle => search_kaggle(&a),
+                SearchSource::Openml => search_openml(&a),
+            };
+            let _ = tx.send(answer);
+        });
+    }
+    drop(tx);
+    let mut answers: BTreeMap<&'static str, SourceAnswer> = BTreeMap::new();
+    while answers.len() < sources.len() {
+        let left = SEARCH_DEADLINE.saturating_sub(started.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(a) => {
+                answers.insert(a.source, a);
+            }
+            Err(_) => break,
+        }
+    }
+    let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    let mut hits = Vec::new();
+    for s in &sources {
+        let name = s.as_str();
+        match answers.remove(name) {
+            None => warnings.push(format!(
+                "{name} did not answer within {} s; results without it",
+                SEARCH_DEADLINE.as_secs()
+            )),
+            Some(a) => {
+                notes.extend(a.notes);
+                match a.hits {
+                    Ok(h) => hits.extend(h),
+                    Err(e) if e.contains("timed out") => warnings.push(format!(
+                        "{name} did not answer within {} s; results without it",
+                        SEARCH_DEADLINE.as_secs()
+                    )),
+                    Err(e) => warnings.push(format!("{name}: {}; results without it", redact(&e))),
+                }
+            }
+        }
+    }
+    let min = args.min_size.as_deref().and_then(|s| parse_size(s).ok());
+    let max = args.max_size.as_deref().and_then(|s| parse_size(s).ok());
+    hits.retain(|h| {
+        h.bytes
+            .is_none_or(|b| min.is_none_or(|m| b >= m) && max.is_none_or(|m| b <= m))
+    });
+    if let Some(l) = &args.license {
+        let l = l.to_ascii_lowercase();
+        hits.retain(|h| {
+            h.source == "kaggle"
+                || h.license
+                    .as_deref()
+                    .is_some_and(|x| x.to_ascii_lowercase().starts_with(&l))
+        });
+    }
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.uri.cmp(&b.uri)));
+    let total = hits.len();
+    hits.truncate(args.limit);
+    let mut err = std::io::stderr().lock();
+    for w in &warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+    for n in &notes {
+        let _ = writeln!(err, "note: {n}");
+    }
+    if args.json {
+        let v =
+            serde_json::json!({"total": total, "hits": hits, "warnings": warnings, "notes": notes});
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        );
+        return Ok(0);
+    }
+    let color = crate::error::stdout_color_enabled();
+    let mut out = std::io::stdout().lock();
+    if total == 0 {
+        let _ = writeln!(out, "No datasets found for `{}`.", args.query);
+    } else {
+        let _ = writeln!(
+            out,
+            "Found {total} dataset{}{}",
+            if total == 1 { "" } else { "s" },
+            if total > hits.len() {
+                format!(" (showing top {})", hits.len())
+            } else {
+                String::new()
+            }
+        );
+        let w = hits
+            .iter()
+            .map(|h| h.uri.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let _ = writeln!(
+            out,
+            "{:<7} {:<w$}  {:>9}  {:<10}  license",
+            "source", "name", "size", "modality"
+        );
+        for h in &hits {
+            let _ = writeln!(
+                out,
+                "{:<7} {:<w$}  {:>9}  {:<10}  {}",
+                h.source,
+                h.uri,
+                h.bytes.map_or_else(|| "-".into(), human),
+                h.modality.as_deref().unwrap_or("-"),
+                color_license(h.license.as_deref(), color)
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn viewer_base(hub: &Hub) -> String {
+    std::env::var("MLDATA_HF_VIEWER_ENDPOINT").unwrap_or_else(|_| {
+        if hub.endpoint == "https://huggingface.co" {
+            "https://datasets-server.huggingface.co".into()
+        } else {
+            format!("{}/viewer", hub.endpoint)
+        }
+    })
+}
+
+/// A cell for the terminal: media as placeholders, long text shortened.
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "∅".into(),
+        serde_json::Value::String(s) => crate::stages::rows::preview(s, 40),
+        serde_json::Value::Object(o) if o.contains_key("src") => "[image]".into(),
+        serde_json::Value::Array(a) if a.first().is_some_and(|x| x.get("src").is_some()) => {
+            if a.first()
+                .and_then(|x| x["type"].as_str())
+                .is_some_and(|t| t.starts_with("audio"))
+            {
+                "[audio]".into()
+            } else {
+                "[media]".into()
+            }
+        }
+        other => crate::stages::rows::preview(&other.to_string(), 40),
+    }
+}
+
+pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
+    let remote = uri::parse(&args.uri)
+        .map_err(|e| {
+            let (m, h) = e.split_once(" | hint: ").unwrap_or((&e, ""));
+            Error::user(m.to_owned()).hint(h.to_owned())
+        })?
+        .ok_or_else(|| {
+            Error::user(format!("`{}` is a local path", args.uri))
+                .hint("info describes remote datasets: hf://, https://")
+        })?;
+    if args.sample > 100 {
+        return Err(Error::user(format!(
+            "--sample must be at most 100: got {}",
+            args.sample
+        )));
+    }
+    let client = Client::new();
+    let color = crate::error::stdout_color_enabled();
+    match remote {
+        Remote::Hf { repo, revision } => {
+            let hub = Hub::from_env();
+            let rev = revision.unwrap_or_else(|| "main".into());
+            let url = format!(
+                "{}/api/datasets/{repo}/revision/{}",
+                hub.endpoint,
+                encode(&rev, false)
+            );
+            let (d, _) = client
+                .json("GET", &url, hub.cred.as_ref(), None)
+                .map_err(|e| Error::from(hub.explain(&client, &repo, &rev, e)))?;
+            let viewer = viewer_base(&hub);
+            let q = format!("dataset={}", encode(&repo, false));
+            let features = client
+                .json(
+                    "GET",
+                    &format!("{viewer}/info?{q}"),
+                    hub.cred.as_ref(),
+                    None,
+                )
+                .ok()
+                .map(|(v, _)| v);
+            let splits = client
+                .json(
+                    "GET",
+                    &format!("{viewer}/splits?{q}"),
+                    hub.cred.as_ref(),
+                    None,
+                )
+                .ok()
+                .map(|(v, _)| v);
+            let first = splits
+                .as_ref()
+                .and_then(|s| s["splits"].as_array()?.first().cloned());
+            let rows = match (&first, args.sample) {
+                (Some(sp), n) if n > 0 => client
+                    .json(
+                        "GET",
+                        &format!(
+                            "{viewer}/rows?{q}&config={}&split={}&offset=0&length={n}",
+                            encode(sp["config"].as_str().unwrap_or("default"), false),
+                            encode(sp["split"].as_str().unwrap_or("train"), false)
+                        ),
+                        hub.cred.as_ref(),
+                        None,
+                    )
+                    .ok()
+                    .map(|(v, _)| v),
+                _ => None,
+            };
+            let license = d["cardData"]["license"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| {
+                    d["tags"]
+                        .as_array()?
+                        .iter()
+                        .find_map(|t| t.as_str()?.strip_prefix("license:").map(str::to_owned))
+                });
+            if args.json {
+                let v = serde_json::json!({
+                    "uri": format!("hf://{repo}"), "revision": rev, "commit": d["sha"], "license": license,
+                    "license_class": license_class(license.as_deref()),
+                    "downloads": d["downloads"], "likes": d["likes"], "last_modified": d["lastModified"],
+                    "tags": d["tags"], "files": d["siblings"].as_array().map_or(0, Vec::len),
+                    "info": features.as_ref().map(|f| f["dataset_info"].clone()),
+                    "splits": splits.as_ref().map(|s| s["splits"].clone()),
+                    "rows": rows.as_ref().map(|r| r["rows"].clone()),
+                });
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    serde_json::to_string_pretty(&v).unwrap_or_default()
+                );
+                return Ok(0);
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "hf://{repo}");
+            let _ = writeln!(
+                out,
+                "  revision   {rev} → {}",
+                d["sha"].as_str().unwrap_or("?")
+            );
+            let _ = writeln!(
+                out,
+                "  license    {} ({})",
+                color_license(license.as_deref(), color),
+                license_class(license.as_deref())
+            );
+            let _ = writeln!(
+                out,
+                "  downloads  {}   likes {}",
+                d["downloads"].as_u64().unwrap_or(0),
+                d["likes"].as_u64().unwrap_or(0)
+            );
+            if let Some(t) = d["lastModified"].as_str() {
+                let _ = writeln!(out, "  modified   {t}");
+            }
+            let tags: Vec<&str> = d["tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.as_str())
+                .filter(|t| !t.starts_with("region:"))
+                .collect();
+            if !tags.is_empty() {
+                let _ = writeln!(out, "  tags       {}", tags.join(", "));
+            }
+            let _ = writeln!(
+                out,
+                "  files      {}",
+                d["siblings"].as_array().map_or(0, Vec::len)
+            );
+            if let Some(sp) = splits
+                .as_ref()
+                .and_then(|s| s["splits"].as_array().cloned())
+            {
+                let names: Vec<String> = sp
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}/{}",
+                            s["config"].as_str().unwrap_or("?"),
+                            s["split"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(out, "  splits     {}", names.join(", "));
+            }
+            // The schema: from the viewer's features.
+            let feats = features.as_ref().and_then(|f| {
+                let info = &f["dataset_info"];
+                if info.get("features").is_some() {
+                    Some(info["features"].clone())
+                } else {
+                    info.as_object()?
+                        .values()
+                        .next()
+                        .map(|c| c["features"].clone())
+                }
+            });
+            match feats.and_then(|f| f.as_object().cloned()) {
+                Some(cols) => {
+                    let _ = writeln!(out, "\n  column{:<18}type", "");
+                    for (name, ty) in cols {
+                        let t = match ty["_type"].as_str() {
+                            Some("Value") => ty["dtype"].as_str().unwrap_or("?").to_owned(),
+                            Some("ClassLabel") => format!(
+                                "class label ({})",
+                                ty["names"].as_array().map_or(String::new(), |n| n
+                                    .iter()
+                                    .filter_map(|x| x.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", "))
+                            ),
+                            Some(other) => other.to_lowercase(),
+                            None => "struct".into(),
+                        };
+                        let _ = writeln!(out, "  {name:<24}{t}");
+                    }
+                }
+                None => {
+                    let _ = writeln!(out, "\n  schema: not available from the dataset viewer");
+                }
+            }
+            if let Some(r) = rows.as_ref().and_then(|r| r["rows"].as_array().cloned()) {
+                let _ = writeln!(out, "\n  sample ({} rows)", r.len());
+                for row in r {
+                    let cells: Vec<String> = row["row"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| format!("{k}={}", cell(v)))
+                        .collect();
+                    let _ = writeln!(out, "  {}", cells.join("  "));
+                }
+            }
+            Ok(0)
+        }
+        Remote::Http { url } => {
+            let m = client.head(&url, None).map_err(Error::from)?;
+            if !(200..400).contains(&m.status) {
+                return Err(Error::failure(format!(
+                    "{} answered {}",
+                    redact(&url),
+                    m.status
+                )));
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", redact(&url));
+            let size = m
+                .headers
+                .get("content-length")
+                .and_then(|v| v.parse::<u64>().ok());
+            let _ = writeln!(
+                out,
+                "  size       {}",
+                size.map_or_else(|| "unknown".into(), human)
+            );
+            for (k, label) in [
+                ("content-type", "type"),
+                ("etag", "etag"),
+                ("last-modified", "modified"),
+            ] {
+                if let Some(v) = m.headers.get(k) {
+                    let _ = writeln!(out, "  {label:<10} {v}");
+                }
+            }
+            Ok(0)
+        }
+        Remote::Kaggle { .. } | Remote::OpenMl { .. } => Err(Error::user(format!(
+            "`info` for `{}` is not available in this version",
+            args.uri
+        ))
+        .hint("use `mldatabuild search` for Kaggle and OpenML metadata, or `pull` to download")),
+    }
+}
+
+pub(crate) fn pull(settings: &Settings, args: &PullArgs) -> Result<u8> {
+    let remote = uri::parse(&args.uri)
+        .map_err(|e| {
+            let (m, h) = e.split_once(" | hint: ").unwrap_or((&e, ""));
+            Error::user(m.to_owned()).hint(h.to_owned())
+        })?
+        .ok_or_else(|| Error::user(format!("`{}` is a local path", args.uri)))?;
+    let name = match &remote {
+        Remote::Hf { repo, .. } => repo.rsplit('/').next().unwrap_or(repo).to_owned(),
+        Remote::Kaggle { slug, .. } => slug.clone(),
+        Remote::OpenMl { id } => format!("openml-{id}"),
+        Remote::Http { url } => url
+            .split(['?', '#'])
+            .next()
+            .and_then(|u| u.rsplit('/').next())
+            .and_then(|f| f.split('.').next())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("download")
+            .to_owned(),
+    };
+    let dir = args.output.as_ref().map_or_else(
+        || settings.cwd.join("mldata").join(&name),
+        |o| settings.cwd.join(o),
+    );
+    if dir.exists() && std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+        if !args.force {
+            return Err(Error::user(format!(
+                "`{}` already exists and is not empty",
+                dir.display()
+            ))
+            .hint("pass --force to replace it, or choose --output"));
+        }
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| Error::failure(format!("cannot remove `{}`: {e}", dir.display())))?;
+    }
+    let def = crate::spec::SourceDef {
+        uri: args.uri.clone(),
+        files: if args.files.is_empty() {
+            None
+        } else {
+            Some(args.files.clone())
+        },
+        sha256: None,
+    };
+    let started = Instant::now();
+    let mut err = std::io::stderr().lock();
+    let opts = crate::fetch::FetchOptions {
+        offline: crate::fetch::FetchOptions::offline_from_env(),
+        ..crate::fetch::FetchOptions::default()
+    };
+    let fetched = crate::fetch::fetch_source(&def, None, &opts, &mut |ev| {
+        let line = match ev {
+            crate::fetch::FetchEvent::Cached { revision } => {
+                format!("Using cached data ({revision})")
+            }
+            crate::fetch::FetchEvent::Downloading { files, bytes } => {
+                format!("Downloading {files} files ({})", human(bytes))
+            }
+            crate::fetch::FetchEvent::Resuming { file, percent } => {
+                format!("Resuming `{file}` from {percent}%")
+            }
+            crate::fetch::FetchEvent::Warning(w) => format!("warning: {w}"),
+        };
+        let _ = writeln!(err, "{line}");
+    })
+    .map_err(Error::from)?;
+    let tmp = dir.with_extension("mldatabuild-partial");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let mut bytes = 0;
+    for (rel, path) in &fetched.files {
+        let dest = tmp.join(rel);
+        if let Some(d) = dest.parent() {
+            std::fs::create_dir_all(d)
+                .map_err(|e| Error::failure(format!("cannot create `{}`: {e}", d.display())))?;
+        }
+        std::fs::copy(path, &dest)
+            .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", dest.display())))?;
+        bytes += std::fs::metadata(&dest).map_or(0, |m| m.len());
+    }
+    if let Some(p) = dir.parent() {
+        std::fs::create_dir_all(p)
+            .map_err(|e| Error::failure(format!("cannot create `{}`: {e}", p.display())))?;
+    }
+    std::fs::rename(&tmp, &dir)
+        .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", dir.display())))?;
+    let secs = started.elapsed().as_secs_f64();
+    let _ = writeln!(
+        err,
+        "Pulled {} ({} files, {}) into {} in {secs:.1}s ({}/s); revision {}",
+        args.uri,
+        fetched.files.len(),
+        human(bytes),
+        dir.display(),
+        human((bytes as f64 / secs.max(1e-3)) as u64),
+        fetched.revision
+    );
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_licenses() {
+        assert_eq!(parse_size("500").unwrap(), 500);
+        assert_eq!(parse_size("2GB").unwrap(), 2_000_000_000);
+        assert_eq!(parse_size("1.5 MB").unwrap(), 1_500_000);
+        assert_eq!(parse_size("1KiB").unwrap(), 1024);
+        assert!(parse_size("2XB").unwrap_err().contains("unknown size unit"));
+        assert_eq!(license_class(Some("mit")), "permissive");
+        assert_eq!(license_class(Some("cc-by-nc-4.0")), "restrictive");
+        assert_eq!(license_class(Some("CC BY-NC-SA 4.0")), "restrictive");
+        assert_eq!(license_class(Some("apache-2.0")), "permissive");
+        assert_eq!(license_class(None), "unknown");
+        assert_eq!(base64("alice:k3y"), "YWxpY2U6azN5");
+    }
+}
