@@ -261,6 +261,23 @@ impl Executor<'_> {
                     crate::fetch::FetchEvent::Resuming { file, percent } => {
                         format!("resuming `{file}` from {percent}%")
                     }
+                    crate::fetch::FetchEvent::Progress {
+                        done,
+                        total,
+                        files_done,
+                        files_total,
+                        idle_secs,
+                    } => {
+                        reporter.event(&Event::SourceProgress {
+                            name: name.clone(),
+                            done,
+                            total,
+                            files_done,
+                            files_total,
+                            idle_secs,
+                        });
+                        return;
+                    }
                     crate::fetch::FetchEvent::Warning(w) => {
                         reporter.event(&Event::Warning {
                             message: format!("source {name}: {w}"),
@@ -294,17 +311,25 @@ impl Executor<'_> {
                 }
             };
             if !fetched.cached {
+                let bytes: u64 = fetched
+                    .files
+                    .iter()
+                    .filter_map(|(_, p)| std::fs::metadata(p).ok())
+                    .map(|m| m.len())
+                    .sum();
+                let secs = started.elapsed().as_secs_f64();
                 self.reporter.event(&Event::SourceFetch {
                     name: node.name.clone(),
                     message: format!(
-                        "fetched {} ({}) in {:.1}s",
+                        "fetched {} ({}, {}) in {secs:.1}s, {}/s",
                         short_revision(&fetched.revision),
                         if fetched.files.len() == 1 {
                             "1 file".to_owned()
                         } else {
                             format!("{} files", fetched.files.len())
                         },
-                        started.elapsed().as_secs_f64()
+                        crate::report::human::size(bytes),
+                        crate::report::human::size((bytes as f64 / secs.max(1e-3)) as u64),
                     ),
                 });
             }

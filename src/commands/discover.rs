@@ -867,6 +867,7 @@ pub(crate) fn pull(settings: &Settings, args: &PullArgs) -> Result<u8> {
                 format!("Resuming `{file}` from {percent}%")
             }
             crate::fetch::FetchEvent::Warning(w) => format!("warning: {w}"),
+            crate::fetch::FetchEvent::Progress { .. } => return,
         };
         let _ = writeln!(err, "{line}");
     })

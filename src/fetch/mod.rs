@@ -127,6 +127,15 @@ pub enum FetchEvent {
         file: String,
         percent: u32,
     },
+    /// Bytes downloaded so far (sent a few times a second while files download).
+    Progress {
+        done: u64,
+        total: u64,
+        files_done: usize,
+        files_total: usize,
+        /// Seconds since any byte arrived (a stalled download shows it).
+        idle_secs: u64,
+    },
     Warning(String),
 }
 
@@ -423,17 +432,42 @@ pub(super) fn download_all(
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| (1..=64).contains(n))
         .unwrap_or(PARALLEL_DOWNLOADS);
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let finished = AtomicUsize::new(0);
+    let total: u64 = jobs.iter().filter_map(|j| j.size).sum();
     std::thread::scope(|s| {
         for _ in 0..workers.min(jobs.len()) {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let r = fetch_one(cache, client, cred, job, &notes);
+                    let r = fetch_one_counted(cache, client, cred, job, &notes, &bytes);
+                    finished.fetch_add(1, Ordering::Relaxed);
                     if let Ok(mut res) = results.lock() {
                         res[i] = Some(r);
                     }
                 }
+            });
+        }
+        // This thread reports progress while the workers download.
+        let mut last = (0u64, std::time::Instant::now());
+        while finished.load(Ordering::Relaxed) < jobs.len() {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let done = bytes.load(Ordering::Relaxed);
+            if done != last.0 {
+                last = (done, std::time::Instant::now());
+            }
+            if let Ok(mut n) = notes.lock() {
+                for e in n.drain(..) {
+                    events(e);
+                }
+            }
+            events(FetchEvent::Progress {
+                done,
+                total,
+                files_done: finished.load(Ordering::Relaxed),
+                files_total: jobs.len(),
+                idle_secs: last.1.elapsed().as_secs(),
             });
         }
     });
@@ -474,6 +508,25 @@ pub(super) fn fetch_one(
     job: &Job,
     notes: &Mutex<Vec<FetchEvent>>,
 ) -> Result<CachedFile, FetchError> {
+    fetch_one_counted(
+        cache,
+        client,
+        cred,
+        job,
+        notes,
+        &std::sync::atomic::AtomicU64::new(0),
+    )
+}
+
+/// [`fetch_one`], adding the bytes it downloads to `bytes` (for progress).
+fn fetch_one_counted(
+    cache: &Cache,
+    client: &Client,
+    cred: Option<&http::Credential>,
+    job: &Job,
+    notes: &Mutex<Vec<FetchEvent>>,
+    bytes: &std::sync::atomic::AtomicU64,
+) -> Result<CachedFile, FetchError> {
     if let Check::Sha256(sha) = &job.check {
         // A blob is trusted only after re-hashing it: a hard link in a snapshot may have been
         // written through.
@@ -482,6 +535,7 @@ pub(super) fn fetch_one(
             && job.size.is_none_or(|s| s == md.len())
             && crate::statcache::sha256_file(&blob).is_ok_and(|h| h == *sha)
         {
+            bytes.fetch_add(md.len(), Ordering::Relaxed);
             return Ok(CachedFile {
                 path: job.name.clone(),
                 size: md.len(),
@@ -507,7 +561,13 @@ pub(super) fn fetch_one(
             percent: (100 * have / total) as u32,
         });
     }
-    client.download(&job.url, cred, &part, job.size, None, &mut |_| {})?;
+    let mut seen = have;
+    client.download(&job.url, cred, &part, job.size, None, &mut |p| {
+        if p.done >= seen {
+            bytes.fetch_add(p.done - seen, Ordering::Relaxed);
+        }
+        seen = p.done;
+    })?;
     let sha = crate::statcache::sha256_file(&part)
         .map_err(|e| FetchError::new(format!("cannot read `{}`: {e}", part.display())))?;
     let ok = match &job.check {

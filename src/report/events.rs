@@ -24,6 +24,17 @@ pub enum Event {
         name: String,
         message: String,
     },
+    /// Bytes of a remote source downloaded so far (a few times a second while it downloads).
+    SourceProgress {
+        name: String,
+        done: u64,
+        /// 0 when the sizes are not known in advance.
+        total: u64,
+        files_done: usize,
+        files_total: usize,
+        /// Seconds since a byte arrived.
+        idle_secs: u64,
+    },
     /// Up to date: nothing to do.
     StageFresh {
         name: String,

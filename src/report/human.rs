@@ -195,7 +195,42 @@ impl Reporter for HumanReporter {
                     Style::Info,
                 );
             }
+            Event::SourceProgress {
+                name,
+                done,
+                total,
+                files_done,
+                files_total,
+                idle_secs,
+            } => {
+                let Some(m) = &self.multi else { return };
+                let key = format!("fetch:{name}");
+                let Ok(mut bars) = self.bars.lock() else { return };
+                let bar = bars.entry(key).or_insert_with(|| {
+                    let template = if *total > 0 {
+                        "{prefix:>9} {msg} [{bar:24}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
+                    } else {
+                        "{prefix:>9} {msg} {spinner} {bytes} {bytes_per_sec}"
+                    };
+                    let b = m.add(ProgressBar::new(*total));
+                    b.set_style(
+                        ProgressStyle::with_template(template)
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                    );
+                    b.set_prefix("Fetching");
+                    b
+                });
+                bar.set_position(*done);
+                let stalled = if *idle_secs >= 5 {
+                    format!(" (stalled {idle_secs}s)")
+                } else {
+                    String::new()
+                };
+                bar.set_message(format!("{name}: {files_done}/{files_total} files{stalled}"));
+            }
             Event::SourceFetch { name, message } if !quiet => {
+                self.finish_bar(&format!("fetch:{name}"));
                 self.line("Fetching", &format!("source {name}: {message}"), Style::Dim);
             }
             Event::SourceHashed {

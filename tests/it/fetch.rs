@@ -660,3 +660,64 @@ fn pull_downloads_into_a_folder() {
     .stderr_has("(1 files");
     assert!(cx.exists("x/data/test.csv") && !cx.exists("x/data/train.csv"));
 }
+
+#[test]
+fn progress_events_and_ctrl_c_leaves_nothing_half_recorded() {
+    let (hub, _) = hub();
+    hub.stall_cdn(std::time::Duration::from_millis(1500));
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    let out = run(&cx, &hub, &["build", "--json"]);
+    out.success();
+    let progress: Vec<_> = out
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            mldatabuild::report::Event::SourceProgress {
+                files_total,
+                idle_secs,
+                ..
+            } => Some((files_total, idle_secs)),
+            _ => None,
+        })
+        .collect();
+    assert!(!progress.is_empty(), "{}", out.stdout);
+    assert!(progress.iter().all(|(t, _)| *t == 2));
+    assert!(progress.iter().any(|(_, idle)| *idle >= 1), "{progress:?}");
+
+    // Ctrl-C while the CDN stalls: no lock, no snapshot recorded as complete.
+    hub.stall_cdn(std::time::Duration::from_secs(30));
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    let fresh = tempfile::tempdir().unwrap();
+    let mut c = cx.command(&["build"]);
+    c.env("HF_ENDPOINT", hub.url())
+        .env("MLDATA_HOME", fresh.path())
+        .env_remove("HF_TOKEN")
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !hub.cdn.requests().iter().any(|r| r.method == "GET")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap();
+    assert!(!code.success());
+    assert!(!cx.exists("dataset.lock"));
+    let complete = walkdir::WalkDir::new(fresh.path().join("cache/snapshots"))
+        .into_iter()
+        .flatten()
+        .any(|e| e.file_name() == ".mldata-snapshot.json");
+    assert!(!complete);
+    hub.stall_cdn(std::time::Duration::ZERO);
+    run_with(&cx, &hub, &["build"], |c| {
+        c.env("MLDATA_HOME", fresh.path());
+    })
+    .success();
+}
