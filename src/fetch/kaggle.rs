@@ -140,10 +140,7 @@ impl Api {
                 self.base
             );
             if !token.is_empty() {
-                url.push_str(&format!(
-                    "&pageToken={}",
-                    super::hf::encode(&token, false)
-                ));
+                url.push_str(&format!("&pageToken={}", super::hf::encode(&token, false)));
             }
             let v = self.get(client, &url)?;
             if let Some(m) = v["errorMessage"].as_str().filter(|m| !m.trim().is_empty()) {
@@ -159,7 +156,9 @@ impl Api {
                         "{} answered a file listing without a `datasetFiles` list",
                         redact(&url)
                     ))
-                    .hint("is KAGGLE_API_ENDPOINT Kaggle's REST API (https://www.kaggle.com/api/v1)?"));
+                    .hint(
+                        "is KAGGLE_API_ENDPOINT Kaggle's REST API (https://www.kaggle.com/api/v1)?",
+                    ));
                 }
             };
             for f in files {
@@ -293,7 +292,11 @@ pub fn fetch(
 ) -> Result<Fetched, FetchError> {
     let canonical = format!("kaggle://{owner}/{slug}");
     let known = version.or_else(|| pinned.filter(|_| !opts.refresh).and_then(pinned_version));
-    let api = if opts.offline { None } else { Some(Api::from_env()) };
+    let api = if opts.offline {
+        None
+    } else {
+        Some(Api::from_env())
+    };
     let version = match (known, &api) {
         (Some(v), _) => v,
         (None, None) => {
@@ -340,7 +343,11 @@ pub fn fetch(
     let chosen: Vec<&(String, Option<u64>)> = listed
         .iter()
         .filter(|(n, _)| !n.split('/').any(|s| s.starts_with('.')))
-        .filter(|(n, _)| patterns.as_ref().is_none_or(|p| p.iter().any(|p| p.matches(n))))
+        .filter(|(n, _)| {
+            patterns
+                .as_ref()
+                .is_none_or(|p| p.iter().any(|p| p.matches(n)))
+        })
         .collect();
     let query = format!("datasetVersionNumber={version}");
     let jobs: Vec<Job> = if chosen.is_empty() {
@@ -348,7 +355,11 @@ pub fn fetch(
             return Err(FetchError::new(format!(
                 "`{}` version {version} has no {}files",
                 def.uri,
-                if patterns.is_some() { "matching " } else { "data " }
+                if patterns.is_some() {
+                    "matching "
+                } else {
+                    "data "
+                }
             ))
             .hint(format!(
                 "check `files:` globs against the dataset's file names: {}",
@@ -388,17 +399,19 @@ pub fn fetch(
         files: jobs.len(),
         bytes: chosen.iter().filter_map(|(_, s)| *s).sum(),
     });
-    let files = download_all(cache, client, api.cred.as_ref(), &jobs, events).map_err(|e| {
-        if matches!(e.status, Some(401 | 403 | 404)) {
-            let mut x = api.explain(owner, slug, Some(version), e.clone());
-            if e.status == Some(404) {
-                x.message = format!("{} ({})", x.message, e.message);
+    let files =
+        download_all(cache, client, api.cred.as_ref(), &jobs, events).map_err(|e| {
+            match e.status {
+                Some(401 | 403) => api.explain(owner, slug, Some(version), e),
+                Some(404) => FetchError::new(format!(
+                    "{} (a file of `{owner}/{slug}` version {version} that Kaggle listed)",
+                    e.message
+                ))
+                .hint("the dataset may have changed while it was downloaded; build again")
+                .user(),
+                _ => e,
             }
-            x
-        } else {
-            e
-        }
-    })?;
+        })?;
     check_sizes(cache, &chosen, &files)?;
     let manifest = Manifest {
         uri: canonical,
