@@ -210,6 +210,8 @@ impl Executor<'_> {
             SourceLock {
                 uri: def.uri.clone(),
                 files_glob: def.files.clone(),
+                config: None,
+                split: None,
                 revision: None,
                 hash,
                 files: locks,
@@ -232,7 +234,12 @@ impl Executor<'_> {
         };
         let old = self.old.and_then(|l| l.sources.get(&node.name));
         let pinned = old
-            .filter(|o| o.uri == def.uri && o.files_glob == def.files)
+            .filter(|o| {
+                o.uri == def.uri
+                    && o.files_glob == def.files
+                    && o.config == def.config
+                    && o.split == def.split
+            })
             .and_then(|o| o.revision.clone());
         let mut opts = req.fetch;
         if req.dry_run {
@@ -362,6 +369,8 @@ impl Executor<'_> {
                 SourceLock {
                     uri: def.uri.clone(),
                     files_glob: def.files.clone(),
+                    config: def.config.clone(),
+                    split: def.split.clone(),
                     revision: Some(fetched.revision),
                     hash,
                     files: locks,

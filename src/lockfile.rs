@@ -99,6 +99,11 @@ pub struct SourceLock {
     pub uri: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files_glob: Option<Vec<String>>,
+    /// The Hub config (subset) and split the source selects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
     /// What a remote source resolved to: a Hub commit, or `sha256:<hex>` of a URL's content.
     /// Later builds (and `rebuild`) fetch exactly this until `build --refresh`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

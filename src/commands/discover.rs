@@ -848,6 +848,8 @@ pub(crate) fn pull(settings: &Settings, args: &PullArgs) -> Result<u8> {
             Some(args.files.clone())
         },
         sha256: None,
+        config: None,
+        split: None,
     };
     let started = Instant::now();
     let mut err = std::io::stderr().lock();

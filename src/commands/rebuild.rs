@@ -64,6 +64,8 @@ pub(crate) fn project_from_lock(lock: &Lock, root: PathBuf, out_dir: String) -> 
                 uri: s.uri.clone(),
                 files: s.files_glob.clone(),
                 sha256: None,
+                config: s.config.clone(),
+                split: s.split.clone(),
             }),
             output: String::new(),
         });

@@ -279,6 +279,191 @@ impl Hub {
     }
 }
 
+/// Split-name keywords of the `datasets` library's default split resolution.
+fn split_keywords(split: &str) -> Vec<&str> {
+    match split {
+        "train" => vec!["train", "training"],
+        "validation" => vec!["validation", "valid", "dev", "val"],
+        "test" => vec!["test", "testing", "eval", "evaluation"],
+        other => vec![other],
+    }
+}
+
+/// Whether `path` belongs to `split` by the `datasets` naming conventions: the sharded
+/// `data/{split}-00000-of-00001.*` form, a folder named by a keyword (alone or with `-._ 0-9`
+/// around it), or a file name starting or containing the keyword between separators.
+fn path_in_split(path: &str, split: &str) -> bool {
+    let sep = |c: char| matches!(c, '-' | '.' | '_' | ' ') || c.is_ascii_digit();
+    let bounded = |name: &str, kw: &str| {
+        name.match_indices(kw).any(|(i, _)| {
+            let before = name[..i].chars().next_back();
+            let after = name[i + kw.len()..].chars().next();
+            before.is_none_or(sep) && after.is_none_or(sep)
+        })
+    };
+    if let Some(rest) = path.strip_prefix("data/")
+        && let Some(name) = rest.strip_prefix(split)
+        && name.starts_with('-')
+        && name.contains("-of-")
+    {
+        return true;
+    }
+    let parts: Vec<&str> = path.split('/').collect();
+    let (file, dirs) = parts.split_last().unwrap_or((&"", &[]));
+    split_keywords(split)
+        .iter()
+        .any(|kw| dirs.iter().any(|d| bounded(d, kw)) || bounded(file, kw))
+}
+
+/// A `data_files` value of the README's `configs`: split name → globs.
+fn data_files(v: &serde_json::Value) -> Vec<(String, Vec<String>)> {
+    let globs = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    match v {
+        serde_json::Value::String(_) => vec![("train".into(), globs(v))],
+        serde_json::Value::Array(a) if a.iter().all(serde_json::Value::is_string) => {
+            vec![("train".into(), globs(v))]
+        }
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|e| Some((e["split"].as_str()?.to_owned(), globs(&e["path"]))))
+            .collect(),
+        serde_json::Value::Object(o) => o.iter().map(|(k, v)| (k.clone(), globs(v))).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The repository paths a source's `config:` and `split:` select: from the README's `configs`
+/// (`data_files` globs, `data_dir`), else from the `refs/convert/parquet` layout
+/// (`{config}/{split}/NNNN.parquet`), else by the `datasets` split naming conventions.
+pub fn select_config(
+    client: &Client,
+    hub: &Hub,
+    repo: &str,
+    commit: &str,
+    def: &crate::spec::SourceDef,
+    files: &[RepoFile],
+) -> Result<std::collections::BTreeSet<String>, FetchError> {
+    let url = format!("{}/revision/{}", hub.api(repo), encode(commit, false));
+    let (info, _) = client
+        .json("GET", &url, hub.cred.as_ref(), None)
+        .map_err(|e| hub.explain(client, repo, commit, e))?;
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
+    let configs = info["cardData"]["configs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !configs.is_empty() {
+        let names: Vec<&str> = configs
+            .iter()
+            .filter_map(|c| c["config_name"].as_str())
+            .collect();
+        let chosen = match &def.config {
+            Some(c) => configs.iter().find(|x| x["config_name"] == c.as_str()),
+            None => configs
+                .iter()
+                .find(|x| x["default"] == true)
+                .or_else(|| configs.iter().find(|x| x["config_name"] == "default"))
+                .or_else(|| configs.first()),
+        }
+        .ok_or_else(|| {
+            FetchError::new(format!(
+                "`{repo}` has no config `{}`",
+                def.config.as_deref().unwrap_or_default()
+            ))
+            .hint(format!("its configs are: {}", names.join(", ")))
+            .user()
+        })?;
+        let dir = chosen["data_dir"]
+            .as_str()
+            .map(|d| d.trim_end_matches('/').to_owned());
+        let splits = data_files(&chosen["data_files"]);
+        let wanted: Vec<&(String, Vec<String>)> = match &def.split {
+            Some(sp) => {
+                let w: Vec<_> = splits.iter().filter(|(n, _)| n == sp).collect();
+                if w.is_empty() {
+                    let have: Vec<&str> = splits.iter().map(|(n, _)| n.as_str()).collect();
+                    return Err(FetchError::new(format!(
+                        "config `{}` of `{repo}` has no split `{sp}`",
+                        chosen["config_name"].as_str().unwrap_or("?")
+                    ))
+                    .hint(format!("its splits are: {}", have.join(", ")))
+                    .user());
+                }
+                w
+            }
+            None => splits.iter().collect(),
+        };
+        let mut out = std::collections::BTreeSet::new();
+        for (_, globs) in wanted {
+            for g in globs {
+                let full = match &dir {
+                    Some(d) => format!("{d}/{g}"),
+                    None => g.clone(),
+                };
+                let pattern = glob::Pattern::new(&full).map_err(|e| {
+                    FetchError::new(format!(
+                        "`{repo}`'s README has an invalid data_files glob `{full}`: {e}"
+                    ))
+                })?;
+                out.extend(
+                    files
+                        .iter()
+                        .filter(|f| pattern.matches_with(&f.path, opts))
+                        .map(|f| f.path.clone()),
+                );
+            }
+        }
+        return Ok(out);
+    }
+    // The parquet conversion branch: `{config}/{split}/NNNN.parquet`.
+    let by_layout: std::collections::BTreeSet<String> = files
+        .iter()
+        .filter(|f| {
+            let parts: Vec<&str> = f.path.split('/').collect();
+            parts.len() == 3
+                && f.path.ends_with(".parquet")
+                && def.config.as_deref().is_none_or(|c| parts[0] == c)
+                && def
+                    .split
+                    .as_deref()
+                    .is_none_or(|s| parts[1] == s || parts[1] == format!("partial-{s}"))
+        })
+        .map(|f| f.path.clone())
+        .collect();
+    if !by_layout.is_empty() {
+        return Ok(by_layout);
+    }
+    if let Some(c) = &def.config
+        && c != "default"
+    {
+        return Err(FetchError::new(format!("`{repo}` declares no configs, so it has no config `{c}`"))
+            .hint("leave `config:` out, or use the parquet conversion: `hf://owner/name@refs/convert/parquet` with `config:`")
+            .user());
+    }
+    Ok(files
+        .iter()
+        .filter(|f| {
+            def.split
+                .as_deref()
+                .is_none_or(|s| path_in_split(&f.path, s))
+        })
+        .map(|f| f.path.clone())
+        .collect())
+}
+
 /// The git blob SHA-1 of some bytes: `sha1("blob <len>\0" + bytes)`.
 pub fn git_blob_sha1(path: &std::path::Path) -> std::io::Result<String> {
     use sha1::Digest;
@@ -315,6 +500,29 @@ mod tests {
         );
         assert_eq!(next_link(Some("<http://h/x>; rel=\"prev\"")), None);
         assert_eq!(next_link(None), None);
+    }
+
+    #[test]
+    fn split_conventions() {
+        assert!(path_in_split("data/train-00000-of-00002.parquet", "train"));
+        assert!(path_in_split("train.csv", "train"));
+        assert!(path_in_split("dev/a.csv", "validation"));
+        assert!(path_in_split("data/my_test_2.csv", "test"));
+        assert!(!path_in_split("data/contest.csv", "test"));
+        assert!(!path_in_split("training_notes/x.csv", "test"));
+        assert_eq!(
+            data_files(
+                &serde_json::json!([{"split": "train", "path": "a/*"}, {"split": "test", "path": ["b.csv"]}])
+            ),
+            vec![
+                ("train".to_owned(), vec!["a/*".to_owned()]),
+                ("test".to_owned(), vec!["b.csv".to_owned()])
+            ]
+        );
+        assert_eq!(
+            data_files(&serde_json::json!("x.csv")),
+            vec![("train".to_owned(), vec!["x.csv".to_owned()])]
+        );
     }
 
     #[test]

@@ -212,7 +212,7 @@ pub fn fetch_source(
 }
 
 pub(super) fn selection(def: &SourceDef) -> String {
-    serde_json::json!({"files": def.files}).to_string()
+    serde_json::json!({"files": def.files, "config": def.config, "split": def.split}).to_string()
 }
 
 /// A cached snapshot, if complete (and not `--no-cache`). A snapshot whose files are missing
@@ -304,7 +304,11 @@ fn fetch_hf(
     if let Some(f) = cached(cache, &key, FetchOptions::default(), events) {
         return Ok(f);
     }
-    let all = hub.list(client, repo, &commit)?;
+    let mut all = hub.list(client, repo, &commit)?;
+    if def.config.is_some() || def.split.is_some() {
+        let keep = hf::select_config(client, &hub, repo, &commit, def, &all)?;
+        all.retain(|f| keep.contains(&f.path));
+    }
     let patterns = patterns(def)?;
     let chosen: Vec<hf::RepoFile> = all
         .into_iter()

@@ -60,6 +60,13 @@ pub struct SourceSpec {
     /// every file; for `hf://`, every data file).
     #[serde(default)]
     pub files: Option<Vec<String>>,
+    /// For an `hf://` source: the dataset config (subset) to fetch, as its README's `configs`
+    /// name it (or a folder of the `refs/convert/parquet` branch).
+    #[serde(default)]
+    pub config: Option<String>,
+    /// For an `hf://` source: only this split's files.
+    #[serde(default)]
+    pub split: Option<String>,
     /// For an `https://` source: the SHA-256 its content must have (a fixed-output fetch).
     #[serde(default)]
     #[schemars(with = "Option<String>")]

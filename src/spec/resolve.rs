@@ -20,6 +20,9 @@ pub struct SourceDef {
     pub files: Option<Vec<String>>,
     /// A pinned SHA-256 of an `https://` source's content.
     pub sha256: Option<String>,
+    /// Hub config (subset) and split selection.
+    pub config: Option<String>,
+    pub split: Option<String>,
 }
 
 #[derive(Debug)]
@@ -318,6 +321,15 @@ pub fn resolve(
                 .at(file, uri.referenced, "here")
                 .help(hint.to_owned())
         })?;
+        if (src.value.config.is_some() || src.value.split.is_some())
+            && !matches!(remote, Some(crate::fetch::uri::Remote::Hf { .. }))
+        {
+            return Err(SpecError::new(format!(
+                "source `{sname}`: `config` and `split` select files of an `hf://` dataset"
+            ))
+            .at(file, uri.referenced, "not a Hugging Face dataset")
+            .help("for other sources, select files with `files:` globs"));
+        }
         if let Some(pin) = &src.value.sha256 {
             let ok = pin.value.len() == 64 && pin.value.chars().all(|c| c.is_ascii_hexdigit());
             if !ok {
@@ -350,6 +362,8 @@ pub fn resolve(
                     .sha256
                     .as_ref()
                     .map(|s| s.value.to_ascii_lowercase()),
+                config: src.value.config.clone(),
+                split: src.value.split.clone(),
             }),
             output: String::new(),
         });

@@ -721,3 +721,63 @@ fn progress_events_and_ctrl_c_leaves_nothing_half_recorded() {
     })
     .success();
 }
+
+#[test]
+fn configs_splits_and_the_parquet_branch() {
+    let hub = MockHub::start();
+    let readme = b"---\nlicense: mit\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n  - split: test\n    path: data/test-*\n- config_name: extra\n  data_files: extra/*.csv\n---\n";
+    hub.add_dataset(
+        "acme/multi",
+        &[
+            ("README.md", readme, false),
+            ("data/train-00000-of-00001.csv", &csv(0..30), false),
+            ("data/test-00000-of-00001.csv", &csv(30..40), false),
+            ("extra/x.csv", &csv(0..5), false),
+        ],
+    );
+    hub.add_branch(
+        "acme/multi",
+        "refs/convert/parquet",
+        &[
+            ("default/train/0000.csv", &csv(0..30), false),
+            ("default/test/0000.csv", &csv(30..40), false),
+        ],
+    );
+    let src = |extra: &str| {
+        format!(
+            "name: demo\nversion: 1.0.0\nsources:\n  raw: {{uri: \"hf://acme/multi\"{extra}}}\nstages:\n  clean: {{kind: normalize, input: raw}}\n"
+        )
+    };
+    let cx = TestContext::new();
+    cx.spec(&src(", split: test"));
+    run(&cx, &hub, &["build"]).success();
+    let lock = cx.read("dataset.lock");
+    assert!(
+        lock.contains("rows: 10") && lock.contains("split: test"),
+        "{lock}"
+    );
+    cx.spec(&src(", config: extra"));
+    run(&cx, &hub, &["build"]).success();
+    assert!(cx.read("dataset.lock").contains("rows: 5"));
+    cx.spec(&src(", config: nope"));
+    run(&cx, &hub, &["build"])
+        .code(2)
+        .stderr_has("has no config `nope`")
+        .stderr_has("its configs are: default, extra");
+    cx.spec(&src(", split: dev"));
+    run(&cx, &hub, &["build"])
+        .code(2)
+        .stderr_has("has no split `dev`")
+        .stderr_has("its splits are: train, test");
+    // A split by the folder layout of the parquet branch (no README there).
+    cx.spec(
+        &src(", split: train").replace("hf://acme/multi", "hf://acme/multi@refs/convert/parquet"),
+    );
+    run(&cx, &hub, &["build"]).success();
+    assert!(cx.read("dataset.lock").contains("rows: 30"));
+    // config/split only make sense for the Hub.
+    cx.spec(&src(", split: train").replace("hf://acme/multi", "https://example.invalid/x.csv"));
+    run(&cx, &hub, &["build"])
+        .code(2)
+        .stderr_has("`config` and `split` select files of an `hf://` dataset");
+}
