@@ -84,10 +84,6 @@ fn missing_source_file_names_it() {
 #[test]
 fn remote_source_errors_are_clear() {
     let cx = TestContext::new();
-    cx.spec(&SPEC.replace("uri: data.csv", "uri: kaggle://acme/reviews"));
-    cx.run(&["build"])
-        .code(2)
-        .stderr_has("Kaggle sources are not supported in this version");
     cx.spec(&SPEC.replace("uri: data.csv", "uri: hf://acme/reviews/extra"));
     cx.run(&["build"])
         .code(2)
