@@ -37,6 +37,9 @@ pub(crate) struct SourceChange {
     pub files_added: Vec<String>,
     pub files_removed: Vec<String>,
     pub files_changed: Vec<String>,
+    /// A remote source's pinned revision, old → new, when it changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<(Option<String>, Option<String>)>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -181,6 +184,8 @@ pub(crate) fn compare(old: &Lock, new: &Lock, old_name: &str, new_name: &str) ->
                         .filter(|c| c.old.is_some() && c.new.is_some())
                         .map(|c| c.path)
                         .collect(),
+                    revision: (a.revision != b.revision)
+                        .then(|| (a.revision.clone(), b.revision.clone())),
                 });
             }
             (None, Some(_)) => r.sources.push(SourceChange {
@@ -283,6 +288,14 @@ fn render(r: &DiffReport) -> String {
     }
     for c in &r.sources {
         let _ = writeln!(s, "source {}: {}", c.name, c.status);
+        if let Some((a, b)) = &c.revision {
+            let _ = writeln!(
+                s,
+                "  revision: {} → {}",
+                a.as_deref().unwrap_or("none"),
+                b.as_deref().unwrap_or("none")
+            );
+        }
         for f in &c.files_added {
             let _ = writeln!(s, "  + {f}");
         }

@@ -86,6 +86,7 @@ fn hub_source_is_fetched_verified_pinned_and_cached() {
         .stderr_has(&format!("fetched {}", &commit[..12]))
         .stderr_has("Finished clean");
     assert_eq!(lock_revision(&cx), commit);
+    std::fs::copy(cx.path("dataset.lock"), cx.path("old.lock")).unwrap();
     let lock = cx.read("dataset.lock");
     assert!(lock.contains("path: data/train.csv"), "{lock}");
     assert!(!lock.contains("README.md"), "README is not data: {lock}");
@@ -112,6 +113,9 @@ fn hub_source_is_fetched_verified_pinned_and_cached() {
         .stderr_has(&format!("using cached data ({})", &newer[..12]));
     assert_eq!(lock_revision(&cx), newer);
     assert!(cx.read("dataset.lock").contains("rows: 60"));
+    run(&cx, &hub, &["diff", "old.lock"])
+        .success()
+        .stdout_has(&format!("revision: {commit} → {newer}"));
 }
 
 #[test]
