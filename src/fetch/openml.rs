@@ -33,7 +33,7 @@ use super::cache::{self, Cache, CachedFile, Manifest};
 use super::http::{Client, origin, redact};
 use super::{
     Check, FetchError, FetchEvent, FetchOptions, Fetched, Job, cached, download_all, evict,
-    patterns, selection, url_file_name,
+    patterns, selection,
 };
 use crate::spec::SourceDef;
 
@@ -180,8 +180,8 @@ impl Api {
             file_id: text(&d["file_id"]),
             md5: text(&d["md5_checksum"]),
             status: text(&d["status"]),
-            url: text(&d["url"]),
-            parquet_url: text(&d["parquet_url"]),
+            url: text(&d["url"]).map(|u| clean_url(&u)),
+            parquet_url: text(&d["parquet_url"]).map(|u| clean_url(&u)),
             error: text(&d["error"]),
         })
     }
@@ -275,6 +275,25 @@ fn file_stem(name: &str, id: u64) -> String {
     } else {
         s
     }
+}
+
+/// A URL as the server wrote it, with the characters a request line may not hold (spaces,
+/// quotes, non-ASCII…) percent-encoded; existing `%XX` escapes are kept.
+fn clean_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for b in url.bytes() {
+        if b.is_ascii_graphic()
+            && !matches!(
+                b,
+                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+            )
+        {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A file with `PAR1` at both ends.
@@ -465,13 +484,7 @@ fn fetch_arff(
             "OpenML's description of dataset {id} has neither `parquet_url` nor `url`: no file to download"
         ))
     })?;
-    let mut name = url_file_name(url);
-    if !std::path::Path::new(&name)
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("arff"))
-    {
-        name = format!("{}.arff", file_stem(&desc.name, id));
-    }
+    let name = format!("{}.arff", file_stem(&desc.name, id));
     let job = Job {
         name: name.clone(),
         url: api.with_key(url),
@@ -1107,6 +1120,10 @@ mod tests {
         assert_eq!(file_stem("iris", 61), "iris");
         assert_eq!(file_stem("a b/c(d)", 1), "a_b_c_d");
         assert_eq!(file_stem("..", 7), "openml_7");
+        assert_eq!(
+            clean_url("https://h/a b/é.arff?x=%20"),
+            "https://h/a%20b/%C3%A9.arff?x=%20"
+        );
         assert_eq!(
             host("https://user@Data.OpenML.org:443/x?y"),
             "data.openml.org"
