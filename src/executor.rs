@@ -257,7 +257,11 @@ impl Executor<'_> {
                     }
                     crate::fetch::FetchEvent::Downloading { files, bytes } => {
                         if bytes > 0 {
-                            format!("downloading {files} files, {bytes} bytes")
+                            format!(
+                                "downloading {files} file{}, {}",
+                                if files == 1 { "" } else { "s" },
+                                crate::report::human::size(bytes)
+                            )
                         } else {
                             format!(
                                 "downloading {files} file{}",
@@ -1189,12 +1193,17 @@ fn summary_rows(summary: &BTreeMap<String, serde_json::Value>) -> Option<u64> {
     summary.get("rows").and_then(serde_json::Value::as_u64)
 }
 
-/// A revision for people: a commit's first 12 digits, `sha256:` + 12.
+/// A revision for people: a commit's first 12 digits, `sha256:` + 12; others (`version:4`,
+/// `v1-md5:…`) shortened after their prefix.
 fn short_revision(r: &str) -> String {
-    match r.strip_prefix("sha256:") {
-        Some(h) => format!("sha256:{}", &h[..h.len().min(12)]),
-        None => r[..r.len().min(12)].to_owned(),
+    if let Some(h) = r.strip_prefix("sha256:") {
+        return format!("sha256:{}", &h[..h.len().min(12)]);
     }
+    if r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit()) {
+        return r[..12].to_owned();
+    }
+    let cut = r.char_indices().nth(24).map_or(r.len(), |(i, _)| i);
+    r[..cut].to_owned()
 }
 
 fn round3(x: f64) -> f64 {

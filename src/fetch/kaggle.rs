@@ -173,7 +173,10 @@ impl Api {
                     .or_else(|| f["totalBytes"].as_str().and_then(|s| s.parse().ok()));
                 out.push((name.to_owned(), size));
             }
-            token = v["nextPageToken"].as_str().unwrap_or("").to_owned();
+            v["nextPageToken"]
+                .as_str()
+                .unwrap_or("")
+                .clone_into(&mut token);
             if token.is_empty() {
                 break;
             }
@@ -292,14 +295,11 @@ pub fn fetch(
 ) -> Result<Fetched, FetchError> {
     let canonical = format!("kaggle://{owner}/{slug}");
     let known = version.or_else(|| pinned.filter(|_| !opts.refresh).and_then(pinned_version));
-    let api = if opts.offline {
-        None
-    } else {
-        Some(Api::from_env())
-    };
-    let version = match (known, &api) {
-        (Some(v), _) => v,
-        (None, None) => {
+    // The credential lookup may ask the OS keyring: only done when the network is needed.
+    let mut api: Option<Api> = None;
+    let version = match known {
+        Some(v) => v,
+        None if opts.offline => {
             return Err(FetchError::new(format!(
                 "`{}` has no version recorded in the lockfile, and --offline forbids asking Kaggle",
                 def.uri
@@ -307,9 +307,11 @@ pub fn fetch(
             .hint("build once online (the lock then pins the version), or pin one in the URI: kaggle://owner/slug@N")
             .user());
         }
-        (None, Some(api)) => api
-            .current_version(client, owner, slug)
-            .map_err(|e| api.explain(owner, slug, None, e))?,
+        None => {
+            let api = api.insert(Api::from_env());
+            api.current_version(client, owner, slug)
+                .map_err(|e| api.explain(owner, slug, None, e))?
+        }
     };
     let revision = format!("version:{version}");
     let key = cache::key(&canonical, &revision, &selection(def));
@@ -319,14 +321,15 @@ pub fn fetch(
         });
         return Ok(f);
     }
-    let Some(api) = api else {
+    if opts.offline {
         return Err(FetchError::new(format!(
             "`{}` at version {version} is not in the cache, and --offline forbids downloading it",
             def.uri
         ))
         .hint("build once without --offline")
         .user());
-    };
+    }
+    let api = api.unwrap_or_else(Api::from_env);
     let _guard = cache.lock(&key, || {})?;
     if let Some(f) = cached(cache, &key, FetchOptions::default(), events) {
         return Ok(f);
@@ -361,15 +364,20 @@ pub fn fetch(
                     "data "
                 }
             ))
-            .hint(format!(
-                "check `files:` globs against the dataset's file names: {}",
-                listed
-                    .iter()
-                    .take(5)
-                    .map(|(n, _)| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            .hint(if listed.is_empty() {
+                "Kaggle lists no files for this version, so `files:` cannot select any; without `files:` the whole version is downloaded as one zip".to_owned()
+            } else {
+                format!(
+                    "check `files:` globs against the dataset's file names: {}{}",
+                    listed
+                        .iter()
+                        .take(5)
+                        .map(|(n, _)| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if listed.len() > 5 { ", …" } else { "" }
+                )
+            })
             .user());
         }
         // No listing: the whole version as one zip archive.

@@ -53,7 +53,7 @@ pub struct Spec {
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// Where the data comes from: a local file, directory or glob (relative to the spec), or
-    /// `hf://owner/name[@revision]`, `https://…` (`kaggle://` and `openml://` are planned).
+    /// `hf://owner/name[@revision]`, `kaggle://owner/slug[@version]`, `openml://ID` or `https://…`.
     #[schemars(with = "String")]
     pub uri: Spanned<String>,
     /// Optional globs selecting files inside a directory source or a Hub repository (default:

@@ -1,0 +1,310 @@
+//! A loopback mock of Kaggle's legacy REST API (`shared/reference/hub-protocols.md` §3.4) and of
+//! the storage its downloads redirect to, on another port (so another origin: a client must not
+//! send its `Authorization` there). Built on the generic [`MockServer`].
+//!
+//! API routes (under `/api/v1`): `GET /datasets/view/{owner}/{slug}` (the dataset with
+//! `currentVersionNumber`), `GET /datasets/list/{owner}/{slug}?datasetVersionNumber=&pageSize=
+//! &pageToken=` (`{"datasetFiles":[…],"errorMessage":null,"nextPageToken":…}`),
+//! `GET /datasets/download/{owner}/{slug}/{file}?datasetVersionNumber=N` (302 to storage) and
+//! `GET /datasets/download/{owner}/{slug}?datasetVersionNumber=N` (302 to the version's zip).
+//! Errors are `{"code":N,"message":…}` with the same HTTP status. Once credentials are set,
+//! every API call needs one of them (HTTP Basic `user:key`, or `Bearer token`), as Kaggle does.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::{Value, json};
+
+use crate::mock::{MockServer, Request, Response, percent_decode, percent_encode};
+
+#[derive(Default)]
+struct Dataset {
+    /// version → files (name, bytes).
+    versions: BTreeMap<u32, Vec<(String, Vec<u8>)>>,
+    /// The listing names no files (the client must take the whole zip).
+    hide_listing: bool,
+    /// Files served zipped (`{file}.zip` content), as Kaggle does for large files.
+    zipped: Vec<String>,
+}
+
+#[derive(Default)]
+struct State {
+    datasets: BTreeMap<String, Dataset>,
+    /// Accepted `Authorization` values; empty = anonymous access.
+    accepted: Vec<String>,
+    /// The most files per listing page (0 = as asked).
+    page_size: usize,
+}
+
+pub(crate) struct MockKaggle {
+    pub(crate) api: MockServer,
+    pub(crate) storage: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+fn error(status: u16, message: &str) -> Response {
+    Response::json(status, &json!({"code": status, "message": message}))
+}
+
+fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, data) in entries {
+        w.start_file(name.as_str(), opts).expect("zip entry");
+        w.write_all(data).expect("zip write");
+    }
+    w.finish().expect("zip finish").into_inner()
+}
+
+/// Base64 (for matching HTTP Basic headers).
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                ABC[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+fn storage(state: &Mutex<State>, req: &Request) -> Response {
+    let state = state.lock().unwrap_or_else(PoisonError::into_inner);
+    let parts: Vec<String> = req
+        .path_only()
+        .split('/')
+        .skip(1)
+        .map(percent_decode)
+        .collect();
+    match parts.as_slice() {
+        [kind, owner, slug, version, rest @ ..] if !rest.is_empty() => {
+            let Some(files) = state
+                .datasets
+                .get(&format!("{owner}/{slug}"))
+                .and_then(|d| d.versions.get(&version.parse().unwrap_or(0)))
+            else {
+                return Response::text(404, "no such object");
+            };
+            if kind == "zip" {
+                return Response::bytes(200, zip_of(files)).header("Accept-Ranges", "bytes");
+            }
+            let name = rest.join("/");
+            let zipped = &state.datasets[&format!("{owner}/{slug}")].zipped;
+            if let Some((_, b)) = files.iter().find(|(n, _)| *n == name) {
+                return Response::bytes(200, b.clone()).header("Accept-Ranges", "bytes");
+            }
+            match files
+                .iter()
+                .find(|(n, _)| name.strip_suffix(".zip") == Some(n.as_str()) && zipped.contains(n))
+            {
+                Some(entry) => Response::bytes(200, zip_of(std::slice::from_ref(entry))),
+                None => Response::text(404, "no such object"),
+            }
+        }
+        _ => Response::text(404, "no such object"),
+    }
+}
+
+fn api(state: &Mutex<State>, storage_url: &str, req: &Request) -> Response {
+    let state = state.lock().unwrap_or_else(PoisonError::into_inner);
+    if !state.accepted.is_empty()
+        && !req
+            .header("authorization")
+            .is_some_and(|a| state.accepted.iter().any(|x| x == a))
+    {
+        return error(401, "Unauthenticated");
+    }
+    let Some(path) = req.path_only().strip_prefix("/api/v1/datasets/") else {
+        return error(404, "Not found");
+    };
+    let parts: Vec<String> = path.split('/').map(percent_decode).collect();
+    let (Some(verb), Some(owner), Some(slug)) = (parts.first(), parts.get(1), parts.get(2)) else {
+        return error(404, "Not found");
+    };
+    let repo = format!("{owner}/{slug}");
+    let Some(ds) = state.datasets.get(&repo) else {
+        return error(404, "Not found");
+    };
+    let current = ds.versions.keys().max().copied().unwrap_or(0);
+    let version = match req.query_param("datasetVersionNumber") {
+        Some(v) if !v.is_empty() => v.parse().unwrap_or(0),
+        _ => current,
+    };
+    let Some(files) = ds.versions.get(&version) else {
+        return error(404, "Not found");
+    };
+    match (verb.as_str(), &parts[3..]) {
+        ("view", []) => Response::json(
+            200,
+            &json!({
+                "id": 1442, "ref": repo, "title": slug, "subtitle": "", "isPrivate": false,
+                "totalBytes": files.iter().map(|(_, b)| b.len()).sum::<usize>(),
+                "lastUpdated": "2017-11-27T17:08:04.107Z",
+                "currentVersionNumber": current,
+                "versions": ds.versions.keys().map(|v| json!({
+                    "versionNumber": v, "creationDate": "2017-11-27T17:08:04.107Z",
+                    "creatorName": owner, "versionNotes": "", "status": "ready"
+                })).collect::<Vec<Value>>(),
+                "files": [], "tags": []
+            }),
+        )
+        .header("X-Kaggle-ApiVersion", "1"),
+        ("list", []) => {
+            let listed: Vec<&(String, Vec<u8>)> = if ds.hide_listing {
+                Vec::new()
+            } else {
+                files.iter().collect()
+            };
+            let asked = req
+                .query_param("pageSize")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(20usize);
+            let size = if state.page_size > 0 {
+                asked.min(state.page_size)
+            } else {
+                asked
+            }
+            .max(1);
+            let start: usize = req
+                .query_param("pageToken")
+                .and_then(|t| t.strip_prefix("p").and_then(|n| n.parse().ok()))
+                .unwrap_or(0);
+            let end = (start + size).min(listed.len());
+            let page: Vec<Value> = listed[start.min(end)..end]
+                .iter()
+                .map(|(name, bytes)| {
+                    json!({
+                        "ref": name, "datasetRef": repo, "ownerRef": owner, "name": name,
+                        "creationDate": "2017-11-27T17:08:04.107Z", "description": "",
+                        "fileType": format!(".{}", name.rsplit('.').next().unwrap_or("")),
+                        "url": "", "totalBytes": bytes.len(), "columns": []
+                    })
+                })
+                .collect();
+            let next = if end < listed.len() {
+                format!("p{end}")
+            } else {
+                String::new()
+            };
+            Response::json(
+                200,
+                &json!({"datasetFiles": page, "errorMessage": null, "nextPageToken": next}),
+            )
+        }
+        ("download", []) => Response::new(302).header(
+            "Location",
+            format!("{storage_url}/zip/{owner}/{slug}/{version}/{slug}.zip"),
+        ),
+        ("download", rest) => {
+            let name = rest.join("/");
+            if !files.iter().any(|(n, _)| *n == name) {
+                return error(404, "Not found");
+            }
+            let suffix = if ds.zipped.contains(&name) {
+                ".zip"
+            } else {
+                ""
+            };
+            Response::new(302).header(
+                "Location",
+                format!(
+                    "{storage_url}/files/{owner}/{slug}/{version}/{}{suffix}",
+                    percent_encode(&name, "/")
+                ),
+            )
+        }
+        _ => error(404, "Not found"),
+    }
+}
+
+impl MockKaggle {
+    pub(crate) fn start() -> MockKaggle {
+        let state = Arc::new(Mutex::new(State::default()));
+        let storage = {
+            let state = state.clone();
+            MockServer::start(move |req| self::storage(&state, req))
+        };
+        let storage_url = storage.url();
+        let api = {
+            let state = state.clone();
+            MockServer::start(move |req| self::api(&state, &storage_url, req))
+        };
+        MockKaggle {
+            api,
+            storage,
+            state,
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// `KAGGLE_API_ENDPOINT` for the client.
+    pub(crate) fn endpoint(&self) -> String {
+        format!("{}/api/v1", self.api.url())
+    }
+
+    /// Add the next version of `owner/slug` (1 for a new dataset); returns its number.
+    pub(crate) fn add_version(&self, repo: &str, files: &[(&str, &[u8])]) -> u32 {
+        self.with(|s| {
+            let ds = s.datasets.entry(repo.to_owned()).or_default();
+            let v = ds.versions.keys().max().copied().unwrap_or(0) + 1;
+            ds.versions.insert(
+                v,
+                files
+                    .iter()
+                    .map(|(n, b)| ((*n).to_owned(), b.to_vec()))
+                    .collect(),
+            );
+            v
+        })
+    }
+
+    /// The listing of `repo` names no files.
+    pub(crate) fn hide_listing(&self, repo: &str) {
+        self.with(|s| s.datasets.entry(repo.to_owned()).or_default().hide_listing = true);
+    }
+
+    /// `file` of `repo` is served as a zip archive of it (`{file}.zip`).
+    pub(crate) fn serve_zipped(&self, repo: &str, file: &str) {
+        self.with(|s| {
+            s.datasets
+                .entry(repo.to_owned())
+                .or_default()
+                .zipped
+                .push(file.to_owned());
+        });
+    }
+
+    /// Require credentials: the legacy key (`user`, `key`) as HTTP Basic, or a bearer token.
+    pub(crate) fn require(&self, user: &str, key: &str, token: &str) {
+        self.with(|s| {
+            s.accepted = vec![
+                format!("Basic {}", base64(format!("{user}:{key}").as_bytes())),
+                format!("Bearer {token}"),
+            ];
+        });
+    }
+
+    pub(crate) fn page_size(&self, n: usize) {
+        self.with(|s| s.page_size = n);
+    }
+
+    /// Every request to the API and to storage.
+    pub(crate) fn request_count(&self) -> usize {
+        self.api.requests().len() + self.storage.requests().len()
+    }
+}
