@@ -240,7 +240,7 @@ fn search_kaggle(args: &SearchArgs) -> SourceAnswer {
     let header = match &found.user {
         Some(u) => format!(
             "Basic {}",
-            base64(&format!("{u}:{}", found.secret.expose()))
+            crate::fetch::kaggle::base64_text(&format!("{u}:{}", found.secret.expose()))
         ),
         None => format!("Bearer {}", found.secret.expose()),
     };
@@ -372,30 +372,6 @@ fn search_openml(args: &SearchArgs) -> SourceAnswer {
         hits,
         notes,
     }
-}
-
-fn base64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if c.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
 }
 
 pub(crate) fn search(_settings: &Settings, args: &SearchArgs) -> Result<u8> {
@@ -797,11 +773,119 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
             }
             Ok(0)
         }
-        Remote::Kaggle { .. } | Remote::OpenMl { .. } => Err(Error::user(format!(
-            "`info` for `{}` is not available in this version",
-            args.uri
-        ))
-        .hint("use `mldatabuild search` for Kaggle and OpenML metadata, or `pull` to download")),
+        Remote::Kaggle {
+            owner,
+            slug,
+            version,
+        } => {
+            let (view, files) = crate::fetch::kaggle::metadata(&client, &owner, &slug, version)?;
+            let license = view["licenseName"].as_str().map(str::to_owned);
+            if args.json {
+                let v = serde_json::json!({"uri": format!("kaggle://{owner}/{slug}"), "title": view["title"], "license": license,
+                    "license_class": license_class(license.as_deref()), "bytes": view["totalBytes"],
+                    "version": view["currentVersionNumber"], "downloads": view["downloadCount"], "files": files});
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    serde_json::to_string_pretty(&v).unwrap_or_default()
+                );
+                return Ok(0);
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "kaggle://{owner}/{slug}");
+            if let Some(t) = view["title"].as_str() {
+                let _ = writeln!(out, "  title      {t}");
+            }
+            let _ = writeln!(
+                out,
+                "  license    {} ({})",
+                color_license(license.as_deref(), color),
+                license_class(license.as_deref())
+            );
+            if let Some(v) = view["currentVersionNumber"].as_u64() {
+                let _ = writeln!(out, "  version    {v}");
+            }
+            if let Some(b) = view["totalBytes"].as_u64() {
+                let _ = writeln!(out, "  size       {}", human(b));
+            }
+            for f in files.as_array().into_iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "\n  {} ({})",
+                    f["name"].as_str().unwrap_or("?"),
+                    f["totalBytes"].as_u64().map_or_else(|| "?".into(), human)
+                );
+                for c in f["columns"].as_array().into_iter().flatten() {
+                    let _ = writeln!(
+                        out,
+                        "    {:<22}{}",
+                        c["name"].as_str().unwrap_or("?"),
+                        c["type"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Remote::OpenMl { id } => {
+            let (d, features) = crate::fetch::openml::metadata(&client, id)?;
+            let s = |k: &str| {
+                d[k].as_str()
+                    .map(str::to_owned)
+                    .or_else(|| d[k].as_u64().map(|n| n.to_string()))
+            };
+            let license = s("licence");
+            if args.json {
+                let v = serde_json::json!({"uri": format!("openml://{id}"), "name": s("name"), "version": s("version"),
+                    "license": license, "license_class": license_class(license.as_deref()), "format": s("format"),
+                    "status": s("status"), "target": s("default_target_attribute"), "features": features});
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    serde_json::to_string_pretty(&v).unwrap_or_default()
+                );
+                return Ok(0);
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "openml://{id}  {} v{}",
+                s("name").unwrap_or_default(),
+                s("version").unwrap_or_else(|| "?".into())
+            );
+            let _ = writeln!(
+                out,
+                "  license    {} ({})",
+                color_license(license.as_deref(), color),
+                license_class(license.as_deref())
+            );
+            for (k, label) in [
+                ("format", "format"),
+                ("status", "status"),
+                ("default_target_attribute", "target"),
+                ("upload_date", "uploaded"),
+            ] {
+                if let Some(v) = s(k) {
+                    let _ = writeln!(out, "  {label:<10} {v}");
+                }
+            }
+            let feats: Vec<&serde_json::Value> = match &features {
+                serde_json::Value::Array(a) => a.iter().collect(),
+                serde_json::Value::Object(_) => vec![&features],
+                _ => Vec::new(),
+            };
+            if !feats.is_empty() {
+                let _ = writeln!(out, "\n  column{:<18}type", "");
+                for f in feats {
+                    let name = f["name"].as_str().unwrap_or("?");
+                    let mut ty = f["data_type"].as_str().unwrap_or("?").to_owned();
+                    if f["is_target"] == "true" {
+                        ty.push_str(" (target)");
+                    }
+                    let _ = writeln!(out, "  {name:<24}{ty}");
+                }
+            }
+            Ok(0)
+        }
     }
 }
 
@@ -923,6 +1007,5 @@ mod tests {
         assert_eq!(license_class(Some("CC BY-NC-SA 4.0")), "restrictive");
         assert_eq!(license_class(Some("apache-2.0")), "permissive");
         assert_eq!(license_class(None), "unknown");
-        assert_eq!(base64("alice:k3y"), "YWxpY2U6azN5");
     }
 }

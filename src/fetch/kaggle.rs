@@ -508,3 +508,41 @@ mod tests {
         assert_eq!(pinned_version("4"), None);
     }
 }
+
+/// A dataset's metadata for `info`: the dataset view and its current version's files (name,
+/// size, columns).
+pub(crate) fn metadata(
+    client: &Client,
+    owner: &str,
+    slug: &str,
+    version: Option<u32>,
+) -> Result<(serde_json::Value, serde_json::Value), FetchError> {
+    let api = Api::from_env();
+    let view = api
+        .get(
+            client,
+            &format!("{}/datasets/view/{owner}/{slug}", api.base),
+        )
+        .map_err(|e| api.explain(owner, slug, version, e))?;
+    let v = match version {
+        Some(v) => v,
+        None => api
+            .current_version(client, owner, slug)
+            .map_err(|e| api.explain(owner, slug, None, e))?,
+    };
+    let files = api
+        .get(
+            client,
+            &format!(
+                "{}/datasets/list/{owner}/{slug}?datasetVersionNumber={v}&pageSize={PAGE_SIZE}",
+                api.base
+            ),
+        )
+        .map_err(|e| api.explain(owner, slug, Some(v), e))?;
+    Ok((view, files["datasetFiles"].clone()))
+}
+
+/// Standard base64 with padding (HTTP Basic credentials).
+pub(crate) fn base64_text(s: &str) -> String {
+    base64(s.as_bytes())
+}

@@ -297,3 +297,17 @@ fn whole_version_zip_and_files_kaggle_sends_zipped() {
     run(&cx, &kaggle, &["build"]).success();
     assert!(cx.read("dataset.lock").contains("rows: 300"));
 }
+
+#[test]
+fn info_shows_the_dataset_and_its_files() {
+    let kaggle = MockKaggle::start();
+    kaggle.add_version("acme/wine", &[("wine.csv", b"id,points\n1,90\n")]);
+    let cx = TestContext::new();
+    run(&cx, &kaggle, &["info", "kaggle://acme/wine"])
+        .success()
+        .stdout_has("kaggle://acme/wine")
+        .stdout_has("wine.csv");
+    run(&cx, &kaggle, &["info", "kaggle://acme/nope"])
+        .code(2)
+        .stderr_has("not found");
+}

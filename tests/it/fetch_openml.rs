@@ -358,3 +358,20 @@ fn private_datasets_need_the_api_key_which_never_leaks() {
         }
     }
 }
+
+#[test]
+fn info_shows_description_and_features() {
+    let openml = MockOpenMl::start();
+    openml.add_arff(61, "weather", WEATHER.as_bytes(), WEATHER_FEATURES);
+    let cx = TestContext::new();
+    run_with(&cx, &openml, &["info", "openml://61"], |_| {})
+        .success()
+        .stdout_has("openml://61  weather")
+        .stdout_has("outlook");
+    let out = run_with(&cx, &openml, &["info", "openml://61", "--json"], |_| {});
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["name"], "weather");
+    run_with(&cx, &openml, &["info", "openml://999"], |_| {})
+        .code(2)
+        .stderr_has("not found");
+}
