@@ -476,39 +476,6 @@ fn check_sizes(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_matches_the_rfc_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-            // §3.1: `alice:k3y` → `Basic YWxpY2U6azN5`.
-            ("alice:k3y", "YWxpY2U6azN5"),
-        ] {
-            assert_eq!(base64(input.as_bytes()), want, "{input}");
-        }
-    }
-
-    #[test]
-    fn names_and_pins() {
-        assert!(safe_name("train.csv") && safe_name("images/a/1.png"));
-        for bad in ["", "/etc/passwd", "a/../b", "..", "a//b", "a\\b", "a\nb"] {
-            assert!(!safe_name(bad), "{bad:?}");
-        }
-        assert_eq!(pinned_version("version:4"), Some(4));
-        assert_eq!(pinned_version("version:0"), None);
-        assert_eq!(pinned_version("4"), None);
-    }
-}
-
 /// A dataset's metadata for `info`: the dataset view and its current version's files (name,
 /// size, columns).
 pub(crate) fn metadata(
@@ -545,4 +512,37 @@ pub(crate) fn metadata(
 /// Standard base64 with padding (HTTP Basic credentials).
 pub(crate) fn base64_text(s: &str) -> String {
     base64(s.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_vectors() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            // §3.1: `alice:k3y` → `Basic YWxpY2U6azN5`.
+            ("alice:k3y", "YWxpY2U6azN5"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn names_and_pins() {
+        assert!(safe_name("train.csv") && safe_name("images/a/1.png"));
+        for bad in ["", "/etc/passwd", "a/../b", "..", "a//b", "a\\b", "a\nb"] {
+            assert!(!safe_name(bad), "{bad:?}");
+        }
+        assert_eq!(pinned_version("version:4"), Some(4));
+        assert_eq!(pinned_version("version:0"), None);
+        assert_eq!(pinned_version("4"), None);
+    }
 }

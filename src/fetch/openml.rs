@@ -1087,6 +1087,24 @@ mod arff {
     }
 }
 
+/// A dataset's metadata for `info`: its description and its features (best effort).
+pub(crate) fn metadata(
+    client: &Client,
+    id: u64,
+) -> Result<(serde_json::Value, serde_json::Value), FetchError> {
+    let api = Api::from_env();
+    let v = api
+        .get(client, &format!("/data/{id}"))
+        .map_err(|e| api.explain(id, e))?;
+    let d = v.get("data_set_description").cloned().unwrap_or(v);
+    let features = api
+        .get(client, &format!("/data/features/{id}"))
+        .map_or(serde_json::Value::Null, |f| {
+            f["data_features"]["feature"].clone()
+        });
+    Ok((d, features))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1166,21 +1184,4 @@ mod tests {
         );
         assert!(!local.with_key("http://127.0.0.1:10/x").contains("api_key"));
     }
-}
-
-/// A dataset's metadata for `info`: its description and its features (best effort).
-pub(crate) fn metadata(
-    client: &Client,
-    id: u64,
-) -> Result<(serde_json::Value, serde_json::Value), FetchError> {
-    let api = Api::from_env();
-    let v = api
-        .get(client, &format!("/data/{id}"))
-        .map_err(|e| api.explain(id, e))?;
-    let d = v.get("data_set_description").cloned().unwrap_or(v);
-    let features = api
-        .get(client, &format!("/data/features/{id}"))
-        .map(|f| f["data_features"]["feature"].clone())
-        .unwrap_or(serde_json::Value::Null);
-    Ok((d, features))
 }
