@@ -344,6 +344,15 @@ impl Executor<'_> {
                     ),
                 });
             }
+            if !fetched.cached
+                && let Some(m) = crate::fetch::cache::Cache::open().0.manifest(&fetched.key)
+            {
+                // Just downloaded and verified: the stat cache learns the hashes, so the files
+                // are not read again to hash the source.
+                for ((_, path), f) in fetched.files.iter().zip(&m.files) {
+                    self.stat.record_known(path, &f.sha256);
+                }
+            }
             let (locks, hash) = self.hash_files(i, &fetched.files)?;
             // A cached snapshot is trusted only if its files still hash as recorded.
             if fetched.cached

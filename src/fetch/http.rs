@@ -189,8 +189,54 @@ pub struct Meta {
     pub attempts: u32,
 }
 
+/// Digests computed while a download streams in (so the file is not read a second time).
+#[derive(Clone)]
+struct Digests {
+    sha256: sha2::Sha256,
+    /// Git blob SHA-1 (`blob <len>\0` + bytes), when the final length is known up front.
+    git_sha1: Option<sha1::Sha1>,
+}
+
+impl Digests {
+    fn new(expected: Option<u64>) -> Self {
+        use sha1::Digest as _;
+        Self {
+            sha256: <sha2::Sha256 as sha2::Digest>::new(),
+            git_sha1: expected.map(|len| {
+                let mut h = sha1::Sha1::new();
+                h.update(format!("blob {len}\0").as_bytes());
+                h
+            }),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(&mut self.sha256, bytes);
+        if let Some(h) = &mut self.git_sha1 {
+            sha1::Digest::update(h, bytes);
+        }
+    }
+
+    /// Feed the bytes already in a partial file (a resumed download).
+    fn feed_file(&mut self, path: &Path) -> std::io::Result<()> {
+        let mut f = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.update(&buf[..n]);
+        }
+    }
+}
+
 /// What a download did.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Downloaded {
     /// Bytes in the finished file.
     pub bytes: u64,
@@ -198,6 +244,10 @@ pub struct Downloaded {
     pub resumed_from: u64,
     /// Tries it took.
     pub attempts: u32,
+    /// SHA-256 of the finished file (hex).
+    pub sha256: String,
+    /// Git blob SHA-1 of the finished file, when its size was known up front.
+    pub git_sha1: Option<String>,
 }
 
 /// Progress of a download, for bars.
@@ -236,6 +286,10 @@ impl Client {
             .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
             .timeout_recv_response(Some(timeout))
             .timeout_per_read(Some(timeout))
+            // One idle connection per download thread, so parallel downloads reuse them
+            // instead of opening a connection per file (ureq keeps 3 per host by default).
+            .max_idle_connections(128)
+            .max_idle_connections_per_host(64)
             .build();
         Self {
             agent: config.new_agent(),
@@ -420,6 +474,16 @@ impl Client {
         };
         let mut attempt = 0u32;
         let mut last_err: Option<FetchError> = None;
+        // Digests of what `part` holds so far; rebuilt from the file when a try starts over
+        // from a partial file we did not stream in this call.
+        let mut digests: Option<(u64, Digests)> = None;
+        let finish = |digests: Digests| -> (String, Option<String>) {
+            let sha = crate::statcache::hex(&sha2::Digest::finalize(digests.sha256));
+            let git = digests
+                .git_sha1
+                .map(|h| crate::statcache::hex(&sha1::Digest::finalize(h)));
+            (sha, git)
+        };
         loop {
             attempt += 1;
             if attempt > self.policy.attempts {
@@ -432,14 +496,23 @@ impl Client {
                 std::thread::sleep(self.policy.delay(attempt, wait));
             }
             let have = std::fs::metadata(part).map_or(0, |m| m.len());
+            if digests.as_ref().is_none_or(|(n, _)| *n != have) {
+                let mut d = Digests::new(expected);
+                d.feed_file(part).map_err(io)?;
+                digests = Some((have, d));
+            }
             if let Some(exp) = expected
                 && have == exp
                 && have > 0
+                && let Some((_, d)) = digests.take()
             {
+                let (sha256, git_sha1) = finish(d);
                 return Ok(Downloaded {
                     bytes: have,
                     resumed_from,
                     attempts: attempt,
+                    sha256,
+                    git_sha1,
                 });
             }
             let mut headers = vec![("accept-encoding", "identity".to_owned())];
@@ -461,6 +534,7 @@ impl Client {
                 200 => {
                     // A full body: start over.
                     std::fs::File::create(part).map_err(io)?;
+                    digests = Some((0, Digests::new(expected)));
                     meta.headers
                         .get("content-length")
                         .and_then(|v| v.parse::<u64>().ok())
@@ -530,6 +604,10 @@ impl Client {
                     Ok(0) => break Ok(()),
                     Ok(n) => {
                         file.write_all(&buf[..n]).map_err(io)?;
+                        if let Some((len, d)) = &mut digests {
+                            d.update(&buf[..n]);
+                            *len += n as u64;
+                        }
                         done += n as u64;
                         if last_report.elapsed() > Duration::from_millis(100) {
                             progress(Progress {
@@ -576,10 +654,21 @@ impl Client {
                     )));
                 }
                 _ => {
+                    let d = match digests.take() {
+                        Some((n, d)) if n == done => d,
+                        _ => {
+                            let mut d = Digests::new(expected);
+                            d.feed_file(part).map_err(io)?;
+                            d
+                        }
+                    };
+                    let (sha256, git_sha1) = finish(d);
                     return Ok(Downloaded {
                         bytes: done,
                         resumed_from,
                         attempts: attempt,
+                        sha256,
+                        git_sha1,
                     });
                 }
             }

@@ -566,19 +566,19 @@ fn fetch_one_counted(
         });
     }
     let mut seen = have;
-    client.download(&job.url, cred, &part, job.size, None, &mut |p| {
+    let got = client.download(&job.url, cred, &part, job.size, None, &mut |p| {
         if p.done >= seen {
             bytes.fetch_add(p.done - seen, Ordering::Relaxed);
         }
         seen = p.done;
     })?;
-    let sha = crate::statcache::sha256_file(&part)
-        .map_err(|e| FetchError::new(format!("cannot read `{}`: {e}", part.display())))?;
+    let sha = got.sha256.clone();
     let ok = match &job.check {
         Check::Sha256(want) => want.eq_ignore_ascii_case(&sha),
-        Check::GitSha1(want) => {
-            hf::git_blob_sha1(&part).is_ok_and(|g| g.eq_ignore_ascii_case(want))
-        }
+        Check::GitSha1(want) => match &got.git_sha1 {
+            Some(g) => g.eq_ignore_ascii_case(want),
+            None => hf::git_blob_sha1(&part).is_ok_and(|g| g.eq_ignore_ascii_case(want)),
+        },
         Check::Md5(want) => md5_file(&part).is_ok_and(|g| g.eq_ignore_ascii_case(want)),
         Check::None => true,
     };
