@@ -516,9 +516,17 @@ impl Client {
                 });
             }
             let mut headers = vec![("accept-encoding", "identity".to_owned())];
+            // The validator of the partial file: given, or the ETag its first answer carried
+            // (kept beside it), so a file that changed on the server restarts from zero.
+            let etag_file = part.with_extension("etag");
+            let validator = etag
+                .map(str::to_owned)
+                .or_else(|| std::fs::read_to_string(&etag_file).ok())
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty() && !t.starts_with("W/"));
             if have > 0 {
                 headers.push(("range", format!("bytes={have}-")));
-                if let Some(t) = etag {
+                if let Some(t) = &validator {
                     headers.push(("if-range", format!("\"{}\"", t.trim_matches('"'))));
                 }
             }
@@ -532,9 +540,18 @@ impl Client {
             };
             let total = match meta.status {
                 200 => {
-                    // A full body: start over.
+                    // A full body: start over (the server ignored the range, or the file
+                    // changed since the partial download began).
                     std::fs::File::create(part).map_err(io)?;
                     digests = Some((0, Digests::new(expected)));
+                    match meta.headers.get("etag") {
+                        Some(t) => {
+                            let _ = std::fs::write(&etag_file, t);
+                        }
+                        None => {
+                            let _ = std::fs::remove_file(&etag_file);
+                        }
+                    }
                     meta.headers
                         .get("content-length")
                         .and_then(|v| v.parse::<u64>().ok())
@@ -663,6 +680,7 @@ impl Client {
                         }
                     };
                     let (sha256, git_sha1) = finish(d);
+                    let _ = std::fs::remove_file(&etag_file);
                     return Ok(Downloaded {
                         bytes: done,
                         resumed_from,

@@ -785,3 +785,113 @@ fn configs_splits_and_the_parquet_branch() {
         .code(2)
         .stderr_has("`config` and `split` select files of an `hf://` dataset");
 }
+
+#[test]
+fn a_server_that_ignores_range_or_changes_the_file_restarts_the_download() {
+    // The CDN answers a resume with the whole body (200): the download starts over.
+    let hub = MockHub::start();
+    let big = csv(0..20_000);
+    let sha = sha256_hex(&big);
+    hub.add_dataset("acme/big", &[("train.csv", &big, true)]);
+    hub.drop_cdn_body_once(&sha, 50_000);
+    hub.cdn_ignore_range(true);
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/big"));
+    run(&cx, &hub, &["build"]).success();
+    assert!(cx.read("dataset.lock").contains("rows: 20000"));
+
+    // A URL whose content changes while a download is interrupted: If-Range with the first
+    // ETag makes the server send the new file whole.
+    let state = std::sync::Arc::new(std::sync::Mutex::new((csv(0..5_000), "\"v1\"", true)));
+    let s2 = state.clone();
+    let server = MockServer::start(move |req| {
+        let mut st = s2.lock().unwrap();
+        let (body, etag, drop_first) = (st.0.clone(), st.1, st.2);
+        if drop_first {
+            // The first answer breaks off; then the file changes.
+            st.2 = false;
+            st.0 = csv(0..7_000);
+            st.1 = "\"v2\"";
+            return Response::bytes(200, body)
+                .header("etag", etag)
+                .with_behavior(crate::mock::Behavior::DropAfter(10_000));
+        }
+        match (req.header("range"), req.header("if-range")) {
+            (Some(r), Some(v)) if v == etag => {
+                let start: usize = r
+                    .trim_start_matches("bytes=")
+                    .trim_end_matches('-')
+                    .parse()
+                    .unwrap();
+                let total = body.len();
+                Response::bytes(206, body[start..].to_vec())
+                    .header("etag", etag)
+                    .header(
+                        "content-range",
+                        format!("bytes {start}-{}/{total}", total - 1),
+                    )
+            }
+            _ => Response::bytes(200, body).header("etag", etag),
+        }
+    });
+    let cx = TestContext::new();
+    cx.spec(&spec(&format!("{}/data.csv", server.url())));
+    let out = cx
+        .command(&["build"])
+        .env("MLDATA_HTTP_BACKOFF_MS", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "one broken answer, one whole new file");
+    assert_eq!(reqs[1].header("if-range"), Some("\"v1\""));
+    assert!(cx.read("dataset.lock").contains("rows: 7000"));
+}
+
+#[test]
+fn concurrent_builds_download_a_file_once() {
+    let hub = MockHub::start();
+    let big = csv(0..5_000);
+    hub.add_dataset("acme/big", &[("train.csv", &big, true)]);
+    hub.stall_cdn(std::time::Duration::from_millis(800));
+    let home = tempfile::tempdir().unwrap();
+    let a = TestContext::new();
+    let b = TestContext::new();
+    for cx in [&a, &b] {
+        cx.spec(&spec("hf://acme/big"));
+    }
+    let spawn = |cx: &TestContext| {
+        let mut c = cx.command(&["build"]);
+        c.env("HF_ENDPOINT", hub.url())
+            .env("MLDATA_HOME", home.path())
+            .env_remove("HF_TOKEN")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c.spawn().unwrap()
+    };
+    let (mut pa, mut pb) = (spawn(&a), spawn(&b));
+    assert!(pa.wait().unwrap().success());
+    assert!(pb.wait().unwrap().success());
+    let gets = hub
+        .cdn
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert_eq!(
+        gets, 1,
+        "the second build waited for the first and used its download"
+    );
+    assert_eq!(
+        a.read("dataset.lock")
+            .lines()
+            .find(|l| l.contains("revision")),
+        b.read("dataset.lock")
+            .lines()
+            .find(|l| l.contains("revision"))
+    );
+}
