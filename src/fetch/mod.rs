@@ -419,6 +419,45 @@ pub(super) enum Check {
     None,
 }
 
+/// Refuse to start downloads that cannot fit: the bytes still to fetch (sizes the listing
+/// gives, minus partial files already there) against the cache file system's free space,
+/// with 1 % (at least 64 MB) to spare. `MLDATA_TEST_FREE_BYTES` stands in for the free space
+/// (a test hook: a full disk cannot be made portably).
+fn check_free_space(cache: &Cache, jobs: &[Job]) -> Result<(), FetchError> {
+    let needed: u64 =
+        jobs.iter()
+            .filter_map(|j| {
+                let size = j.size?;
+                let have = match &j.check {
+                    Check::Sha256(s) => std::fs::metadata(cache.partial(&cache::partial_id(s)))
+                        .map_or(0, |m| m.len()),
+                    _ => 0,
+                };
+                Some(size.saturating_sub(have))
+            })
+            .sum();
+    let free = std::env::var("MLDATA_TEST_FREE_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .or_else(|| fs4::available_space(&cache.root).ok());
+    let Some(free) = free else {
+        return Ok(());
+    };
+    let spare = (needed / 100).max(64 * 1024 * 1024);
+    if needed > 0 && needed.saturating_add(spare) > free {
+        return Err(FetchError::new(format!(
+            "not enough free space in `{}`: the download needs {} and {} is free",
+            cache.root.display(),
+            crate::report::human::size(needed),
+            crate::report::human::size(free)
+        ))
+        .hint(
+            "free some space (`mldatabuild cache gc`), or point MLDATA_CACHE_DIR at a larger disk",
+        ));
+    }
+    Ok(())
+}
+
 /// Download every job into the blobs (in parallel, verified); returns the manifest's files.
 pub(super) fn download_all(
     cache: &Cache,
@@ -427,6 +466,7 @@ pub(super) fn download_all(
     jobs: &[Job],
     events: &mut dyn FnMut(FetchEvent),
 ) -> Result<Vec<CachedFile>, FetchError> {
+    check_free_space(cache, jobs)?;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<CachedFile, FetchError>>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());

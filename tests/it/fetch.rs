@@ -895,3 +895,25 @@ fn concurrent_builds_download_a_file_once() {
             .find(|l| l.contains("revision"))
     );
 }
+
+#[test]
+fn a_full_disk_is_refused_before_downloading() {
+    let (hub, _) = hub();
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    run_with(&cx, &hub, &["build"], |c| {
+        c.env("MLDATA_TEST_FREE_BYTES", "1000");
+    })
+    .code(1)
+    .stderr_has("not enough free space in")
+    .stderr_has("the download needs 608 B and 1.0 KB is free")
+    .stderr_has("mldatabuild cache gc");
+    assert!(hub.cdn.requests().is_empty() && !cx.exists("dataset.lock"));
+    let partial = walkdir::WalkDir::new(cx.home().join("cache"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file() && !e.path().to_string_lossy().contains("/locks/"))
+        .count();
+    assert_eq!(partial, 0, "nothing half-written (only lock files)");
+    run(&cx, &hub, &["build"]).success();
+}
