@@ -445,9 +445,11 @@ impl Client {
     }
 
     /// Download `url` into `part`, resuming from what `part` already holds (a `Range`
-    /// request, with `If-Range` when the ETag is known, so a changed file restarts). Follows
+    /// request, with `If-Range` set to the first answer's ETag, so a changed file restarts). Follows
     /// redirects to other origins without the credential. Retries connection errors and
     /// retryable statuses, resuming each time. Fails if the result is not `expected` bytes.
+    /// Computes the SHA-256 (and, with `git_sha1` and a known size, the git blob SHA-1) as the
+    /// bytes arrive.
     #[expect(
         clippy::too_many_lines,
         reason = "one state machine: statuses, resume, retries"
@@ -458,7 +460,7 @@ impl Client {
         cred: Option<&Credential>,
         part: &Path,
         expected: Option<u64>,
-        etag: Option<&str>,
+        git_sha1: bool,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Downloaded, FetchError> {
         let io = |e: std::io::Error| {
@@ -497,7 +499,7 @@ impl Client {
             }
             let have = std::fs::metadata(part).map_or(0, |m| m.len());
             if digests.as_ref().is_none_or(|(n, _)| *n != have) {
-                let mut d = Digests::new(expected);
+                let mut d = Digests::new(expected.filter(|_| git_sha1));
                 d.feed_file(part).map_err(io)?;
                 digests = Some((have, d));
             }
@@ -516,12 +518,11 @@ impl Client {
                 });
             }
             let mut headers = vec![("accept-encoding", "identity".to_owned())];
-            // The validator of the partial file: given, or the ETag its first answer carried
-            // (kept beside it), so a file that changed on the server restarts from zero.
+            // The validator of the partial file: the ETag its first answer carried (kept
+            // beside it), so a file that changed on the server restarts from zero.
             let etag_file = part.with_extension("etag");
-            let validator = etag
-                .map(str::to_owned)
-                .or_else(|| std::fs::read_to_string(&etag_file).ok())
+            let validator = std::fs::read_to_string(&etag_file)
+                .ok()
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty() && !t.starts_with("W/"));
             if have > 0 {
@@ -543,7 +544,7 @@ impl Client {
                     // A full body: start over (the server ignored the range, or the file
                     // changed since the partial download began).
                     std::fs::File::create(part).map_err(io)?;
-                    digests = Some((0, Digests::new(expected)));
+                    digests = Some((0, Digests::new(expected.filter(|_| git_sha1))));
                     match meta.headers.get("etag") {
                         Some(t) => {
                             let _ = std::fs::write(&etag_file, t);
@@ -613,30 +614,60 @@ impl Client {
                 .open(part)
                 .map_err(io)?;
             let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
-            let mut buf = vec![0u8; 256 * 1024];
             let mut done = std::fs::metadata(part).map_or(0, |m| m.len());
             let mut last_report = Instant::now();
-            let read_result: Result<(), std::io::Error> = loop {
-                match reader.read(&mut buf) {
-                    Ok(0) => break Ok(()),
-                    Ok(n) => {
-                        file.write_all(&buf[..n]).map_err(io)?;
-                        if let Some((len, d)) = &mut digests {
-                            d.update(&buf[..n]);
-                            *len += n as u64;
-                        }
-                        done += n as u64;
-                        if last_report.elapsed() > Duration::from_millis(100) {
-                            progress(Progress {
-                                done,
-                                total: expected.or(total),
-                                resumed_from,
-                            });
-                            last_report = Instant::now();
+            // Hashing runs on its own thread, fed the chunks as they are written, so a
+            // download costs max(network + write, hash) rather than their sum.
+            let taken = digests.take();
+            let (read_result, hashed) = std::thread::scope(|sc| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+                let hasher = sc.spawn(move || {
+                    let mut taken = taken;
+                    for chunk in rx {
+                        if let Some((len, d)) = &mut taken {
+                            d.update(&chunk);
+                            *len += chunk.len() as u64;
                         }
                     }
-                    Err(e) => break Err(e),
-                }
+                    taken
+                });
+                let result: Result<(), FetchError> = (|| {
+                    loop {
+                        let mut buf = vec![0u8; 256 * 1024];
+                        match reader.read(&mut buf) {
+                            Ok(0) => return Ok(()),
+                            Ok(n) => {
+                                file.write_all(&buf[..n]).map_err(io)?;
+                                buf.truncate(n);
+                                let _ = tx.send(buf);
+                                done += n as u64;
+                                if last_report.elapsed() > Duration::from_millis(100) {
+                                    progress(Progress {
+                                        done,
+                                        total: expected.or(total),
+                                        resumed_from,
+                                    });
+                                    last_report = Instant::now();
+                                }
+                            }
+                            Err(e) => {
+                                let mut fe = FetchError::new(format!(
+                                    "the connection to {} broke after {done} bytes: {e}",
+                                    redact(&meta.url)
+                                ));
+                                fe.retryable = true;
+                                return Err(fe);
+                            }
+                        }
+                    }
+                })();
+                drop(tx);
+                (result, hasher.join().ok().flatten())
+            });
+            digests = hashed;
+            let read_result = match read_result {
+                Err(e) if !e.retryable => return Err(e),
+                other => other,
             };
             file.flush().map_err(io)?;
             drop(file);
@@ -646,12 +677,7 @@ impl Client {
                 resumed_from,
             });
             if let Err(e) = read_result {
-                let mut fe = FetchError::new(format!(
-                    "the connection to {} broke after {done} bytes: {e}",
-                    redact(&meta.url)
-                ));
-                fe.retryable = true;
-                last_err = Some(fe);
+                last_err = Some(e);
                 continue;
             }
             match expected.or(total) {
@@ -674,7 +700,7 @@ impl Client {
                     let d = match digests.take() {
                         Some((n, d)) if n == done => d,
                         _ => {
-                            let mut d = Digests::new(expected);
+                            let mut d = Digests::new(expected.filter(|_| git_sha1));
                             d.feed_file(part).map_err(io)?;
                             d
                         }

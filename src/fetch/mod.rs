@@ -606,7 +606,8 @@ fn fetch_one_counted(
         });
     }
     let mut seen = have;
-    let got = client.download(&job.url, cred, &part, job.size, None, &mut |p| {
+    let git = matches!(job.check, Check::GitSha1(_));
+    let got = client.download(&job.url, cred, &part, job.size, git, &mut |p| {
         if p.done >= seen {
             bytes.fetch_add(p.done - seen, Ordering::Relaxed);
         }
