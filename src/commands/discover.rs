@@ -225,10 +225,7 @@ fn search_hf(args: &SearchArgs) -> SourceAnswer {
 }
 
 fn search_kaggle(args: &SearchArgs) -> SourceAnswer {
-    let base = std::env::var("KAGGLE_API_ENDPOINT")
-        .unwrap_or_else(|_| "https://www.kaggle.com/api/v1".into())
-        .trim_end_matches('/')
-        .to_owned();
+    let base = crate::fetch::endpoint("KAGGLE_API_ENDPOINT", crate::fetch::KAGGLE_DEFAULT);
     let mut notes = Vec::new();
     let Some(found) = auth::find(Service::Kaggle) else {
         return SourceAnswer {
@@ -305,10 +302,7 @@ fn search_kaggle(args: &SearchArgs) -> SourceAnswer {
 }
 
 fn search_openml(args: &SearchArgs) -> SourceAnswer {
-    let base = std::env::var("OPENML_ENDPOINT")
-        .unwrap_or_else(|_| "https://www.openml.org/api/v1/json".into())
-        .trim_end_matches('/')
-        .to_owned();
+    let base = crate::fetch::endpoint("OPENML_ENDPOINT", crate::fetch::OPENML_DEFAULT);
     let mut notes = vec!["openml matches dataset names exactly".to_owned()];
     if args.modality.is_some_and(|m| m != Modality::Tabular) {
         return SourceAnswer {

@@ -78,10 +78,8 @@ pub(crate) fn doctor(settings: &Settings) -> u8 {
         max: Duration::from_secs(1),
     });
     let hf = crate::fetch::hf::Hub::from_env().endpoint;
-    let kaggle = std::env::var("KAGGLE_API_ENDPOINT")
-        .unwrap_or_else(|_| "https://www.kaggle.com/api/v1".into());
-    let openml = std::env::var("OPENML_ENDPOINT")
-        .unwrap_or_else(|_| "https://www.openml.org/api/v1/json".into());
+    let kaggle = crate::fetch::endpoint("KAGGLE_API_ENDPOINT", crate::fetch::KAGGLE_DEFAULT);
+    let openml = crate::fetch::endpoint("OPENML_ENDPOINT", crate::fetch::OPENML_DEFAULT);
     let offline = crate::fetch::FetchOptions::offline_from_env();
     for (name, url) in [("Hugging Face", hf), ("Kaggle", kaggle), ("OpenML", openml)] {
         let status = if offline {

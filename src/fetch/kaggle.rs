@@ -53,11 +53,7 @@ struct Api {
 impl Api {
     /// `KAGGLE_API_ENDPOINT` (default `https://www.kaggle.com/api/v1`) and the credential.
     fn from_env() -> Api {
-        let base = std::env::var("KAGGLE_API_ENDPOINT")
-            .ok()
-            .map(|e| e.trim().trim_end_matches('/').to_owned())
-            .filter(|e| !e.is_empty())
-            .unwrap_or_else(|| "https://www.kaggle.com/api/v1".into());
+        let base = super::endpoint("KAGGLE_API_ENDPOINT", super::KAGGLE_DEFAULT);
         let found = super::auth::find(super::auth::Service::Kaggle);
         let cred = found.as_ref().map(|f| Credential {
             origin: origin(&base),

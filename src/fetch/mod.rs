@@ -164,6 +164,20 @@ const NOT_DATA: &[&str] = &[
 /// Concurrent downloads of one source (`MLDATA_DOWNLOAD_JOBS` overrides, 1 to 64).
 const PARALLEL_DOWNLOADS: usize = 8;
 
+/// Kaggle's API: `KAGGLE_API_ENDPOINT`, default its legacy REST API.
+pub const KAGGLE_DEFAULT: &str = "https://www.kaggle.com/api/v1";
+/// OpenML's API: `OPENML_ENDPOINT`, default its JSON API.
+pub const OPENML_DEFAULT: &str = "https://www.openml.org/api/v1/json";
+
+/// An endpoint from the environment (trimmed, without a trailing `/`), else `default`.
+pub fn endpoint(var: &str, default: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .map(|e| e.trim().trim_end_matches('/').to_owned())
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
 /// Whether a source URI is remote (the fetcher handles it).
 pub fn is_remote(uri: &str) -> bool {
     matches!(uri::parse(uri), Ok(Some(_)) | Err(_))

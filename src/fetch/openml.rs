@@ -111,11 +111,7 @@ fn is_openml_host(h: &str) -> bool {
 
 impl Api {
     fn from_env() -> Api {
-        let base = std::env::var("OPENML_ENDPOINT")
-            .ok()
-            .map(|e| e.trim().trim_end_matches('/').to_owned())
-            .filter(|e| !e.is_empty())
-            .unwrap_or_else(|| "https://www.openml.org/api/v1/json".into());
+        let base = super::endpoint("OPENML_ENDPOINT", super::OPENML_DEFAULT);
         let found = auth::find(Service::OpenMl);
         Api {
             base,
