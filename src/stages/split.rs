@@ -4,7 +4,8 @@
 //!
 //! Two streaming passes over the input: the first reads the columns the assignment needs
 //! (and hashes rows for the leakage check), the second routes each batch's rows to the split
-//! writers. Memory is a few bytes per row (the assignment, the row hashes), not the table.
+//! writers. Memory is about 17 bytes per row (the assignment, and a 96-bit hash with the row
+//! number for the leakage check), not the table.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -542,7 +543,8 @@ impl Stage for Split {
         let mut null_keys = 0u64;
         let mut groups = Interner::default();
         let mut group_ids: Vec<u32> = Vec::new();
-        let mut hashes: Vec<super::rows::RowHash> = Vec::new();
+        // (row hash, row) pairs, 16 bytes a row, sorted later for the leakage check.
+        let mut hashes: Vec<(super::rows::RowHash, u32)> = Vec::new();
         let mut near = super::neardup::Collector::new(p.leakage.threshold);
         let mut n: u64 = 0;
         for b in inputs.batches() {
@@ -571,7 +573,8 @@ impl Stage for Split {
                     group_ids.push(groups.id(v.as_deref().unwrap_or(NULL_LABEL)));
                 }
             }
-            hashes.extend(row_hashes(&batch, &leak_columns)?);
+            let first = u32::try_from(n).unwrap_or(u32::MAX);
+            hashes.extend(row_hashes(&batch, &leak_columns)?.into_iter().zip(first..));
             if let Some(c) = near_col {
                 near.add_column(n, batch.column(c).as_ref())?;
             }
@@ -685,8 +688,7 @@ impl Stage for Split {
         }
 
         // Leakage: identical rows (over the compared columns) in different splits.
-        let leak = exact_leakage(&hashes, &assignment, &names);
-        drop(hashes);
+        let leak = exact_leakage(hashes, &assignment, &names);
         let near_pairs = near.cross_split_pairs(&assignment)?;
         let near_leaks = near_pairs.len() as u64;
         let mut leak_json = serde_json::Map::new();
@@ -887,12 +889,11 @@ struct Leak {
 }
 
 /// Rows whose content (over the compared columns) also occurs in another split.
-fn exact_leakage(hashes: &[super::rows::RowHash], assignment: &[u8], names: &[String]) -> Leak {
-    let mut order: Vec<(super::rows::RowHash, u32)> = hashes
-        .iter()
-        .enumerate()
-        .map(|(i, &h)| (h, i as u32))
-        .collect();
+fn exact_leakage(
+    mut order: Vec<(super::rows::RowHash, u32)>,
+    assignment: &[u8],
+    names: &[String],
+) -> Leak {
     order.sort_unstable();
     let mut leak = Leak {
         rows: 0,
