@@ -2,10 +2,10 @@
 //! by a label, stably by a key, or by group; write one Parquet table and one index file per
 //! split; count rows that leak between splits.
 //!
-//! Two streaming passes over the input: the first reads the columns the assignment needs
-//! (and hashes rows for the leakage check), the second routes each batch's rows to the split
-//! writers. Memory is about 17 bytes per row (the assignment, and a 96-bit hash with the row
-//! number for the leakage check), not the table.
+//! Two streaming passes over the input: the first reads the columns the assignment needs; the
+//! second routes each batch's rows to the split writers and hashes them for the leakage check.
+//! Memory is about 17 bytes per row at the peak (the assignment, and a 96-bit hash with the
+//! row number for the leakage check), never the table.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -543,9 +543,6 @@ impl Stage for Split {
         let mut null_keys = 0u64;
         let mut groups = Interner::default();
         let mut group_ids: Vec<u32> = Vec::new();
-        // (row hash, row) pairs, 16 bytes a row, sorted later for the leakage check.
-        let mut hashes: Vec<(super::rows::RowHash, u32)> = Vec::new();
-        let mut near = super::neardup::Collector::new(p.leakage.threshold);
         let mut n: u64 = 0;
         for b in inputs.batches() {
             let (_, batch) = b?;
@@ -572,11 +569,6 @@ impl Stage for Split {
                 for v in value_strings(batch.column(c).as_ref())? {
                     group_ids.push(groups.id(v.as_deref().unwrap_or(NULL_LABEL)));
                 }
-            }
-            let first = u32::try_from(n).unwrap_or(u32::MAX);
-            hashes.extend(row_hashes(&batch, &leak_columns)?.into_iter().zip(first..));
-            if let Some(c) = near_col {
-                near.add_column(n, batch.column(c).as_ref())?;
             }
             n += batch.num_rows() as u64;
         }
@@ -687,6 +679,72 @@ impl Stage for Split {
             }
         }
 
+        // Pass 2: route rows to the split tables and index files, and hash them for the
+        // leakage check (kept out of pass 1, so its 16 bytes a row never coexist with the
+        // assignment's sort). A failing leakage check discards what was written: the executor
+        // only keeps outputs of stages that succeed.
+        // (row hash, row) pairs, 16 bytes a row, sorted later for the leakage check.
+        let mut hashes: Vec<(super::rows::RowHash, u32)> = Vec::new();
+        let mut near = super::neardup::Collector::new(p.leakage.threshold);
+        let mut sinks = Vec::new();
+        for name in &names {
+            sinks.push(table::ParquetSink::create(
+                &cx.out_dir.join(format!("{name}.parquet")),
+                &schema,
+            )?);
+        }
+        let index_name = index_column.map_or("row", |c| schema.field(c).name().as_str());
+        let mut indexes = match p.index.ext() {
+            Some(ext) => names
+                .iter()
+                .map(|name| IndexWriter::create(cx, name, ext, p.index, seed, &ratios, index_name))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let mut row0: u64 = 0;
+        for b in inputs.batches() {
+            let (_, batch) = b?;
+            let len = batch.num_rows();
+            let part = &assignment[row0 as usize..row0 as usize + len];
+            let first = u32::try_from(row0).unwrap_or(u32::MAX);
+            hashes.extend(row_hashes(&batch, &leak_columns)?.into_iter().zip(first..));
+            if let Some(c) = near_col {
+                near.add_column(row0, batch.column(c).as_ref())?;
+            }
+            let ids = match index_column {
+                Some(c) if !indexes.is_empty() => Some(value_strings(batch.column(c).as_ref())?),
+                _ => None,
+            };
+            for (s, sink) in sinks.iter_mut().enumerate() {
+                let mask: BooleanArray = part.iter().map(|&x| Some(usize::from(x) == s)).collect();
+                let rows = filter_record_batch(&batch, &mask)
+                    .map_err(|e| StageError::new(e.to_string()))?;
+                if rows.num_rows() > 0 {
+                    sink.write(&rows)?;
+                }
+            }
+            if !indexes.is_empty() {
+                for (i, &s) in part.iter().enumerate() {
+                    let value = match &ids {
+                        Some(ids) => ids[i].clone(),
+                        None => Some((row0 + i as u64).to_string()),
+                    };
+                    indexes[usize::from(s)].row(value.as_deref(), ids.is_none())?;
+                }
+            }
+            row0 += len as u64;
+        }
+        let mut split_counts = serde_json::Map::new();
+        for (name, sink) in names.iter().zip(sinks) {
+            let written = sink.finish()?;
+            out.files.push((format!("{name}.parquet"), Some(written)));
+            split_counts.insert(name.clone(), written.into());
+        }
+        for w in indexes {
+            let (file, rows) = w.finish()?;
+            out.files.push((file, Some(rows)));
+        }
+
         // Leakage: identical rows (over the compared columns) in different splits.
         let leak = exact_leakage(hashes, &assignment, &names);
         let near_pairs = near.cross_split_pairs(&assignment)?;
@@ -755,61 +813,6 @@ impl Stage for Split {
             out.warnings.push(format!(
                 "{msg}; set `fail_on_leakage: true` to fail the build on it"
             ));
-        }
-
-        // Pass 2: route rows to the split tables and index files.
-        let mut sinks = Vec::new();
-        for name in &names {
-            sinks.push(table::ParquetSink::create(
-                &cx.out_dir.join(format!("{name}.parquet")),
-                &schema,
-            )?);
-        }
-        let index_name = index_column.map_or("row", |c| schema.field(c).name().as_str());
-        let mut indexes = match p.index.ext() {
-            Some(ext) => names
-                .iter()
-                .map(|name| IndexWriter::create(cx, name, ext, p.index, seed, &ratios, index_name))
-                .collect::<Result<Vec<_>, _>>()?,
-            None => Vec::new(),
-        };
-        let mut row0: u64 = 0;
-        for b in inputs.batches() {
-            let (_, batch) = b?;
-            let len = batch.num_rows();
-            let part = &assignment[row0 as usize..row0 as usize + len];
-            let ids = match index_column {
-                Some(c) if !indexes.is_empty() => Some(value_strings(batch.column(c).as_ref())?),
-                _ => None,
-            };
-            for (s, sink) in sinks.iter_mut().enumerate() {
-                let mask: BooleanArray = part.iter().map(|&x| Some(usize::from(x) == s)).collect();
-                let rows = filter_record_batch(&batch, &mask)
-                    .map_err(|e| StageError::new(e.to_string()))?;
-                if rows.num_rows() > 0 {
-                    sink.write(&rows)?;
-                }
-            }
-            if !indexes.is_empty() {
-                for (i, &s) in part.iter().enumerate() {
-                    let value = match &ids {
-                        Some(ids) => ids[i].clone(),
-                        None => Some((row0 + i as u64).to_string()),
-                    };
-                    indexes[usize::from(s)].row(value.as_deref(), ids.is_none())?;
-                }
-            }
-            row0 += len as u64;
-        }
-        let mut split_counts = serde_json::Map::new();
-        for (name, sink) in names.iter().zip(sinks) {
-            let written = sink.finish()?;
-            out.files.push((format!("{name}.parquet"), Some(written)));
-            split_counts.insert(name.clone(), written.into());
-        }
-        for w in indexes {
-            let (file, rows) = w.finish()?;
-            out.files.push((file, Some(rows)));
         }
 
         out.summary.insert("rows".into(), n.into());
