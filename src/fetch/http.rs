@@ -617,49 +617,79 @@ impl Client {
             let mut done = std::fs::metadata(part).map_or(0, |m| m.len());
             let mut last_report = Instant::now();
             // Hashing runs on its own thread, fed the chunks as they are written, so a
-            // download costs max(network + write, hash) rather than their sum.
+            // download costs max(network + write, hash) rather than their sum. A fixed pool
+            // of buffers travels between the two threads (no allocation or zeroing per
+            // chunk), each filled by several reads so the hasher wakes once per MiB.
             let taken = digests.take();
             let (read_result, hashed) = std::thread::scope(|sc| {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+                const BUF: usize = 1 << 20;
+                let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(POOL);
+                let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+                const POOL: usize = 4;
+                for _ in 0..POOL - 1 {
+                    let _ = back_tx.send(vec![0u8; BUF]);
+                }
                 let hasher = sc.spawn(move || {
                     let mut taken = taken;
-                    for chunk in rx {
+                    for (chunk, n) in rx {
                         if let Some((len, d)) = &mut taken {
-                            d.update(&chunk);
-                            *len += chunk.len() as u64;
+                            d.update(&chunk[..n]);
+                            *len += n as u64;
                         }
+                        let _ = back_tx.send(chunk);
                     }
                     taken
                 });
                 let result: Result<(), FetchError> = (|| {
-                    loop {
-                        let mut buf = vec![0u8; 256 * 1024];
-                        match reader.read(&mut buf) {
-                            Ok(0) => return Ok(()),
-                            Ok(n) => {
-                                file.write_all(&buf[..n]).map_err(io)?;
-                                buf.truncate(n);
-                                let _ = tx.send(buf);
-                                done += n as u64;
-                                if last_report.elapsed() > Duration::from_millis(100) {
-                                    progress(Progress {
-                                        done,
-                                        total: expected.or(total),
-                                        resumed_from,
-                                    });
-                                    last_report = Instant::now();
+                    let mut buf = vec![0u8; BUF];
+                    let mut eof = false;
+                    while !eof {
+                        let mut n = 0;
+                        while n < buf.len() {
+                            match reader.read(&mut buf[n..]) {
+                                Ok(0) => {
+                                    eof = true;
+                                    break;
+                                }
+                                Ok(r) => {
+                                    n += r;
+                                    // Report inside the fill too: a slow link takes a while
+                                    // to fill a buffer, and must not look stalled.
+                                    if last_report.elapsed() > Duration::from_millis(100) {
+                                        progress(Progress {
+                                            done: done + n as u64,
+                                            total: expected.or(total),
+                                            resumed_from,
+                                        });
+                                        last_report = Instant::now();
+                                    }
+                                }
+                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                                Err(e) => {
+                                    // Keep what arrived: it is resumed from next time.
+                                    file.write_all(&buf[..n]).map_err(io)?;
+                                    let _ = tx.send((std::mem::take(&mut buf), n));
+                                    done += n as u64;
+                                    let mut fe = FetchError::new(format!(
+                                        "the connection to {} broke after {done} bytes: {e}",
+                                        redact(&meta.url)
+                                    ));
+                                    fe.retryable = true;
+                                    return Err(fe);
                                 }
                             }
-                            Err(e) => {
-                                let mut fe = FetchError::new(format!(
-                                    "the connection to {} broke after {done} bytes: {e}",
-                                    redact(&meta.url)
-                                ));
-                                fe.retryable = true;
-                                return Err(fe);
-                            }
                         }
+                        if n == 0 {
+                            break;
+                        }
+                        file.write_all(&buf[..n]).map_err(io)?;
+                        done += n as u64;
+                        if tx.send((buf, n)).is_err() {
+                            return Err(FetchError::new("the hashing thread stopped"));
+                        }
+                        buf = back_rx.recv().unwrap_or_else(|_| vec![0u8; BUF]);
                     }
+                    Ok(())
                 })();
                 drop(tx);
                 (result, hasher.join().ok().flatten())
