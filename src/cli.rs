@@ -53,6 +53,14 @@ pub enum Command {
     Diff(DiffArgs),
     /// Remove the dataset folder and the project's local state.
     Clean(CleanArgs),
+    /// List the built dataset: its stages, tokenizations and their history.
+    Ls(LsArgs),
+    /// Delete one stage's outputs (a tokenization…) and everything built from them.
+    Rm(RmArgs),
+    /// Show a stage's statistics again (tokenize, validate reports).
+    Stats(StatsArgs),
+    /// Page through a tokenize stage's sequences, decoded.
+    Sample(SampleArgs),
     /// Print or write the JSON Schemas of dataset.yaml and dataset.lock.
     Schema(SchemaArgs),
     /// Write a commented starter dataset.yaml.
@@ -483,6 +491,53 @@ pub struct CleanArgs {
     /// Also remove dataset.lock.
     #[arg(long)]
     pub lock: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// A stage or matrix member (`tokens`, `tokens[max_length=512]`), or the dataset's name to
+    /// remove the whole dataset folder and its lock entries.
+    pub name: String,
+    /// Show what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The stage (or matrix member); all members of a matrix stage when it has several.
+    pub stage: String,
+    /// Print the stored report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// The tokenize stage (or matrix member).
+    pub stage: String,
+    /// The table (split) to read [default: `train`, else the first].
+    #[arg(long)]
+    pub split: Option<String>,
+    /// The page, from 1.
+    #[arg(long, default_value_t = 1)]
+    pub page: u64,
+    /// Sequences per page (1 to 1000).
+    #[arg(long, default_value_t = 5)]
+    pub page_size: u64,
+    /// Also list each sequence's tokens.
+    #[arg(long)]
+    pub tokens: bool,
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

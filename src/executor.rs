@@ -849,18 +849,24 @@ impl Executor<'_> {
                                     members: node.member.1,
                                 });
                                 keys.insert(i, (key, inputs));
+                                // The first input is the stage's `input`; the others are
+                                // its auxiliary inputs (a tokenizer…), handed over apart.
+                                let files_of = |x: usize| {
+                                    done[x]
+                                        .as_ref()
+                                        .map(|d| d.files.clone())
+                                        .unwrap_or_default()
+                                };
                                 let input: Vec<InputFile> = node
                                     .inputs
-                                    .iter()
-                                    .flat_map(|&x| {
-                                        done[x]
-                                            .as_ref()
-                                            .map(|d| d.files.clone())
-                                            .unwrap_or_default()
-                                    })
-                                    .collect();
+                                    .first()
+                                    .map(|&x| files_of(x))
+                                    .unwrap_or_default();
+                                let aux: Vec<Vec<InputFile>> =
+                                    node.inputs.iter().skip(1).map(|&x| files_of(x)).collect();
                                 let input_is_source =
-                                    node.inputs.iter().all(|&x| p.nodes[x].is_source());
+                                    node.inputs.first().is_some_and(|&x| p.nodes[x].is_source());
+                                let reporter = self.reporter;
                                 let tx = tx.clone();
                                 let store = self.store;
                                 let stop = &stop;
@@ -872,8 +878,12 @@ impl Executor<'_> {
                                         store,
                                         stage,
                                         &name,
-                                        &input,
-                                        input_is_source,
+                                        StageInputs {
+                                            input: &input,
+                                            aux: &aux,
+                                            input_is_source,
+                                        },
+                                        reporter,
                                         stop,
                                         i,
                                     );
@@ -894,6 +904,15 @@ impl Executor<'_> {
                     Ok((mut rec, display)) => {
                         let (key, inputs) = keys.remove(&i).unwrap_or_default();
                         rec.key.clone_from(&key);
+                        if let NodeKind::Stage(stage) = &node.kind {
+                            rec.origin = Some(crate::store::RunOrigin {
+                                dataset: p.name.clone(),
+                                stage: node.name.clone(),
+                                group: node.group.clone(),
+                                params: stage.params(),
+                                at: now_rfc3339(),
+                            });
+                        }
                         if let Err(e) = self.store.record_run(&rec) {
                             self.reporter.event(&Event::Warning {
                                 message: format!("cannot write the run cache: {e}"),
@@ -1223,17 +1242,34 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// What a running stage reads.
+#[derive(Clone, Copy)]
+struct StageInputs<'a> {
+    input: &'a [InputFile],
+    aux: &'a [Vec<InputFile>],
+    input_is_source: bool,
+}
+
 /// Run one stage in a fresh temporary folder; hash its outputs and move them into the store.
 fn run_stage(
     store: &Store,
     stage: &dyn Stage,
     name: &str,
-    input: &[InputFile],
-    input_is_source: bool,
+    inputs: StageInputs<'_>,
+    reporter: &dyn Reporter,
     stop: &AtomicBool,
     node: usize,
 ) -> Finished {
     let t = Instant::now();
+    let progress = |p: crate::stages::Progress| {
+        reporter.event(&Event::StageProgress {
+            name: name.to_owned(),
+            done: p.done,
+            total: p.total,
+            tokens: p.tokens,
+            elapsed: t.elapsed().as_secs_f64(),
+        });
+    };
     let sampler = RssSampler::start();
     let result = (|| -> std::result::Result<(RunRecord, Option<String>), StageError> {
         if stop.load(Ordering::Relaxed) {
@@ -1250,10 +1286,12 @@ fn run_stage(
         std::fs::create_dir_all(&scratch_dir).map_err(|e| StageError::new(e.to_string()))?;
         let cx = StageContext {
             name,
-            input,
-            input_is_source,
+            input: inputs.input,
+            input_is_source: inputs.input_is_source,
             out_dir: &out_dir,
             scratch_dir: &scratch_dir,
+            aux: inputs.aux,
+            progress: &progress,
         };
         let output = match catch_unwind(AssertUnwindSafe(|| stage.run(&cx))) {
             Ok(r) => r?,
@@ -1339,6 +1377,7 @@ fn run_stage(
                 outputs,
                 output_hash,
                 summary,
+                origin: None,
             },
             output.display,
         ))

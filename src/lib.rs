@@ -18,6 +18,7 @@ pub mod spec;
 pub mod stages;
 pub mod statcache;
 pub mod store;
+pub mod tokenizer;
 
 use std::io::Write;
 use std::process::ExitCode;

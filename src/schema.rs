@@ -9,6 +9,7 @@ const STAGE_DEFS: &[(&str, &str)] = &[
     ("normalize", "NormalizeSpec"),
     ("validate", "ValidateSpec"),
     ("split", "SplitSpec"),
+    ("tokenize", "TokenizeSpec"),
 ];
 
 pub fn dataset_schema() -> String {
@@ -26,6 +27,16 @@ pub fn validation_report_schema() -> String {
     pretty(
         &serde_json::to_value(schemars::schema_for!(
             crate::stages::validate::ValidationReport
+        ))
+        .unwrap_or_default(),
+    )
+}
+
+/// `reports/<stage>.json` of a `tokenize` stage.
+pub fn tokenize_report_schema() -> String {
+    pretty(
+        &serde_json::to_value(schemars::schema_for!(
+            crate::stages::tokenize::TokenizeReport
         ))
         .unwrap_or_default(),
     )
@@ -49,6 +60,10 @@ pub fn files() -> Vec<(&'static str, String)> {
         (
             "schemas/validation-report.schema.json",
             validation_report_schema(),
+        ),
+        (
+            "schemas/tokenize-report.schema.json",
+            tokenize_report_schema(),
         ),
     ]
 }

@@ -30,6 +30,20 @@ pub struct RunRecord {
     pub outputs: Vec<FileLock>,
     pub output_hash: String,
     pub summary: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Which build produced it (for `mldatabuild ls` history); absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<RunOrigin>,
+}
+
+/// The dataset, node and parameters of a run, and when it finished.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunOrigin {
+    pub dataset: String,
+    pub stage: String,
+    pub group: String,
+    pub params: serde_json::Value,
+    /// RFC 3339 UTC.
+    pub at: String,
 }
 
 impl Store {
@@ -113,6 +127,17 @@ impl Store {
                 .iter()
                 .all(|o| self.object_path(&o.sha256).is_file()))
         .then_some(rec)
+    }
+
+    /// Every readable record of the run cache (for `ls` history), in no particular order.
+    pub fn runs(&self) -> Vec<RunRecord> {
+        walkdir::WalkDir::new(self.root.join("runs-v1"))
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| fs::read_to_string(e.path()).ok())
+            .filter_map(|t| serde_json::from_str(&t).ok())
+            .collect()
     }
 
     pub fn record_run(&self, rec: &RunRecord) -> io::Result<()> {

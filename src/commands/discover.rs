@@ -557,7 +557,14 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
     let client = Client::new();
     let color = crate::error::stdout_color_enabled();
     match remote {
-        Remote::Hf { repo, revision } => {
+        Remote::Hf {
+            kind: crate::fetch::uri::RepoKind::Model,
+            ..
+        } => Err(Error::user(
+            "`info` describes datasets; `hf://models/…` names a model repository",
+        )
+        .hint("for a dataset, use hf://owner/name")),
+        Remote::Hf { repo, revision, .. } => {
             let hub = Hub::from_env();
             let rev = revision.unwrap_or_else(|| "main".into());
             let url = format!(

@@ -13,6 +13,7 @@ mod init;
 mod rebuild;
 mod schema;
 mod status;
+mod tokens;
 mod verify;
 
 use std::io::Write;
@@ -37,6 +38,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Verify(a) => verify::verify(&settings, &a),
         Command::Diff(a) => diff::diff(&settings, &a),
         Command::Clean(a) => clean::clean(&settings, &a),
+        Command::Ls(a) => tokens::ls(&settings, &a),
+        Command::Rm(a) => tokens::rm(&settings, &a),
+        Command::Stats(a) => tokens::stats(&settings, &a),
+        Command::Sample(a) => tokens::sample(&settings, &a),
         Command::Schema(a) => schema::schema(&settings, &a),
         Command::Init(a) => init::init(&settings, &a),
         Command::Dag(a) => dag::dag(&settings, &a),

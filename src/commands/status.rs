@@ -23,7 +23,7 @@ impl Reporter for Collect {
 }
 
 /// Plan a build without running anything: stage name → (kind, status).
-fn plan(
+pub(crate) fn plan(
     settings: &Settings,
     targets: Vec<String>,
 ) -> Result<(crate::spec::Project, BTreeMap<String, Status>, Vec<Event>)> {

@@ -18,6 +18,8 @@ pub struct RepoFile {
 pub struct Hub {
     pub endpoint: String,
     pub cred: Option<Credential>,
+    /// Datasets (the default) or models (a tokenizer's repository).
+    pub kind: super::uri::RepoKind,
 }
 
 /// Percent-encode everything but unreserved characters (and `/` when `keep_slash`).
@@ -86,11 +88,22 @@ impl Hub {
             origin: origin(&endpoint),
             header: format!("Bearer {}", f.secret.expose()),
         });
-        Hub { endpoint, cred }
+        Hub {
+            endpoint,
+            cred,
+            kind: super::uri::RepoKind::Dataset,
+        }
+    }
+
+    /// The same Hub, for repositories of another kind.
+    #[must_use]
+    pub fn with_kind(mut self, kind: super::uri::RepoKind) -> Hub {
+        self.kind = kind;
+        self
     }
 
     fn api(&self, repo: &str) -> String {
-        format!("{}/api/datasets/{repo}", self.endpoint)
+        format!("{}/api/{}/{repo}", self.endpoint, self.kind.api_segment())
     }
 
     /// Explain a failed Hub call in dataset terms.
@@ -112,7 +125,11 @@ impl Hub {
                 } else {
                     hint.push_str("check the name (`owner/name`); the token in use may not have access to it");
                 }
-                FetchError::new(format!("dataset `{repo}` not found on {}", self.endpoint))
+                FetchError::new(format!(
+                    "{} `{repo}` not found on {}",
+                    self.kind.noun(),
+                    self.endpoint
+                ))
                     .hint(hint)
                     .user()
             }
@@ -125,8 +142,9 @@ impl Hub {
                 "`{repo}` is gated: its conditions must be accepted before download"
             ))
             .hint(format!(
-                "accept them on {}/datasets/{repo} with your account, and set HF_TOKEN to a token of that account",
-                self.endpoint
+                "accept them on {}/{}{repo} with your account, and set HF_TOKEN to a token of that account",
+                self.endpoint,
+                self.kind.url_prefix()
             ))
             .user(),
             (Some(401), _) => FetchError::new(format!("the Hub refused the token for `{repo}`"))
@@ -142,14 +160,16 @@ impl Hub {
         let (owner, name) = repo.rsplit_once('/').unwrap_or(("", repo));
         let prefix: String = name.chars().take(3).collect();
         let mut urls = vec![format!(
-            "{}/api/datasets?search={}&limit=100",
+            "{}/api/{}?search={}&limit=100",
             self.endpoint,
+            self.kind.api_segment(),
             encode(&prefix, false)
         )];
         if !owner.is_empty() {
             urls.push(format!(
-                "{}/api/datasets?author={}&limit=100",
+                "{}/api/{}?author={}&limit=100",
                 self.endpoint,
+                self.kind.api_segment(),
                 encode(owner, false)
             ));
         }
@@ -271,8 +291,9 @@ impl Hub {
     /// Where a file's content is downloaded from.
     pub fn file_url(&self, repo: &str, commit: &str, path: &str) -> String {
         format!(
-            "{}/datasets/{repo}/resolve/{}/{}",
+            "{}/{}{repo}/resolve/{}/{}",
             self.endpoint,
+            self.kind.url_prefix(),
             encode(commit, false),
             encode(path, true)
         )

@@ -623,9 +623,9 @@ impl Client {
             let taken = digests.take();
             let (read_result, hashed) = std::thread::scope(|sc| {
                 const BUF: usize = 1 << 20;
+                const POOL: usize = 4;
                 let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(POOL);
                 let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-                const POOL: usize = 4;
                 for _ in 0..POOL - 1 {
                     let _ = back_tx.send(vec![0u8; BUF]);
                 }

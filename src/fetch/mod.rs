@@ -203,11 +203,16 @@ pub fn fetch_source(
     }
     let client = Client::new();
     match &remote {
-        Remote::Hf { repo, revision } => fetch_hf(
+        Remote::Hf {
+            repo,
+            revision,
+            kind,
+        } => fetch_hf(
             &cache,
             &client,
             def,
             repo,
+            *kind,
             revision.as_deref(),
             pinned,
             *opts,
@@ -278,12 +283,13 @@ fn fetch_hf(
     client: &Client,
     def: &SourceDef,
     repo: &str,
+    kind: uri::RepoKind,
     revision: Option<&str>,
     pinned: Option<&str>,
     opts: FetchOptions,
     events: &mut dyn FnMut(FetchEvent),
 ) -> Result<Fetched, FetchError> {
-    let hub = hf::Hub::from_env();
+    let hub = hf::Hub::from_env().with_kind(kind);
     let wanted = revision.unwrap_or("main");
     let commit = match pinned {
         Some(c) if !opts.refresh => c.to_owned(),
@@ -298,7 +304,12 @@ fn fetch_hf(
         _ if is_commit(wanted) => wanted.to_owned(),
         _ => hub.resolve(client, repo, wanted)?,
     };
-    let key = cache::key(&format!("hf://{repo}"), &commit, &selection(def));
+    let prefix = if kind == uri::RepoKind::Model {
+        "models/"
+    } else {
+        ""
+    };
+    let key = cache::key(&format!("hf://{prefix}{repo}"), &commit, &selection(def));
     if let Some(f) = cached(cache, &key, opts, events) {
         events(FetchEvent::Cached {
             revision: commit.clone(),

@@ -5,10 +5,12 @@ use std::fmt;
 /// A remote source location as written in `dataset.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Remote {
-    /// A Hugging Face dataset repository, at a branch, tag or commit (default `main`).
+    /// A Hugging Face repository (a dataset, or with `hf://models/…` a model), at a branch,
+    /// tag or commit (default `main`).
     Hf {
         repo: String,
         revision: Option<String>,
+        kind: RepoKind,
     },
     /// A Kaggle dataset, at a version (default: the current one).
     Kaggle {
@@ -20,6 +22,38 @@ pub enum Remote {
     OpenMl { id: u64 },
     /// One file over HTTP(S).
     Http { url: String },
+}
+
+/// The kind of a Hugging Face repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RepoKind {
+    #[default]
+    Dataset,
+    Model,
+}
+
+impl RepoKind {
+    /// The noun, for messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            RepoKind::Dataset => "dataset",
+            RepoKind::Model => "model",
+        }
+    }
+    /// The path segment of the Hub API: `/api/datasets/…`, `/api/models/…`.
+    pub fn api_segment(self) -> &'static str {
+        match self {
+            RepoKind::Dataset => "datasets",
+            RepoKind::Model => "models",
+        }
+    }
+    /// The prefix of web and download URLs: `/datasets/owner/name/…`, `/owner/name/…`.
+    pub fn url_prefix(self) -> &'static str {
+        match self {
+            RepoKind::Dataset => "datasets/",
+            RepoKind::Model => "",
+        }
+    }
 }
 
 /// The forms `parse` accepts, for error messages.
@@ -50,7 +84,13 @@ pub fn parse(uri: &str) -> Result<Option<Remote>, String> {
                 Some((r, rev)) => (r, Some(rev)),
                 None => (rest, None),
             };
-            let repo = repo.strip_prefix("datasets/").unwrap_or(repo);
+            let (repo, kind) = match repo.strip_prefix("models/") {
+                Some(r) => (r, RepoKind::Model),
+                None => (
+                    repo.strip_prefix("datasets/").unwrap_or(repo),
+                    RepoKind::Dataset,
+                ),
+            };
             let parts: Vec<&str> = repo.split('/').collect();
             if parts.is_empty() || parts.len() > 2 || !parts.iter().all(|p| repo_part_ok(p)) {
                 return Err(bad(
@@ -71,6 +111,7 @@ pub fn parse(uri: &str) -> Result<Option<Remote>, String> {
             Ok(Some(Remote::Hf {
                 repo: repo.to_owned(),
                 revision: revision.map(str::to_owned),
+                kind,
             }))
         }
         "kaggle" => {
@@ -124,10 +165,21 @@ pub fn parse(uri: &str) -> Result<Option<Remote>, String> {
 impl fmt::Display for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Remote::Hf { repo, revision } => match revision {
-                Some(r) => write!(f, "hf://{repo}@{r}"),
-                None => write!(f, "hf://{repo}"),
-            },
+            Remote::Hf {
+                repo,
+                revision,
+                kind,
+            } => {
+                let models = if *kind == RepoKind::Model {
+                    "models/"
+                } else {
+                    ""
+                };
+                match revision {
+                    Some(r) => write!(f, "hf://{models}{repo}@{r}"),
+                    None => write!(f, "hf://{models}{repo}"),
+                }
+            }
             Remote::Kaggle {
                 owner,
                 slug,
@@ -154,15 +206,32 @@ mod tests {
             parse("hf://acme/tiny@refs/convert/parquet").unwrap(),
             Some(Remote::Hf {
                 repo: "acme/tiny".into(),
-                revision: Some("refs/convert/parquet".into())
+                revision: Some("refs/convert/parquet".into()),
+                kind: RepoKind::Dataset,
             })
         );
         assert_eq!(
             parse("hf://datasets/glue").unwrap(),
             Some(Remote::Hf {
                 repo: "glue".into(),
-                revision: None
+                revision: None,
+                kind: RepoKind::Dataset,
             })
+        );
+        assert_eq!(
+            parse("hf://models/openai-community/gpt2@main").unwrap(),
+            Some(Remote::Hf {
+                repo: "openai-community/gpt2".into(),
+                revision: Some("main".into()),
+                kind: RepoKind::Model,
+            })
+        );
+        assert_eq!(
+            parse("hf://models/openai-community/gpt2")
+                .unwrap()
+                .unwrap()
+                .to_string(),
+            "hf://models/openai-community/gpt2"
         );
         assert_eq!(
             parse("kaggle://zynicide/wine-reviews@4").unwrap(),

@@ -35,6 +35,18 @@ pub enum Event {
         /// Seconds since a byte arrived.
         idle_secs: u64,
     },
+    /// Rows of a running stage done so far (a few times a second, from stages that report it).
+    StageProgress {
+        name: String,
+        done: u64,
+        /// 0 when not known in advance.
+        total: u64,
+        /// Tokens produced so far (tokenize stages).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tokens: Option<u64>,
+        /// Seconds since the stage started.
+        elapsed: f64,
+    },
     /// Up to date: nothing to do.
     StageFresh {
         name: String,

@@ -162,6 +162,19 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
+/// A count with an SI suffix: `950`, `12.3 K`, `4.41 M`.
+pub(crate) fn si(v: f64) -> String {
+    if v >= 1e9 {
+        format!("{:.2} G", v / 1e9)
+    } else if v >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} K", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut v = bytes as f64;
@@ -228,6 +241,42 @@ impl Reporter for HumanReporter {
                     String::new()
                 };
                 bar.set_message(format!("{name}: {files_done}/{files_total} files{stalled}"));
+            }
+            Event::StageProgress {
+                name,
+                done,
+                total,
+                tokens,
+                elapsed,
+            } => {
+                let Some(m) = &self.multi else { return };
+                let Ok(mut bars) = self.bars.lock() else { return };
+                // The stage's spinner becomes a bar on its first progress report.
+                let bar = bars
+                    .entry(name.clone())
+                    .or_insert_with(|| m.add(ProgressBar::new(0)));
+                if bar.length().unwrap_or(0) != *total {
+                    let template = if *total > 0 {
+                        "{prefix:>9} {msg} [{bar:24}] {human_pos}/{human_len} rows ETA {eta}"
+                    } else {
+                        "{prefix:>9} {msg} {spinner} {human_pos} rows"
+                    };
+                    bar.set_length(*total);
+                    bar.set_style(
+                        ProgressStyle::with_template(template)
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                    );
+                    bar.set_prefix("Running");
+                }
+                bar.set_position(*done);
+                let rate = match tokens {
+                    Some(t) if *elapsed > 0.0 => {
+                        format!(", {} tokens/s", si(*t as f64 / elapsed))
+                    }
+                    _ => String::new(),
+                };
+                bar.set_message(format!("{name}{rate}"));
             }
             Event::SourceFetch { name, message } if !quiet => {
                 self.finish_bar(&format!("fetch:{name}"));

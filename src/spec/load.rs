@@ -10,7 +10,7 @@ use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use super::error::{SourceFile, SpecError, did_you_mean};
-use super::model::{NormalizeSpec, Spec, SplitSpec, StageEntry, ValidateSpec};
+use super::model::{NormalizeSpec, Spec, SplitSpec, StageEntry, TokenizeSpec, ValidateSpec};
 use crate::stages::KINDS;
 
 /// Specs larger than this are refused before parsing.
@@ -150,6 +150,10 @@ pub fn deserialize_stages<'de, D: de::Deserializer<'de>>(
                     }
                     Some("validate") => {
                         let (c, p) = map.next_value::<ValidateSpec>()?.into_parts();
+                        (c, serde_json::to_value(p))
+                    }
+                    Some("tokenize") => {
+                        let (c, p) = map.next_value::<TokenizeSpec>()?.into_parts();
                         (c, serde_json::to_value(p))
                     }
                     _ => {

@@ -469,13 +469,24 @@ pub fn resolve(
                     .as_ref()
                     .map_or(st.name.referenced, |o| o.referenced);
                 outputs.push((output.clone(), name.clone(), loc));
+                let mut inputs = vec![inp];
+                for aux in stage.aux_inputs() {
+                    let i = aux_source(&mut nodes, &aux).map_err(|e| {
+                        SpecError::new(format!("stage `{}`: {e}", st.name.value)).at(
+                            file,
+                            st.name.referenced,
+                            "in this stage",
+                        )
+                    })?;
+                    inputs.push(i);
+                }
                 group_members.push(nodes.len());
                 nodes.push(Node {
                     name,
                     group: st.name.value.clone(),
                     combination,
                     member: (group_members.len(), total),
-                    inputs: vec![inp],
+                    inputs,
                     kind: NodeKind::Stage(stage),
                     output,
                 });
@@ -502,6 +513,7 @@ pub fn resolve(
         }
     }
 
+    let nodes = sources_first(nodes);
     let spec_hash = format!("b3:{}", blake3::hash(file.text.as_bytes()).to_hex());
     Ok(Project {
         root,
@@ -513,6 +525,66 @@ pub fn resolve(
         out_dir,
         nodes,
     })
+}
+
+/// The source node an auxiliary input reads: a declared source of that name, an implicit
+/// source made for the same URI earlier, or a new implicit source named `<role>:<uri>`.
+fn aux_source(nodes: &mut Vec<Node>, aux: &stages::AuxInput) -> Result<usize, String> {
+    if let Some(i) = nodes
+        .iter()
+        .position(|n| n.is_source() && n.name == aux.uri)
+    {
+        return Ok(i);
+    }
+    let name = format!("{}:{}", aux.role, aux.uri);
+    if let Some(i) = nodes.iter().position(|n| n.name == name) {
+        return Ok(i);
+    }
+    crate::fetch::uri::parse(&aux.uri).map_err(|e| {
+        let (msg, hint) = e.split_once(" | hint: ").unwrap_or((&e, ""));
+        format!("{} {msg} ({hint})", aux.role)
+    })?;
+    nodes.push(Node {
+        name: name.clone(),
+        group: name,
+        combination: BTreeMap::new(),
+        member: (1, 1),
+        inputs: Vec::new(),
+        kind: NodeKind::Source(SourceDef {
+            uri: aux.uri.clone(),
+            files: aux.files.clone(),
+            sha256: None,
+            config: None,
+            split: None,
+        }),
+        output: String::new(),
+    });
+    Ok(nodes.len() - 1)
+}
+
+/// Move the sources (implicit ones were added among the stages) before the stages, keeping
+/// both orders, and renumber the inputs: still a topological order.
+fn sources_first(nodes: Vec<Node>) -> Vec<Node> {
+    let n = nodes.len();
+    let order: Vec<usize> = (0..n)
+        .filter(|&i| nodes[i].is_source())
+        .chain((0..n).filter(|&i| !nodes[i].is_source()))
+        .collect();
+    let mut new_index = vec![0; n];
+    for (new, &old) in order.iter().enumerate() {
+        new_index[old] = new;
+    }
+    let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    order
+        .iter()
+        .filter_map(|&old| slots[old].take())
+        .map(|mut node| {
+            for i in &mut node.inputs {
+                *i = new_index[*i];
+            }
+            node
+        })
+        .collect()
 }
 
 fn overlap(file: &SourceFile, a: &str, b: &str, pa: &str, pb: &str, loc: Location) -> SpecError {

@@ -13,6 +13,7 @@ pub mod normalize;
 pub mod rows;
 pub mod split;
 pub mod table;
+pub mod tokenize;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -20,10 +21,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Stage kinds available in this version.
-pub const KINDS: &[&str] = &["normalize", "validate", "split"];
+pub const KINDS: &[&str] = &["normalize", "validate", "split", "tokenize"];
 
 /// Stage kinds that are designed but not yet built; named in the error for a clearer message.
-pub const PLANNED_KINDS: &[&str] = &["fetch", "tokenize", "export"];
+pub const PLANNED_KINDS: &[&str] = &["fetch", "export"];
 
 /// One unit of work in the DAG.
 pub trait Stage: fmt::Debug + Send + Sync {
@@ -40,8 +41,36 @@ pub trait Stage: fmt::Debug + Send + Sync {
     fn reports_schema(&self) -> bool {
         false
     }
+    /// Files the stage reads besides its `input` (a tokenizer, a stop-word list): each
+    /// becomes a source node of the DAG (fetched, pinned and hashed like any source) and an
+    /// extra input of the stage, handed over in [`StageContext::aux`] in this order.
+    fn aux_inputs(&self) -> Vec<AuxInput> {
+        Vec::new()
+    }
     /// Do the work: read `cx.input`, write files under `cx.out_dir`.
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError>;
+}
+
+/// A file or repository a stage reads besides its `input`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuxInput {
+    /// What it is for, e.g. `tokenizer`; names the implicit source (`tokenizer:<uri>`).
+    pub role: &'static str,
+    /// The name of a declared source, a source URI (`hf://models/owner/name`) or a local
+    /// path relative to the spec's folder.
+    pub uri: String,
+    /// Which files of the source to take (`files:` globs), e.g. a model's `tokenizer.json`.
+    pub files: Option<Vec<String>>,
+}
+
+/// Progress of a running stage, for the terminal (a bar with rate and ETA) and `--json`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    /// Rows done, and the total when known (0 otherwise).
+    pub done: u64,
+    pub total: u64,
+    /// Tokens produced so far (a tokenize stage), for a tokens/s rate.
+    pub tokens: Option<u64>,
 }
 
 /// A file a stage reads.
@@ -65,6 +94,10 @@ pub struct StageContext<'a> {
     pub out_dir: &'a Path,
     /// An empty directory for temporary files (extracted archives…); removed after the run.
     pub scratch_dir: &'a Path,
+    /// The files of each of [`Stage::aux_inputs`], in that order.
+    pub aux: &'a [Vec<InputFile>],
+    /// Report progress (at most a few times a second is useful).
+    pub progress: &'a (dyn Fn(Progress) + Sync),
 }
 
 impl StageContext<'_> {
@@ -134,6 +167,7 @@ pub fn build(kind: &str, params: &serde_json::Value) -> Result<Box<dyn Stage>, S
         "normalize" => Ok(Box::new(normalize::Normalize::new(typed(params)?)?)),
         "split" => Ok(Box::new(split::Split::new(typed(params)?)?)),
         "validate" => Ok(Box::new(validate::Validate::new(typed(params)?)?)),
+        "tokenize" => Ok(Box::new(tokenize::Tokenize::new(typed(params)?)?)),
         other => Err(format!(
             "unknown stage kind `{other}` (kinds: {})",
             KINDS.join(", ")

@@ -1506,7 +1506,7 @@ fn list_item_type(dt: &DataType) -> DataType {
 }
 
 /// An ASCII bar chart: label, bar, count and share.
-fn bars(rows: &[(String, u64)], total: u64) -> String {
+pub(crate) fn bars(rows: &[(String, u64)], total: u64) -> String {
     let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
     let w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let mut s = String::new();

@@ -20,4 +20,5 @@ mod mock_openml;
 mod normalize;
 mod schema;
 mod split;
+mod tokenize;
 mod validate;

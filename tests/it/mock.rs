@@ -1233,6 +1233,25 @@ impl HubState {
             }
             ["api", "datasets", rest @ ..] => self.route_api_repo(request, rest),
             ["datasets", rest @ ..] => self.route_files(request, rest),
+            // Model repositories (a tokenizer's): `/api/models/{id}/…` and `/{id}/resolve/…`,
+            // kept apart from datasets as `models/{id}`.
+            ["api", "models", first, rest @ ..] => {
+                let first = format!("models/{first}");
+                let segs: Vec<&str> = std::iter::once(first.as_str())
+                    .chain(rest.iter().copied())
+                    .collect();
+                self.route_api_repo(request, &segs)
+            }
+            [owner, name, kind @ ("resolve" | "raw"), rest @ ..]
+                if !matches!(*owner, "api" | "datasets" | "viewer") =>
+            {
+                let first = format!("models/{owner}");
+                let segs: Vec<&str> = [first.as_str(), name, kind]
+                    .into_iter()
+                    .chain(rest.iter().copied())
+                    .collect();
+                self.route_files(request, &segs)
+            }
             ["viewer", endpoint] => self.viewer(request, endpoint),
             _ => not_found_page(),
         }
@@ -2193,6 +2212,12 @@ impl MockHub {
     /// for the same repo makes a new commit; older commits stay resolvable by sha.
     pub(crate) fn add_dataset(&self, repo_id: &str, files: &[(&str, &[u8], bool)]) -> String {
         self.state().new_commit(repo_id, "main", files)
+    }
+
+    /// A model repository (`hf://models/{repo_id}`), like [`Self::add_dataset`].
+    pub(crate) fn add_model(&self, repo_id: &str, files: &[(&str, &[u8], bool)]) -> String {
+        self.state()
+            .new_commit(&format!("models/{repo_id}"), "main", files)
     }
 
     /// Commits `files` (the whole tree) on branch `name` (e.g. `refs/convert/parquet`).
