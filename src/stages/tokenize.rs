@@ -1514,68 +1514,192 @@ fn tokenize_table(
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| StageError::new(e.to_string()))?;
     }
-    let mut sink = ParquetSink::create(&path, &schema)?;
+    let sink = ParquetSink::create(&path, &schema)?;
     let stem = name.strip_suffix(".parquet").unwrap_or(name);
-    let mut bin = match dtype {
+    let bin = match dtype {
         Some(d) => Some(BinWriter::create(out_dir, stem, d)?),
         None => None,
     };
-    let mut stats = Stats::new(tok.vocab_size() as usize);
-    let mut carry: Vec<u32> = Vec::new();
-    let mut row_base = 0u64;
-    for batch in read_batches(t, &text_cols, &keep)? {
-        let batch = batch.map_err(|e| read_err(name, &e))?;
-        let texts = batch_texts(&batch, &text_idx, &p.separator)?;
-        let mut present: Vec<usize> = Vec::with_capacity(texts.len());
-        let mut owned: Vec<String> = Vec::with_capacity(texts.len());
-        for (r, text) in texts.into_iter().enumerate() {
-            match text {
-                Some(s) => {
-                    let s = match stop_words {
-                        Some(w) => {
-                            let (s, n) = remove_stop_words(&s, w);
-                            stats.counts.stop_words_removed += n;
-                            s
-                        }
-                        None => s,
-                    };
-                    present.push(r);
-                    owned.push(s);
+    let writer = TableWriter {
+        plan,
+        schema,
+        keep_idx,
+        sink,
+        bin,
+        stats: Stats::new(tok.vocab_size() as usize),
+        carry: Vec::new(),
+    };
+    let reader = read_batches(t, &text_cols, &keep)?;
+
+    // Three threads: reading and decoding Parquet; extracting texts and encoding them (the
+    // library spreads each batch over its own pool); cutting, counting and writing. Batches
+    // keep their order through bounded channels, so the output does not depend on timing.
+    let (stats, rows, has_bin) = std::thread::scope(|sc| {
+        let (rtx, rrx) = std::sync::mpsc::sync_channel::<Result<RecordBatch, StageError>>(2);
+        sc.spawn(move || {
+            for b in reader {
+                let b = b.map_err(|e| read_err(name, &e));
+                let failed = b.is_err();
+                if rtx.send(b).is_err() || failed {
+                    break;
                 }
-                None if p.nulls == Nulls::Fail => {
-                    return Err(StageError::new(format!(
-                        "row {} of `{name}` has a null text",
-                        row_base + r as u64
-                    ))
-                    .hint("drop such rows in a `normalize` stage (`drop_nulls`), or set `nulls: skip`"));
+            }
+        });
+        let (wtx, wrx) = std::sync::mpsc::sync_channel::<Encoded>(2);
+        let written = sc.spawn(move || {
+            let mut w = writer;
+            for e in wrx {
+                let rows = e.batch.num_rows() as u64;
+                let tokens = w.batch(e)?;
+                progress.add(rows, tokens);
+            }
+            w.finish()
+        });
+        let mut failed: Option<StageError> = None;
+        let mut row_base = 0u64;
+        for batch in rrx {
+            let step = batch.and_then(|batch| {
+                let e = encode_batch(p, plan, tok, name, &text_idx, stop_words, batch, row_base)?;
+                row_base += e.batch.num_rows() as u64;
+                Ok(e)
+            });
+            match step {
+                Ok(e) => {
+                    if wtx.send(e).is_err() {
+                        break;
+                    }
                 }
-                None => stats.counts.null_rows += 1,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
         }
-        stats.counts.rows += batch.num_rows() as u64;
-        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-        let encoded: Vec<(Vec<u32>, Option<Vec<(u32, u32)>>)> = if plan.offsets {
-            tok.encode_batch_with_offsets(&refs, plan.library_specials)
-                .map_err(tok_err)?
-                .into_iter()
-                .map(|(ids, off)| (ids, Some(off)))
-                .collect()
-        } else {
-            tok.encode_batch(&refs, plan.library_specials)
-                .map_err(tok_err)?
-                .into_iter()
-                .map(|ids| (ids, None))
-                .collect()
-        };
-        drop(refs);
-        drop(owned);
+        drop(wtx);
+        let written = written
+            .join()
+            .map_err(|_| StageError::new("internal error: the writing thread panicked"))?;
+        match failed {
+            Some(e) => Err(e),
+            None => written,
+        }
+    })?;
+    out.files.push((name.clone(), Some(rows)));
+    if has_bin {
+        out.files.push((format!("{stem}.bin"), None));
+        out.files.push((format!("{stem}.idx"), None));
+    }
+    Ok(stats)
+}
+
+/// One encoded batch on its way to the writer, with the counts of the encoding side.
+struct Encoded {
+    batch: RecordBatch,
+    /// Rows of `batch` that had a text, in order; `encoded` holds their ids.
+    present: Vec<usize>,
+    encoded: Vec<(Vec<u32>, Option<Vec<(u32, u32)>>)>,
+    null_rows: u64,
+    stop_words_removed: u64,
+}
+
+/// Texts of one batch (stop words removed), encoded.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the stage's context, one call site"
+)]
+fn encode_batch(
+    p: &TokenizeParams,
+    plan: &Plan,
+    tok: &Tokenizer,
+    name: &str,
+    text_idx: &[usize],
+    stop_words: Option<&HashSet<String>>,
+    batch: RecordBatch,
+    row_base: u64,
+) -> Result<Encoded, StageError> {
+    let texts = batch_texts(&batch, text_idx, &p.separator)?;
+    let mut present: Vec<usize> = Vec::with_capacity(texts.len());
+    let mut owned: Vec<String> = Vec::with_capacity(texts.len());
+    let mut null_rows = 0;
+    let mut stop_words_removed = 0;
+    for (r, text) in texts.into_iter().enumerate() {
+        match text {
+            Some(s) => {
+                let s = match stop_words {
+                    Some(w) => {
+                        let (s, n) = remove_stop_words(&s, w);
+                        stop_words_removed += n;
+                        s
+                    }
+                    None => s,
+                };
+                present.push(r);
+                owned.push(s);
+            }
+            None if p.nulls == Nulls::Fail => {
+                return Err(StageError::new(format!(
+                    "row {} of `{name}` has a null text",
+                    row_base + r as u64
+                ))
+                .hint(
+                    "drop such rows in a `normalize` stage (`drop_nulls`), or set `nulls: skip`",
+                ));
+            }
+            None => null_rows += 1,
+        }
+    }
+    let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let encoded: Vec<(Vec<u32>, Option<Vec<(u32, u32)>>)> = if plan.offsets {
+        tok.encode_batch_with_offsets(&refs, plan.library_specials)
+            .map_err(tok_err)?
+            .into_iter()
+            .map(|(ids, off)| (ids, Some(off)))
+            .collect()
+    } else {
+        tok.encode_batch(&refs, plan.library_specials)
+            .map_err(tok_err)?
+            .into_iter()
+            .map(|ids| (ids, None))
+            .collect()
+    };
+    Ok(Encoded {
+        batch,
+        present,
+        encoded,
+        null_rows,
+        stop_words_removed,
+    })
+}
+
+/// The writing end of one table: cuts encoded texts into sequences, counts them, writes the
+/// Parquet table and the `.bin`/`.idx` files.
+struct TableWriter<'a> {
+    plan: &'a Plan,
+    schema: SchemaRef,
+    keep_idx: Vec<usize>,
+    sink: ParquetSink,
+    bin: Option<BinWriter>,
+    stats: Stats,
+    /// With `pack`: tokens waiting for the next block.
+    carry: Vec<u32>,
+}
+
+impl TableWriter<'_> {
+    /// Cut, count and write one batch; returns the tokens written.
+    fn batch(&mut self, e: Encoded) -> Result<u64, StageError> {
+        let plan = self.plan;
+        let stats = &mut self.stats;
+        stats.counts.rows += e.batch.num_rows() as u64;
+        stats.counts.null_rows += e.null_rows;
+        stats.counts.stop_words_removed += e.stop_words_removed;
         let mut seqs: Vec<Sequence> = Vec::new();
-        let mut batch_tokens = 0u64;
-        for ((ids, offsets), &r) in encoded.into_iter().zip(&present) {
+        let mut tokens = 0u64;
+        for ((ids, offsets), &r) in e.encoded.into_iter().zip(&e.present) {
             let row = r as u64;
             if let Some((block, eos, _)) = plan.pack {
                 let (ids, dropped) = drop_special(plan, ids);
                 stats.counts.special_dropped += dropped;
+                let carry = &mut self.carry;
                 carry.extend_from_slice(&plan.prefix);
                 carry.extend_from_slice(&ids);
                 carry.extend_from_slice(&plan.suffix);
@@ -1586,11 +1710,11 @@ fn tokenize_table(
                     let rest = carry.split_off(block);
                     let s = Sequence {
                         len: block,
-                        ids: std::mem::replace(&mut carry, rest),
+                        ids: std::mem::replace(carry, rest),
                         offsets: None,
                         row,
                     };
-                    batch_tokens += s.len as u64;
+                    tokens += s.len as u64;
                     seqs.push(s);
                 }
                 continue;
@@ -1600,60 +1724,67 @@ fn tokenize_table(
                     stats.counts.short_dropped += 1;
                     continue;
                 }
-                batch_tokens += s.len as u64;
+                tokens += s.len as u64;
                 seqs.push(s);
             }
         }
-        for s in &seqs {
-            stats.sequence(s);
-            if let Some(b) = &mut bin {
+        self.write(&e.batch, &seqs)?;
+        Ok(tokens)
+    }
+
+    fn write(&mut self, batch: &RecordBatch, seqs: &[Sequence]) -> Result<(), StageError> {
+        for s in seqs {
+            self.stats.sequence(s);
+            if let Some(b) = &mut self.bin {
                 b.push(&s.ids[..s.len])?;
             }
         }
         if !seqs.is_empty() {
-            let out_batch = build_batch(&schema, &batch, &keep_idx, &seqs, plan)?;
-            sink.write(&out_batch)?;
+            let keep: &[usize] = if batch.num_columns() == 0 {
+                &[]
+            } else {
+                &self.keep_idx
+            };
+            let out_batch = build_batch(&self.schema, batch, keep, seqs, self.plan)?;
+            self.sink.write(&out_batch)?;
         }
-        row_base += batch.num_rows() as u64;
-        progress.add(batch.num_rows() as u64, batch_tokens);
+        Ok(())
     }
-    // The last, partial block of a packed table.
-    if let Some((block, _, remainder)) = plan.pack
-        && !carry.is_empty()
-    {
-        match remainder {
-            Remainder::Drop => stats.counts.truncated_tokens += carry.len() as u64,
-            Remainder::Keep | Remainder::Pad => {
-                let len = carry.len();
-                if remainder == Remainder::Pad
-                    && let Some(pad) = plan.pad
-                {
-                    carry.resize(block, pad);
+
+    /// The last, partial block of a packed table; close the files. Returns the statistics,
+    /// the rows written and whether `.bin` files were.
+    fn finish(mut self) -> Result<(Stats, u64, bool), StageError> {
+        if let Some((block, _, remainder)) = self.plan.pack
+            && !self.carry.is_empty()
+        {
+            let mut carry = std::mem::take(&mut self.carry);
+            match remainder {
+                Remainder::Drop => self.stats.counts.truncated_tokens += carry.len() as u64,
+                Remainder::Keep | Remainder::Pad => {
+                    let len = carry.len();
+                    if remainder == Remainder::Pad
+                        && let Some(pad) = self.plan.pad
+                    {
+                        carry.resize(block, pad);
+                    }
+                    let s = Sequence {
+                        ids: carry,
+                        offsets: None,
+                        row: 0,
+                        len,
+                    };
+                    let empty = RecordBatch::new_empty(Arc::new(Schema::empty()));
+                    self.write(&empty, &[s])?;
                 }
-                let s = Sequence {
-                    ids: carry,
-                    offsets: None,
-                    row: 0,
-                    len,
-                };
-                stats.sequence(&s);
-                if let Some(b) = &mut bin {
-                    b.push(&s.ids[..s.len])?;
-                }
-                let empty = RecordBatch::new_empty(Arc::new(Schema::empty()));
-                let out_batch = build_batch(&schema, &empty, &[], &[s], plan)?;
-                sink.write(&out_batch)?;
             }
         }
+        let rows = self.sink.finish()?;
+        let has_bin = self.bin.is_some();
+        if let Some(b) = self.bin {
+            b.finish()?;
+        }
+        Ok((self.stats, rows, has_bin))
     }
-    let rows = sink.finish()?;
-    out.files.push((name.clone(), Some(rows)));
-    if let Some(b) = bin {
-        b.finish()?;
-        out.files.push((format!("{stem}.bin"), None));
-        out.files.push((format!("{stem}.idx"), None));
-    }
-    Ok(stats)
 }
 
 fn offsets_type() -> DataType {

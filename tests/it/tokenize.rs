@@ -562,3 +562,34 @@ fn json_events_report_progress() {
         mldatabuild::report::Event::StageProgress { tokens: Some(t), .. } if *t > 0
     )));
 }
+
+#[test]
+fn many_batches_keep_their_order() {
+    let cx = TestContext::new();
+    let n = 20_000;
+    let mut data = String::new();
+    for i in 0..n {
+        let _ = writeln!(
+            data,
+            "{}",
+            serde_json::json!({"id": i, "text": format!("row number {i} of the table")})
+        );
+    }
+    cx.file("data.jsonl", data)
+        .file("tok/gpt2.json", std::fs::read(fixture("gpt2/tokenizer.json")).unwrap())
+        .spec("name: demo\nversion: 1.0.0\nsources:\n  raw: {uri: data.jsonl}\nstages:\n  clean: {kind: normalize, input: raw}\n  tokens: {kind: tokenize, input: clean, tokenizer: tok/gpt2.json}\n");
+    cx.run(&["build"]).success();
+    let rows = read_ids(&cx.path("out/demo/tokens/part-0.parquet"));
+    assert_eq!(rows.len(), n);
+    let tok =
+        mldatabuild::tokenizer::Tokenizer::from_file(&fixture("gpt2/tokenizer.json")).unwrap();
+    for (i, (id, ids)) in rows.iter().enumerate().step_by(997) {
+        assert_eq!(*id, Some(i as u64));
+        let text = format!("row number {i} of the table");
+        assert_eq!(
+            ids,
+            &tok.encode_batch(&[text.as_str()], true).unwrap()[0],
+            "row {i}"
+        );
+    }
+}
