@@ -1545,7 +1545,7 @@ fn tokenize_table(
                 }
             }
         });
-        let (wtx, wrx) = std::sync::mpsc::sync_channel::<Encoded>(2);
+        let (wtx, wrx) = std::sync::mpsc::sync_channel::<EncodedBatch>(2);
         let written = sc.spawn(move || {
             let mut w = writer;
             for e in wrx {
@@ -1593,7 +1593,7 @@ fn tokenize_table(
 }
 
 /// One encoded batch on its way to the writer, with the counts of the encoding side.
-struct Encoded {
+struct EncodedBatch {
     batch: RecordBatch,
     /// Rows of `batch` that had a text, in order; `encoded` holds their ids.
     present: Vec<usize>,
@@ -1616,7 +1616,7 @@ fn encode_batch(
     stop_words: Option<&HashSet<String>>,
     batch: RecordBatch,
     row_base: u64,
-) -> Result<Encoded, StageError> {
+) -> Result<EncodedBatch, StageError> {
     let texts = batch_texts(&batch, text_idx, &p.separator)?;
     let mut present: Vec<usize> = Vec::with_capacity(texts.len());
     let mut owned: Vec<String> = Vec::with_capacity(texts.len());
@@ -1662,7 +1662,7 @@ fn encode_batch(
             .map(|ids| (ids, None))
             .collect()
     };
-    Ok(Encoded {
+    Ok(EncodedBatch {
         batch,
         present,
         encoded,
@@ -1686,7 +1686,7 @@ struct TableWriter<'a> {
 
 impl TableWriter<'_> {
     /// Cut, count and write one batch; returns the tokens written.
-    fn batch(&mut self, e: Encoded) -> Result<u64, StageError> {
+    fn batch(&mut self, e: EncodedBatch) -> Result<u64, StageError> {
         let plan = self.plan;
         let stats = &mut self.stats;
         stats.counts.rows += e.batch.num_rows() as u64;
