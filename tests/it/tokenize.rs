@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use arrow::array::AsArray;
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{UInt32Type, UInt64Type};
 
 use crate::context::TestContext;
@@ -592,4 +592,59 @@ fn many_batches_keep_their_order() {
             "row {i}"
         );
     }
+}
+
+#[test]
+fn offsets_point_into_the_text() {
+    let cx = project("    tokenizer: tok/bert.json\n    offsets: true\n");
+    cx.run(&["build"]).success();
+    let f = std::fs::File::open(cx.path("out/demo/tokens/part-0.parquet")).unwrap();
+    let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let offsets = b.column_by_name("offsets").unwrap().as_list::<i32>();
+    // Row 0 is "Hello world": [CLS] hello world [SEP], in characters.
+    let first = offsets.value(0);
+    let pairs = first.as_fixed_size_list();
+    let got: Vec<(u32, u32)> = (0..pairs.len())
+        .map(|i| {
+            let p = pairs.value(i);
+            let p = p.as_primitive::<UInt32Type>();
+            (p.value(0), p.value(1))
+        })
+        .collect();
+    assert_eq!(got, vec![(0, 0), (0, 5), (6, 11), (0, 0)]);
+}
+
+#[test]
+fn ls_shows_the_history_of_a_tokenization() {
+    let cx = project("    tokenizer: tok/gpt2.json\n    max_length: 16\n");
+    cx.run(&["build"]).success();
+    let yaml = cx
+        .read("dataset.yaml")
+        .replace("max_length: 16", "max_length: 32");
+    cx.spec(&yaml);
+    cx.run(&["build"]).success();
+    let out = cx.run(&["ls", "--json"]);
+    out.success();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let tokens = v["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "tokens")
+        .unwrap();
+    let history = tokens["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{tokens}");
+    assert_eq!(history.iter().filter(|h| h["current"] == true).count(), 1);
+    let old = history.iter().find(|h| h["current"] == false).unwrap();
+    assert_eq!(old["params"]["max_length"], 16, "{old}");
+    cx.run(&["ls"])
+        .success()
+        .stdout_has("max_length=16")
+        .stdout_has("← current");
 }
