@@ -127,9 +127,11 @@ pub fn project_lock(settings: &Settings) -> Result<std::fs::File> {
     Ok(file)
 }
 
-/// Configure the global rayon pool once (stage-internal parallelism).
+/// Configure the global rayon pool once (stage-internal parallelism), and the tokenizer
+/// library's own encoding pool to the same size.
 pub fn init_threads(jobs: usize) {
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build_global();
+    crate::tokenizer::set_encode_threads(jobs);
 }

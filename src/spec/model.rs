@@ -275,6 +275,11 @@ stage_spec!(
         /// Add the tokenizer's special tokens (`[CLS] … [SEP]`) to each sequence (default true).
         #[serde(default = "crate::stages::tokenize::yes")]
         special_tokens: bool,
+        /// Encode special-token strings found in the text (`<|endoftext|>`, `[SEP]`) as plain
+        /// text rather than as the special tokens (default false, as the Python package does;
+        /// true keeps data from injecting control tokens).
+        #[serde(default)]
+        split_special_tokens: bool,
         /// Concatenate the texts of each table with an end-of-text token between them and cut
         /// the stream into blocks of `max_length` (language-model pre-training).
         #[serde(default)]

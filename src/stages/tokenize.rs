@@ -71,6 +71,8 @@ pub struct TokenizeParams {
     #[serde(default = "yes")]
     pub special_tokens: bool,
     #[serde(default)]
+    pub split_special_tokens: bool,
+    #[serde(default)]
     pub pack: bool,
     #[serde(default)]
     pub pack_remainder: Remainder,
@@ -665,9 +667,11 @@ fn special_template(tok: &Tokenizer) -> Result<(Vec<u32>, Vec<u32>), StageError>
     Ok((with[..at].to_vec(), with[at + core.len()..].to_vec()))
 }
 
-#[expect(clippy::needless_pass_by_value, reason = "used as `map_err(tok_err)`")]
 fn tok_err(e: crate::tokenizer::TokenizerError) -> StageError {
-    StageError::new(e.to_string())
+    StageError {
+        message: e.message,
+        hint: e.hint,
+    }
 }
 
 /// One output sequence: ids, optional offsets, the input row it came from.
@@ -1117,7 +1121,9 @@ fn run(p: &TokenizeParams, cx: &StageContext<'_>) -> Result<StageOutput, StageEr
     } else {
         return Err(StageError::new("no tokenizer"));
     };
-    let tok = Tokenizer::from_file(&tok_path).map_err(tok_err)?;
+    let tok = Tokenizer::from_file(&tok_path)
+        .map_err(tok_err)?
+        .with_special_tokens_as_text(p.split_special_tokens);
     let tok_bytes = std::fs::read(&tok_path)
         .map_err(|e| StageError::new(format!("cannot read `{}`: {e}", tok_path.display())))?;
     let tok_sha = crate::statcache::hex(&sha2::Digest::finalize(
@@ -2329,6 +2335,7 @@ mod tests {
             overflow: Overflow::Truncate,
             padding: Padding::None,
             special_tokens: true,
+            split_special_tokens: false,
             pack: false,
             pack_remainder: Remainder::Drop,
             eos_token: None,

@@ -818,9 +818,12 @@ fn train_errors() {
     let err = train(&opts(TrainKind::Bpe, 200), &texts).unwrap_err();
     assert_eq!(
         err.message,
-        "vocab_size 200 is too small for a BPE tokenizer: a byte-level BPE vocabulary starts with the 256 byte tokens and 1 special tokens"
+        "vocab_size 200 is too small for a BPE tokenizer: a byte-level BPE vocabulary starts with the 256 byte tokens and 1 special token"
     );
-    assert_eq!(err.hint.as_deref(), Some("raise vocab_size above 257"));
+    assert_eq!(
+        err.hint.as_deref(),
+        Some("raise vocab_size to at least 257")
+    );
     let err = train(&opts(TrainKind::WordPiece, 60), &texts).unwrap_err();
     assert!(
         err.message.starts_with(

@@ -207,8 +207,9 @@ fn check_vocab_size(opts: &TrainOptions, specials: &[String]) -> Result<(), Toke
     if (v as usize) < floor {
         let why = match opts.kind {
             TrainKind::Bpe => format!(
-                "a byte-level BPE vocabulary starts with the 256 byte tokens and {} special tokens",
-                specials.len()
+                "a byte-level BPE vocabulary starts with the 256 byte tokens and {} special token{}",
+                specials.len(),
+                if specials.len() == 1 { "" } else { "s" }
             ),
             _ => format!("{} special tokens leave no room for text", specials.len()),
         };
@@ -216,7 +217,7 @@ fn check_vocab_size(opts: &TrainOptions, specials: &[String]) -> Result<(), Toke
             "vocab_size {v} is too small for a {} tokenizer: {why}",
             opts.kind.name()
         ))
-        .hint(format!("raise vocab_size above {floor}")));
+        .hint(format!("raise vocab_size to at least {floor}")));
     }
     Ok(())
 }
@@ -229,7 +230,7 @@ fn too_small(opts: &TrainOptions, needed: usize, why: &str) -> TokenizerError {
         opts.kind.name()
     ))
     .hint(format!(
-        "raise vocab_size to more than {needed} (a few thousand is usual)"
+        "raise vocab_size to at least {needed} (a few thousand is usual)"
     ))
 }
 

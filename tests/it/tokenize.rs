@@ -303,15 +303,11 @@ fn packing_bin_files_and_statistics() {
 #[test]
 fn outputs_do_not_depend_on_the_thread_count() {
     let mut hashes = Vec::new();
-    for threads in ["1", "2"] {
+    for jobs in ["1", "2"] {
         let cx = project(
             "    tokenizer: tok/gpt2.json\n    max_length: 24\n    overflow: windows\n    stride: 3\n    bin: uint32\n",
         );
-        let out = cx
-            .command(&["build"])
-            .env("RAYON_NUM_THREADS", threads)
-            .output()
-            .unwrap();
+        let out = cx.command(&["build", "--jobs", jobs]).output().unwrap();
         assert!(out.status.success());
         let lock =
             mldatabuild::lockfile::Lock::parse(&cx.read("dataset.lock"), "dataset.lock").unwrap();
@@ -333,6 +329,11 @@ fn stop_words_min_length_and_dropped_specials() {
     assert!(t["stop_words_removed"].as_u64().unwrap() > 50, "{t}");
     assert!(t["short_dropped"].as_u64().unwrap() >= 2, "{t}");
     assert_eq!(t["special_dropped"].as_u64().unwrap(), 1, "{t}");
+    // With split_special_tokens, `<|endoftext|>` in the text is plain text.
+    let cx3 = project("    tokenizer: tok/gpt2.json\n    split_special_tokens: true\n");
+    cx3.run(&["build"]).success();
+    let rows = read_ids(&cx3.path("out/demo/tokens/part-0.parquet"));
+    assert!(rows.iter().all(|(_, ids)| !ids.contains(&50256)));
     let rows = read_ids(&cx.path("out/demo/tokens/part-0.parquet"));
     assert!(
         rows.iter()
