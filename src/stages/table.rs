@@ -694,6 +694,17 @@ fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// Writer properties for tables of token ids: no dictionary encoding (hashing every id of a
+/// large vocabulary costs as much CPU as encoding the text did) and zstd level 1.
+pub fn token_writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_dictionary_enabled(false)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by("mldatabuild".to_owned())
+        .build()
+}
+
 /// A Parquet file being written batch by batch.
 pub struct ParquetSink {
     writer: ArrowWriter<File>,
@@ -703,9 +714,18 @@ pub struct ParquetSink {
 
 impl ParquetSink {
     pub fn create(path: &Path, schema: &SchemaRef) -> Result<Self, StageError> {
+        Self::create_with(path, schema, writer_properties())
+    }
+
+    /// [`ParquetSink::create`] with other (still fixed) writer properties.
+    pub fn create_with(
+        path: &Path,
+        schema: &SchemaRef,
+        props: WriterProperties,
+    ) -> Result<Self, StageError> {
         let file = File::create(path)
             .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", path.display())))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
             .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", path.display())))?;
         Ok(ParquetSink {
             writer,

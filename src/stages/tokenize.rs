@@ -32,7 +32,8 @@ use super::table::{self, ParquetSink};
 use super::{AuxInput, InputFile, Progress, Stage, StageContext, StageError, StageOutput};
 use crate::tokenizer::{Tokenizer, TrainKind, TrainOptions};
 
-const VERSION: u32 = 1;
+/// 2: token tables without dictionary encoding, zstd level 1.
+const VERSION: u32 = 2;
 
 /// Bounds of the numeric parameters.
 pub const MAX_LENGTH_LIMIT: u32 = 1 << 20;
@@ -1520,7 +1521,7 @@ fn tokenize_table(
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| StageError::new(e.to_string()))?;
     }
-    let sink = ParquetSink::create(&path, &schema)?;
+    let sink = ParquetSink::create_with(&path, &schema, table::token_writer_properties())?;
     let stem = name.strip_suffix(".parquet").unwrap_or(name);
     let bin = match dtype {
         Some(d) => Some(BinWriter::create(out_dir, stem, d)?),
