@@ -95,6 +95,8 @@ struct NodeDone {
 struct Finished {
     node: usize,
     result: std::result::Result<(RunRecord, Option<String>), StageError>,
+    /// The outputs a failed stage still delivers (see [`StageError::partial`]), stored.
+    partial: Option<RunRecord>,
     seconds: f64,
     peak_rss_mb: u64,
 }
@@ -848,6 +850,8 @@ impl Executor<'_> {
                                     member: node.member.0,
                                     members: node.member.1,
                                 });
+                                let input_hash =
+                                    inputs.first().map(|(_, h)| h.clone()).unwrap_or_default();
                                 keys.insert(i, (key, inputs));
                                 // The first input is the stage's `input`; the others are
                                 // its auxiliary inputs (a tokenizer…), handed over apart.
@@ -882,6 +886,7 @@ impl Executor<'_> {
                                             input: &input,
                                             aux: &aux,
                                             input_is_source,
+                                            input_hash: &input_hash,
                                         },
                                         reporter,
                                         stop,
@@ -987,6 +992,13 @@ impl Executor<'_> {
                         statuses.insert(node.name.clone(), Status::Ran);
                     }
                     Err(e) => {
+                        if let Some(rec) = &fin.partial
+                            && let Err(m) = self.materialize(i, rec)
+                        {
+                            self.reporter.event(&Event::Warning {
+                                message: format!("{}: {}", node.name, m.message),
+                            });
+                        }
                         self.fail(&mut statuses, &node.name, &e);
                         if !req.keep_going {
                             halted = true;
@@ -1248,6 +1260,7 @@ struct StageInputs<'a> {
     input: &'a [InputFile],
     aux: &'a [Vec<InputFile>],
     input_is_source: bool,
+    input_hash: &'a str,
 }
 
 /// Run one stage in a fresh temporary folder; hash its outputs and move them into the store.
@@ -1271,6 +1284,7 @@ fn run_stage(
         });
     };
     let sampler = RssSampler::start();
+    let mut failure: Option<StageError> = None;
     let result = (|| -> std::result::Result<(RunRecord, Option<String>), StageError> {
         if stop.load(Ordering::Relaxed) {
             return Err(StageError::new("cancelled"));
@@ -1288,13 +1302,22 @@ fn run_stage(
             name,
             input: inputs.input,
             input_is_source: inputs.input_is_source,
+            input_hash: inputs.input_hash,
             out_dir: &out_dir,
             scratch_dir: &scratch_dir,
             aux: inputs.aux,
             progress: &progress,
         };
         let output = match catch_unwind(AssertUnwindSafe(|| stage.run(&cx))) {
-            Ok(r) => r?,
+            Ok(Ok(o)) => o,
+            Ok(Err(mut e)) => match e.partial.take() {
+                // Store what the failed stage delivered; the error is reported below.
+                Some(o) => {
+                    failure = Some(e);
+                    *o
+                }
+                None => return Err(e),
+            },
             Err(panic) => {
                 let msg = panic
                     .downcast_ref::<&str>()
@@ -1383,9 +1406,14 @@ fn run_stage(
         ))
     })();
     let peak = sampler.stop();
+    let (result, partial) = match (result, failure) {
+        (Ok((rec, _)), Some(e)) => (Err(e), Some(rec)),
+        (r, _) => (r, None),
+    };
     Finished {
         node,
         result,
+        partial,
         seconds: t.elapsed().as_secs_f64(),
         peak_rss_mb: peak,
     }

@@ -444,6 +444,15 @@ pub(super) enum Check {
     None,
 }
 
+/// Free bytes on the file system holding `path`; `MLDATA_TEST_FREE_BYTES` stands in for it
+/// (a test hook: a full disk cannot be made portably).
+pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    std::env::var("MLDATA_TEST_FREE_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .or_else(|| fs4::available_space(path).ok())
+}
+
 /// Refuse to start downloads that cannot fit: the bytes still to fetch (sizes the listing
 /// gives, minus partial files already there) against the cache file system's free space,
 /// with 1 % (at least 64 MB) to spare. `MLDATA_TEST_FREE_BYTES` stands in for the free space
@@ -461,11 +470,7 @@ fn check_free_space(cache: &Cache, jobs: &[Job]) -> Result<(), FetchError> {
                 Some(size.saturating_sub(have))
             })
             .sum();
-    let free = std::env::var("MLDATA_TEST_FREE_BYTES")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .or_else(|| fs4::available_space(&cache.root).ok());
-    let Some(free) = free else {
+    let Some(free) = free_bytes(&cache.root) else {
         return Ok(());
     };
     let spare = (needed / 100).max(64 * 1024 * 1024);

@@ -10,7 +10,9 @@ use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use super::error::{SourceFile, SpecError, did_you_mean};
-use super::model::{NormalizeSpec, Spec, SplitSpec, StageEntry, TokenizeSpec, ValidateSpec};
+use super::model::{
+    ExportSpec, NormalizeSpec, Spec, SplitSpec, StageEntry, TokenizeSpec, ValidateSpec,
+};
 use crate::stages::KINDS;
 
 /// Specs larger than this are refused before parsing.
@@ -154,6 +156,10 @@ pub fn deserialize_stages<'de, D: de::Deserializer<'de>>(
                     }
                     Some("tokenize") => {
                         let (c, p) = map.next_value::<TokenizeSpec>()?.into_parts();
+                        (c, serde_json::to_value(p))
+                    }
+                    Some("export") => {
+                        let (c, p) = map.next_value::<ExportSpec>()?.into_parts();
                         (c, serde_json::to_value(p))
                     }
                     _ => {

@@ -420,6 +420,29 @@ pub fn resolve(
         for &inp in &input_nodes {
             for combo in &combos {
                 let mut params = st.params.clone();
+                if st.common.kind.value == "export"
+                    && let Some(obj) = params.as_object_mut()
+                {
+                    // Exports write the dataset's name, version and description into their
+                    // metadata: they are parameters (hashed), defaulting to the spec's.
+                    let defaults = [
+                        ("name", name.as_str()),
+                        ("version", version.as_str()),
+                        (
+                            "dataset_description",
+                            spec.description.as_deref().unwrap_or(""),
+                        ),
+                    ];
+                    for (k, v) in defaults {
+                        if obj
+                            .get(k)
+                            .and_then(|x| x.as_str())
+                            .is_none_or(str::is_empty)
+                        {
+                            obj.insert(k.into(), v.into());
+                        }
+                    }
+                }
                 for (k, v) in combo {
                     if let Some(obj) = params.as_object_mut() {
                         obj.insert(k.clone(), v.clone());

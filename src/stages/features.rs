@@ -138,6 +138,15 @@ pub fn feature(dt: &DataType) -> Value {
     }
 }
 
+/// The Arrow/Parquet schema metadata key under which `datasets` keeps features.
+pub const METADATA_KEY: &str = "huggingface";
+
+/// The value of [`METADATA_KEY`] for these features: `{"info": {"features": …}}`, as
+/// `datasets` writes and reads it (ClassLabel names survive a round trip through Parquet).
+pub fn metadata_value(features: &Value) -> String {
+    json!({"info": {"features": features}}).to_string()
+}
+
 /// Features of a whole schema, with `ClassLabel` for the given columns (names resolved).
 pub fn features(schema: &Schema, class_labels: &BTreeMap<String, Vec<String>>) -> Value {
     Value::Object(

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod detect;
+pub mod export;
 pub mod features;
 pub mod filter;
 pub mod imagecheck;
@@ -21,10 +22,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Stage kinds available in this version.
-pub const KINDS: &[&str] = &["normalize", "validate", "split", "tokenize"];
+pub const KINDS: &[&str] = &["normalize", "validate", "split", "tokenize", "export"];
 
 /// Stage kinds that are designed but not yet built; named in the error for a clearer message.
-pub const PLANNED_KINDS: &[&str] = &["fetch", "export"];
+pub const PLANNED_KINDS: &[&str] = &["fetch"];
 
 /// One unit of work in the DAG.
 pub trait Stage: fmt::Debug + Send + Sync {
@@ -90,6 +91,8 @@ pub struct StageContext<'a> {
     pub input: &'a [InputFile],
     /// Whether the input is a source (raw files) or a stage (Parquet tables).
     pub input_is_source: bool,
+    /// The content hash of the input: its producer's `output_hash` in the lock.
+    pub input_hash: &'a str,
     /// An empty directory the stage writes its outputs into.
     pub out_dir: &'a Path,
     /// An empty directory for temporary files (extracted archives…); removed after the run.
@@ -118,7 +121,7 @@ impl StageContext<'_> {
 }
 
 /// What a stage produced.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct StageOutput {
     /// Files written, relative to `out_dir`, each with its row count when it is a table.
     pub files: Vec<(String, Option<u64>)>,
@@ -136,6 +139,9 @@ pub struct StageOutput {
 pub struct StageError {
     pub message: String,
     pub hint: Option<String>,
+    /// Outputs a failed stage still delivers (the formats of an export that succeeded while
+    /// another failed): placed in the dataset folder, never recorded in the lock or run cache.
+    pub partial: Option<Box<StageOutput>>,
 }
 
 impl StageError {
@@ -143,6 +149,7 @@ impl StageError {
         Self {
             message: message.into(),
             hint: None,
+            partial: None,
         }
     }
     #[must_use]
@@ -168,6 +175,7 @@ pub fn build(kind: &str, params: &serde_json::Value) -> Result<Box<dyn Stage>, S
         "split" => Ok(Box::new(split::Split::new(typed(params)?)?)),
         "validate" => Ok(Box::new(validate::Validate::new(typed(params)?)?)),
         "tokenize" => Ok(Box::new(tokenize::Tokenize::new(typed(params)?)?)),
+        "export" => Ok(Box::new(export::Export::new(typed(params)?)?)),
         other => Err(format!(
             "unknown stage kind `{other}` (kinds: {})",
             KINDS.join(", ")

@@ -20,7 +20,8 @@ use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 
 /// Bumped whenever the same inputs and parameters would give different bytes.
 /// 2: format detection by content, sampled type inference (dates, leading-zero ids as strings).
-const VERSION: u32 = 2;
+/// 3: the Hugging Face features in the Parquet footer (`huggingface` key).
+const VERSION: u32 = 3;
 
 /// Parameters of `normalize` (see docs/dataset-yaml.md).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -593,14 +594,8 @@ impl Normalize {
         summary.insert("rows".into(), pass.rows_out.into());
         summary.insert("rows_in".into(), pass.rows_in.into());
         summary.insert("rows_dropped".into(), (pass.rows_in - pass.rows_out).into());
-        let mut feats = features::features(&out_schema, &pass.label_names);
-        if let Some((kind, info)) = media {
-            if let Some(col) = feats.get_mut(kind.column()) {
-                *col = match kind {
-                    media::Kind::Image => serde_json::json!({"_type": "Image"}),
-                    media::Kind::Audio => serde_json::json!({"_type": "Audio"}),
-                };
-            }
+        let feats = self.output_features(&out_schema, &pass.label_names);
+        if let Some((_, info)) = media {
             summary.insert("media".into(), info.clone());
         }
         summary.insert("features".into(), feats);
@@ -776,17 +771,26 @@ impl Normalize {
                 Err(e) => return Err((i, e)),
             }
         }
-        if let Some(s) = sink {
-            s.finish().map_err(|e| (usize::MAX, e))?;
-        } else {
-            let sorted =
-                sort(&out_schema, &held, &self.params.sort_by).map_err(|e| (usize::MAX, e))?;
-            table::write_parquet(out, &out_schema, &sorted).map_err(|e| (usize::MAX, e))?;
-        }
         let names: BTreeMap<String, Vec<String>> = labels
             .iter()
             .map(|(k, m)| (picked[*k].1.name().clone(), m.names.clone()))
             .collect();
+        // The features travel with the data, in the footer where `datasets` looks for them.
+        let footer = features::metadata_value(&self.output_features(&out_schema, &names));
+        let mut sink = if let Some(s) = sink {
+            s
+        } else {
+            let sorted =
+                sort(&out_schema, &held, &self.params.sort_by).map_err(|e| (usize::MAX, e))?;
+            let mut s =
+                table::ParquetSink::create(out, &out_schema).map_err(|e| (usize::MAX, e))?;
+            for b in &sorted {
+                s.write(b).map_err(|e| (usize::MAX, e))?;
+            }
+            s
+        };
+        sink.footer(features::METADATA_KEY, &footer);
+        sink.finish().map_err(|e| (usize::MAX, e))?;
         Ok((
             Pass {
                 label_names: names,
@@ -794,6 +798,30 @@ impl Normalize {
             },
             out_schema,
         ))
+    }
+
+    /// The Hugging Face features of the output: ClassLabel names, and the Image/Audio
+    /// column of a media folder.
+    fn output_features(
+        &self,
+        schema: &arrow::datatypes::Schema,
+        names: &BTreeMap<String, Vec<String>>,
+    ) -> serde_json::Value {
+        let mut feats = features::features(schema, names);
+        let kind = match self.params.format {
+            InputFormat::Imagefolder => Some(media::Kind::Image),
+            InputFormat::Audiofolder => Some(media::Kind::Audio),
+            _ => None,
+        };
+        if let Some(kind) = kind
+            && let Some(col) = feats.get_mut(kind.column())
+        {
+            *col = match kind {
+                media::Kind::Image => serde_json::json!({"_type": "Image"}),
+                media::Kind::Audio => serde_json::json!({"_type": "Audio"}),
+            };
+        }
+        feats
     }
 
     /// Class names per `class_labels` column (by position in `picked`); `auto` reads the

@@ -22,7 +22,8 @@ use super::rows::{column_index, row_hashes, seeded_hash, value_strings};
 use super::table;
 use super::{Stage, StageContext, StageError, StageOutput};
 
-const VERSION: u32 = 2;
+/// 3: the input's Hugging Face features (`huggingface` footer key) kept in the splits.
+const VERSION: u32 = 3;
 
 /// At most this many splits (a split is one byte per row in memory).
 const MAX_SPLITS: usize = 255;

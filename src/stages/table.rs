@@ -589,7 +589,19 @@ pub fn merge_schemas(schemas: &[(String, Schema)]) -> (Schema, Vec<String>) {
             }
         }
     }
-    (Schema::new(fields), warnings)
+    // The Hugging Face features (ClassLabel names…) travel with the tables when every file
+    // agrees on them.
+    let key = super::features::METADATA_KEY;
+    let first = schemas.first().and_then(|(_, s)| s.metadata().get(key));
+    let mut metadata = std::collections::HashMap::new();
+    if let Some(v) = first
+        && schemas
+            .iter()
+            .all(|(_, s)| s.metadata().get(key) == Some(v))
+    {
+        metadata.insert(key.to_owned(), v.clone());
+    }
+    (Schema::new_with_metadata(fields, metadata), warnings)
 }
 
 /// Every Parquet file of a stage input, as one schema and its batches (in memory).
@@ -739,6 +751,15 @@ impl ParquetSink {
         self.writer
             .write(batch)
             .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", self.path.display())))
+    }
+
+    /// Add a key to the file's footer metadata (written at `finish`).
+    pub fn footer(&mut self, key: &str, value: &str) {
+        self.writer
+            .append_key_value_metadata(parquet::file::metadata::KeyValue::new(
+                key.to_owned(),
+                value.to_owned(),
+            ));
     }
 
     pub fn finish(self) -> Result<u64, StageError> {

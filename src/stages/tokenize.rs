@@ -672,6 +672,7 @@ fn tok_err(e: crate::tokenizer::TokenizerError) -> StageError {
     StageError {
         message: e.message,
         hint: e.hint,
+        partial: None,
     }
 }
 

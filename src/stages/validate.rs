@@ -23,7 +23,8 @@ use super::rows::{column_index, preview, row_hashes, shorten_list, value_strings
 use super::table::{self, ParquetInputs};
 use super::{Stage, StageContext, StageError, StageOutput};
 
-const VERSION: u32 = 1;
+/// 2: the input's Hugging Face features (`huggingface` footer key) kept in the outputs.
+const VERSION: u32 = 2;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

@@ -1,0 +1,221 @@
+//! The `template` format: each row rendered through a minijinja template (the chat format
+//! `{"messages": [...]}` for fine-tuning, prompt/completion pairs, plain text). With the
+//! `jsonl` target every rendering must be one valid JSON document; it is written on one line.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::record_batch::RecordBatch;
+use minijinja::{Environment, UndefinedBehavior};
+
+use super::options::{TemplateOptions, TemplateTarget};
+use super::text::encode_rows;
+use super::writer::{
+    Artifact, ExportContext, FormatResult, FormatWriter, SplitInfo, check_rows, file_err, rel,
+};
+use crate::stages::StageError;
+
+const NAME: &str = "template";
+
+/// Where a template error is: `line L, column C` in the template.
+fn locate(source: &str, e: &minijinja::Error) -> String {
+    let line = e.line();
+    let col = e.range().map(|r| {
+        let start = r.start.min(source.len());
+        let before = &source[..start];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        before[line_start..].chars().count() + 1
+    });
+    match (line, col) {
+        (Some(l), Some(c)) => format!("line {l}, column {c}"),
+        (Some(l), None) => format!("line {l}"),
+        _ => "the template".to_owned(),
+    }
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    let mut s = e.kind().to_string();
+    if let Some(d) = e.detail() {
+        s.push_str(": ");
+        s.push_str(d);
+    }
+    s
+}
+
+/// Compile `source` with the settings exports use: strict undefined values (a misspelt
+/// column is an error, not an empty string), no HTML escaping.
+pub fn compile(source: &str, origin: &str) -> Result<Environment<'static>, StageError> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.add_template_owned(NAME, source.to_owned())
+        .map_err(|e| {
+            StageError::new(format!(
+            "template error in {origin} at {}: {}",
+            locate(source, &e),
+            describe(&e)
+        ))
+        .hint("minijinja syntax: `{{ column }}`, `{{ column | tojson }}`, `{% if … %}…{% endif %}`")
+        })?;
+    Ok(env)
+}
+
+pub struct TemplateWriter {
+    cx: ExportContext,
+    env: Environment<'static>,
+    source: String,
+    origin: String,
+    target: TemplateTarget,
+    dir: PathBuf,
+    current: Option<(SplitInfo, PathBuf, BufWriter<File>, u64)>,
+    written: Vec<(SplitInfo, PathBuf)>,
+    rows_buf: Vec<u8>,
+}
+
+/// `source`: the template text (from the spec, or the `path` file's content).
+pub fn create(
+    cx: &ExportContext,
+    o: &TemplateOptions,
+    file: Option<&Path>,
+) -> Result<Box<dyn FormatWriter>, StageError> {
+    let (source, origin) = match (&o.source, file) {
+        (Some(s), _) => (s.clone(), "`template.source`".to_owned()),
+        (None, Some(p)) => (
+            std::fs::read_to_string(p).map_err(|e| file_err(p, e))?,
+            format!("`{}`", o.path.as_deref().unwrap_or("template")),
+        ),
+        (None, None) => {
+            return Err(StageError::new("the template file is missing")
+                .hint("set `template.source` or `template.path`"));
+        }
+    };
+    let env = compile(&source, &origin)?;
+    Ok(Box::new(TemplateWriter {
+        dir: cx.format_dir("template")?,
+        cx: cx.clone(),
+        env,
+        source,
+        origin,
+        target: o.target,
+        current: None,
+        written: Vec::new(),
+        rows_buf: Vec::new(),
+    }))
+}
+
+impl TemplateWriter {
+    fn ext(&self) -> &'static str {
+        match self.target {
+            TemplateTarget::Jsonl => "jsonl",
+            TemplateTarget::Text => "txt",
+        }
+    }
+}
+
+impl FormatWriter for TemplateWriter {
+    fn begin_split(&mut self, split: &SplitInfo) -> Result<(), StageError> {
+        let path = self.dir.join(format!("{}.{}", split.name, self.ext()));
+        let f = File::create(&path).map_err(|e| file_err(&path, e))?;
+        self.current = Some((split.clone(), path, BufWriter::with_capacity(1 << 20, f), 0));
+        Ok(())
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), StageError> {
+        let Some((split, path, w, n)) = &mut self.current else {
+            return Err(StageError::new("internal error: batch outside a split"));
+        };
+        let tmpl = self
+            .env
+            .get_template(NAME)
+            .map_err(|e| StageError::new(format!("internal error: {e}")))?;
+        // Rows as JSON objects (the same values the JSON formats write: ISO dates, base64
+        // binary), then as template contexts.
+        self.rows_buf.clear();
+        encode_rows(batch, &mut self.rows_buf, b"\n")?;
+        for line in self
+            .rows_buf
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            let row: serde_json::Value = serde_json::from_slice(line)
+                .map_err(|e| StageError::new(format!("internal error: {e}")))?;
+            let ctx = minijinja::Value::from_serialize(&row);
+            let out = tmpl.render(ctx).map_err(|e| {
+                StageError::new(format!(
+                    "template error in {} at {}: {} (row {} of split `{}`)",
+                    self.origin,
+                    locate(&self.source, &e),
+                    describe(&e),
+                    *n,
+                    split.name
+                ))
+                .hint("the row's columns are the template's variables; `| default(\"\")` handles nulls")
+            })?;
+            match self.target {
+                TemplateTarget::Jsonl => {
+                    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&out) {
+                        let shown: String = out.chars().take(200).collect();
+                        return Err(StageError::new(format!(
+                            "row {} of split `{}`: the template rendered invalid JSON ({e}): {shown}",
+                            *n, split.name
+                        ))
+                        .hint("use `| tojson` for values inside JSON (it quotes and escapes them), or `target: text`"));
+                    }
+                    // In valid JSON, line breaks can only be whitespace between tokens.
+                    let one_line: String =
+                        out.chars().filter(|&c| c != '\n' && c != '\r').collect();
+                    w.write_all(one_line.trim().as_bytes())
+                        .map_err(|e| file_err(path, e))?;
+                }
+                TemplateTarget::Text => {
+                    w.write_all(out.as_bytes()).map_err(|e| file_err(path, e))?;
+                }
+            }
+            w.write_all(b"\n").map_err(|e| file_err(path, e))?;
+            *n += 1;
+        }
+        Ok(())
+    }
+
+    fn end_split(&mut self) -> Result<(), StageError> {
+        if let Some((split, path, mut w, n)) = self.current.take() {
+            w.flush().map_err(|e| file_err(&path, e))?;
+            check_rows(&path, split.rows, n)?;
+            self.written.push((split, path));
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<FormatResult, StageError> {
+        let mut res = FormatResult::default();
+        for (split, path) in &self.written {
+            if self.target == TemplateTarget::Jsonl {
+                let text = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
+                let mut lines = 0u64;
+                for (i, l) in text.lines().enumerate() {
+                    serde_json::from_str::<serde::de::IgnoredAny>(l).map_err(|e| {
+                        file_err(path, format!("line {} is not valid JSON: {e}", i + 1))
+                    })?;
+                    lines += 1;
+                }
+                check_rows(path, split.rows, lines)?;
+            }
+            res.artifacts.push(Artifact {
+                path: rel(&self.cx, path),
+                rows: Some(split.rows),
+                split: Some(split.name.clone()),
+            });
+        }
+        if self.target == TemplateTarget::Jsonl {
+            let first = self.written.first().map_or_else(
+                || "template/train.jsonl".to_owned(),
+                |(_, p)| rel(&self.cx, p),
+            );
+            res.snippet = Some(format!(
+                "from datasets import load_dataset\nds = load_dataset(\"json\", data_files=\"{first}\")"
+            ));
+        }
+        Ok(res)
+    }
+}
