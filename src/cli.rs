@@ -71,6 +71,8 @@ pub enum Command {
     Validate(ValidateCmdArgs),
     /// Split a data file or folder without a spec: ratios, stratified, by key or group.
     Split(SplitCmdArgs),
+    /// Export a data file or folder without a spec: Parquet, JSON Lines, CSV, Hub layouts…
+    Export(ExportCmdArgs),
     /// The download cache of remote sources: list, size, evict, clear.
     Cache(CacheArgs),
     /// Credentials for the Hugging Face Hub, Kaggle and OpenML.
@@ -289,6 +291,27 @@ pub enum AuthCommand {
         #[arg(value_parser = ["hf", "kaggle", "openml"])]
         service: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ExportCmdArgs {
+    /// The data: a file (CSV, JSON Lines, Parquet…) or a folder of them. Parquet files keep
+    /// their file names as split names (`train.parquet`, `test.parquet`).
+    pub path: PathBuf,
+    /// The formats, comma-separated: parquet, jsonl, json, csv, hf, hf-disk, tfrecord,
+    /// webdataset, pytorch, croissant.
+    #[arg(long, value_delimiter = ',', required = true, value_name = "FORMATS")]
+    pub format: Vec<String>,
+    /// Parquet compression: none, snappy, gzip, zstd.
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<String>,
+    /// Where the generated spec, lockfile and exported files go [default: ./<name>-export].
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Export into a folder that already holds files this command did not write (a
+    /// dataset.yaml there is replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

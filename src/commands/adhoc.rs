@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{BuildArgs, SplitCmdArgs, ValidateCmdArgs};
+use crate::cli::{BuildArgs, ExportCmdArgs, SplitCmdArgs, ValidateCmdArgs};
 use crate::error::{Error, Result};
 use crate::settings::Settings;
 
@@ -222,5 +222,97 @@ pub(crate) fn split(settings: &Settings, args: &SplitCmdArgs) -> Result<u8> {
     let s = prepare(settings, &dir, &spec, args.force)?;
     let (code, _) = super::build::build_outcome(&s, &build_args(None))?;
     eprintln!("Splits: {}", dir.join("dataset/splits").display());
+    Ok(code)
+}
+
+/// Whether `p` is a Parquet file, or a folder whose data files are all Parquet (split
+/// tables): then the export reads it directly, one split per file.
+fn is_parquet_tables(p: &Path) -> bool {
+    let is_pq = |f: &Path| f.extension().is_some_and(|e| e == "parquet");
+    if p.is_file() {
+        return is_pq(p);
+    }
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(p)
+        .into_iter()
+        .filter_map(std::result::Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .filter(|f| {
+            !f.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    !files.is_empty() && files.iter().all(|f| is_pq(f))
+}
+
+pub(crate) fn export(settings: &Settings, args: &ExportCmdArgs) -> Result<u8> {
+    use crate::stages::export::options::FormatName;
+    let mut formats = Vec::new();
+    for f in &args.format {
+        let f = f.trim();
+        let Some(name) = FormatName::parse(f) else {
+            let mut err = Error::user(format!("unknown export format `{f}`"));
+            let all = FormatName::ALL.iter().map(|x| x.as_str());
+            err = match crate::spec::error::did_you_mean(f, all) {
+                Some(h) => err.hint(format!("{h} (formats: {})", FormatName::names())),
+                None => err.hint(format!("the formats are: {}", FormatName::names())),
+            };
+            return Err(err);
+        };
+        if name == FormatName::Template {
+            return Err(Error::user("`--format template` needs a template")
+                .hint("write a dataset.yaml with an `export` stage and a `template:` block (docs/dataset-yaml.md)"));
+        }
+        if !formats.contains(&name) {
+            formats.push(name);
+        }
+    }
+    if let Some(c) = &args.compression
+        && !["none", "snappy", "gzip", "zstd"].contains(&c.as_str())
+    {
+        return Err(Error::user(format!("unknown compression `{c}`"))
+            .hint("--compression takes none, snappy, gzip or zstd"));
+    }
+    let input = input_path(settings, &args.path)?;
+    let dir = args.output.as_ref().map_or_else(
+        || default_output(settings, &input, "export"),
+        |o| settings.cwd.join(o),
+    );
+    // An existing folder with files of its own is not ours to write into.
+    let ours = std::fs::read_to_string(dir.join("dataset.yaml"))
+        .is_ok_and(|s| s.starts_with(GENERATED));
+    let occupied = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some());
+    if occupied && !ours && !args.force {
+        return Err(Error::user(format!(
+            "the output folder `{}` already exists and holds other files",
+            dir.display()
+        ))
+        .hint("choose another `--output` folder, or pass `--force` to export into it"));
+    }
+    let direct = is_parquet_tables(&input);
+    let names: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
+    let mut spec = format!(
+        "{GENERATED} export`; `mldatabuild -C {} build` repeats it.\nname: {}\nversion: 0.1.0\noutput: dataset\nsources:\n  raw: {{uri: {}}}\nstages:\n",
+        q(&dir.display().to_string()),
+        dataset_name(&input),
+        q(&input.display().to_string()),
+    );
+    let from = if direct {
+        "raw"
+    } else {
+        spec.push_str("  table: {kind: normalize, input: raw}\n");
+        "table"
+    };
+    let _ = writeln!(
+        spec,
+        "  export:\n    kind: export\n    input: {from}\n    output: export\n    formats: [{}]",
+        names.join(", ")
+    );
+    if let Some(c) = &args.compression {
+        let _ = writeln!(spec, "    parquet: {{compression: {c}}}");
+    }
+    let s = prepare(settings, &dir, &spec, args.force)?;
+    let (code, _) = super::build::build_outcome(&s, &build_args(None))?;
+    eprintln!("Exported to: {}", dir.join("dataset/export").display());
     Ok(code)
 }

@@ -47,6 +47,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Dag(a) => dag::dag(&settings, &a),
         Command::Validate(a) => adhoc::validate(&settings, &a),
         Command::Split(a) => adhoc::split(&settings, &a),
+        Command::Export(a) => adhoc::export(&settings, &a),
         Command::Cache(a) => cache::cache(&settings, &a),
         Command::Auth(a) => auth::auth(&settings, &a),
         Command::Doctor => Ok(doctor::doctor(&settings)),

@@ -210,6 +210,18 @@ pub fn map_yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> SpecError {
             });
             err
         }
+        E::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let mut err = SpecError::new(format!("unknown value `{variant}`"))
+                .at(file, loc, "not one of the accepted values");
+            let values = format!("expected one of: {}", expected.join(", "));
+            err = err.help(match did_you_mean(variant, expected.iter().copied()) {
+                Some(h) => format!("{h} ({values})"),
+                None => values,
+            });
+            err
+        }
         E::SerdeMissingField { field, .. } => SpecError::new(format!("missing key `{field}`"))
             .at(file, loc, format!("this mapping needs `{field}`"))
             .help(format!(

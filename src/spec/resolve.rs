@@ -453,7 +453,11 @@ pub fn resolve(
                         Some(m) if !combo.is_empty() => (m.referenced, "in this matrix"),
                         _ => (st.name.referenced, "in this stage"),
                     };
-                    SpecError::new(format!("stage `{}`: {e}", st.name.value)).at(file, loc, label)
+                    // Bound checks carry their hint after ` | hint: `.
+                    let (msg, hint) = e.split_once(" | hint: ").unwrap_or((e.as_str(), ""));
+                    let err = SpecError::new(format!("stage `{}`: {msg}", st.name.value))
+                        .at(file, loc, label);
+                    if hint.is_empty() { err } else { err.help(hint) }
                 })?;
                 // Members inherit the matrix values of the input member they read.
                 let mut combination = nodes[inp].combination.clone();

@@ -223,11 +223,13 @@ impl Stage for Export {
     }
 
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError> {
-        if cx.input_is_source {
-            return Err(
-                StageError::new("`export` reads tables, and its input is a raw source")
-                    .hint("put a `normalize` (and usually a `split`) stage before it"),
-            );
+        // A source of Parquet files (split tables made elsewhere) is read as it is.
+        let all_parquet = cx.input.iter().all(|f| f.name.ends_with(".parquet"));
+        if cx.input_is_source && !all_parquet {
+            return Err(StageError::new(
+                "`export` reads tables, and its input is a raw source with files that are not Parquet",
+            )
+            .hint("put a `normalize` (and usually a `split`) stage before it"));
         }
         run(&self.params, cx)
     }
