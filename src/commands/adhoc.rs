@@ -279,8 +279,8 @@ pub(crate) fn export(settings: &Settings, args: &ExportCmdArgs) -> Result<u8> {
         |o| settings.cwd.join(o),
     );
     // An existing folder with files of its own is not ours to write into.
-    let ours = std::fs::read_to_string(dir.join("dataset.yaml"))
-        .is_ok_and(|s| s.starts_with(GENERATED));
+    let ours =
+        std::fs::read_to_string(dir.join("dataset.yaml")).is_ok_and(|s| s.starts_with(GENERATED));
     let occupied = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some());
     if occupied && !ours && !args.force {
         return Err(Error::user(format!(

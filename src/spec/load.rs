@@ -213,8 +213,11 @@ pub fn map_yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> SpecError {
         E::SerdeUnknownVariant {
             variant, expected, ..
         } => {
-            let mut err = SpecError::new(format!("unknown value `{variant}`"))
-                .at(file, loc, "not one of the accepted values");
+            let mut err = SpecError::new(format!("unknown value `{variant}`")).at(
+                file,
+                loc,
+                "not one of the accepted values",
+            );
             let values = format!("expected one of: {}", expected.join(", "));
             err = err.help(match did_you_mean(variant, expected.iter().copied()) {
                 Some(h) => format!("{h} ({values})"),

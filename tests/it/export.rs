@@ -133,3 +133,227 @@ fn parquet_jsonl_json_csv_in_one_pass_read_back_by_python() {
     );
     assert!(lock.contains("compression_ratio"), "{lock}");
 }
+
+#[test]
+fn template_chat_format_gzip_jsonl_and_binary_skip() {
+    let cx = TestContext::new();
+    cx.file("data.csv", data(20)).spec(&spec(
+        "    formats: [template, jsonl, json]\n    jsonl: {compression: gzip, columns: [text, label], rename: {text: prompt}}\n    json: {pretty: true}\n    template:\n      source: '{\"messages\": [{\"role\": \"user\", \"content\": {{ text | tojson }}},\n        {\"role\": \"assistant\", \"content\": \"{{ [\"neg\", \"pos\"][label] }}\"}]}'\n",
+    ));
+    cx.run(&["build"]).success();
+    let root = cx.path("out/demo/artifacts/release");
+    let code = r#"
+import json, sys, gzip
+root = sys.argv[1]
+chat = [json.loads(l) for l in open(f"{root}/template/train.jsonl", encoding="utf-8")]
+raw = open(f"{root}/template/train.jsonl", encoding="utf-8").read()
+gz = [json.loads(l) for l in gzip.open(f"{root}/jsonl/train.jsonl.gz", "rt", encoding="utf-8")]
+pretty = open(f"{root}/json/train.json", encoding="utf-8").read()
+print(json.dumps({"chat": chat, "lines": raw.count("\n"), "gz": gz, "pretty": pretty, "json": json.loads(pretty)}))
+"#;
+    let v = python_json(cx.root(), code, &[root.to_str().unwrap()]);
+    let chat = v["chat"].as_array().unwrap();
+    assert_eq!(chat.len(), 16);
+    // One rendering per line, even though the template spans two.
+    assert_eq!(v["lines"], 16);
+    let first = &chat[0]["messages"];
+    assert_eq!(first[0]["role"], "user");
+    assert!(first[0]["content"].as_str().unwrap().starts_with("row "));
+    assert!(["neg", "pos"].contains(&first[1]["content"].as_str().unwrap()));
+    // Field selection and renaming, in the given order.
+    let gz = v["gz"].as_array().unwrap();
+    assert_eq!(gz.len(), 16);
+    let keys: Vec<&String> = gz[0].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["label", "prompt"]);
+    assert_eq!(gz[0]["prompt"], first[0]["content"]);
+    // Pretty JSON keeps the columns' order and is the same data.
+    let pretty = v["pretty"].as_str().unwrap();
+    assert!(pretty.starts_with("[\n  {\n    \"id\": "), "{pretty}");
+    assert_eq!(v["json"].as_array().unwrap().len(), 16);
+}
+
+#[test]
+fn one_failing_format_does_not_stop_the_others() {
+    let cx = TestContext::new();
+    // The template names a column that does not exist: rendering fails on the first row.
+    cx.file("data.csv", data(20)).spec(&spec(
+        "    formats: [parquet, template, csv]\n    template: {source: '{\"t\": {{ txt | tojson }}}'}\n",
+    ));
+    let out = cx.run(&["build"]);
+    out.code(1)
+        .stderr_has("1 of 3 formats failed")
+        .stderr_has("template: `template.source` uses `txt`, which is not a column of the table")
+        .stderr_has("did you mean `text`?")
+        .stderr_has("the other formats (parquet, csv) were written and read back");
+    // The others are delivered; the failed format leaves nothing; the stage is not recorded.
+    assert!(cx.exists("out/demo/artifacts/release/parquet/train.parquet"));
+    assert!(cx.exists("out/demo/artifacts/release/csv/test.csv"));
+    assert!(!cx.exists("out/demo/artifacts/release/template"));
+    let lock = cx.read("dataset.lock");
+    assert!(lock.contains("  splits:"), "{lock}");
+    assert!(!lock.contains("kind: export"), "{lock}");
+    // Fixing the template completes the stage.
+    cx.spec(&spec(
+        "    formats: [parquet, template, csv]\n    template: {source: '{\"t\": {{ text | tojson }}}'}\n",
+    ));
+    cx.run(&["build"]).success();
+    assert!(cx.read("dataset.lock").contains("kind: export"));
+    assert!(cx.exists("out/demo/artifacts/release/template/train.jsonl"));
+}
+
+#[test]
+fn bad_export_specs_are_refused_before_anything_is_written() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "    formats: [parquet, xml]\n",
+            &[
+                "unknown value `xml`",
+                "expected one of: parquet, jsonl, json, csv, template",
+            ],
+        ),
+        (
+            "    formats: [jsonl, jsonl]\n",
+            &["format `jsonl` is listed twice"],
+        ),
+        (
+            "    formats: [template]\n    template: {source: '{\"a\": {{ text | tojson }'}\n",
+            &[
+                "template error in `template.source` at line 1, column 24: syntax error",
+                "minijinja syntax",
+            ],
+        ),
+        (
+            "    formats: [template]\n",
+            &["format `template` needs a `template:` block"],
+        ),
+        (
+            "    formats: [parquet]\n    parquet: {row_group_size: 0}\n",
+            &["`parquet.row_group_size` must be between 1 and 10000000: got 0"],
+        ),
+        (
+            "    formats: [parquet]\n    parquet: {compression: snappy, level: 3}\n",
+            &["`parquet.level` does not apply to snappy"],
+        ),
+        (
+            "    formats: [csv]\n    csv: {delimiter: '::'}\n",
+            &["`csv.delimiter` must be one ASCII character"],
+        ),
+        ("    formats: []\n", &["`formats` is empty"]),
+    ];
+    for (stage, needles) in cases {
+        let cx = TestContext::new();
+        cx.file("data.csv", data(10)).spec(&spec(stage));
+        let out = cx.run(&["build"]);
+        out.code(2);
+        for n in *needles {
+            out.stderr_has(n);
+        }
+        assert!(!cx.exists("dataset.lock"), "{stage}");
+        assert!(!cx.exists("out"), "{stage}");
+    }
+}
+
+#[test]
+fn unknown_columns_and_unholdable_values_name_the_problem() {
+    let cx = TestContext::new();
+    cx.file("data.csv", data(10)).spec(&spec(
+        "    formats: [jsonl]\n    jsonl: {columns: [text, lable]}\n",
+    ));
+    cx.run(&["build"])
+        .code(1)
+        .stderr_has("jsonl.columns: no column `lable` in the table")
+        .stderr_has("did you mean `label`?");
+    assert!(!cx.exists("out/demo/artifacts"));
+    // `quote: never` cannot write a value holding the delimiter.
+    cx.spec(&spec("    formats: [csv]\n    csv: {quote: never}\n"));
+    cx.run(&["build"])
+        .code(1)
+        .stderr_has("column `text` holds a value with a delimiter, quote or line break")
+        .stderr_has("quote: necessary");
+    assert!(!cx.exists("out/demo/artifacts"));
+}
+
+#[test]
+fn a_full_disk_is_refused_before_writing() {
+    let cx = TestContext::new();
+    cx.file("data.csv", data(10))
+        .spec(&spec("    formats: [parquet, jsonl]\n"));
+    let out = cx
+        .command(&["build"])
+        .env("MLDATA_TEST_FREE_BYTES", "1000")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not enough free disk space for the export"),
+        "{err}"
+    );
+    assert!(!cx.exists("out/demo/artifacts"));
+    assert!(!cx.read("dataset.lock").contains("kind: export"));
+}
+
+#[test]
+fn exports_are_byte_identical_whatever_the_thread_count() {
+    let build = |jobs: &str| {
+        let cx = TestContext::new();
+        cx.file("data.csv", data(300)).spec(&spec(
+            "    formats: [parquet, jsonl, json, csv]\n    parquet: {row_group_size: 50}\n",
+        ));
+        cx.run(&["build", "--jobs", jobs]).success();
+        let mut files = std::collections::BTreeMap::new();
+        for e in walkdir::WalkDir::new(cx.path("out/demo/artifacts")) {
+            let e = e.unwrap();
+            if e.file_type().is_file() {
+                files.insert(
+                    e.path().strip_prefix(cx.root()).unwrap().to_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                );
+            }
+        }
+        files
+    };
+    let (a, b) = (build("1"), build("2"));
+    assert_eq!(a.len(), 8);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn standalone_export_command() {
+    let cx = TestContext::new();
+    cx.file("data.csv", data(12));
+    cx.run(&["export", "data.csv", "--format", "parquet,jsonl,csv"])
+        .success()
+        .stderr_has("Exported to: [ROOT]/data-export/dataset/export");
+    let jsonl = cx.read("data-export/dataset/export/jsonl/train.jsonl");
+    assert_eq!(jsonl.lines().count(), 12);
+    assert!(cx.exists("data-export/dataset/export/csv/train.csv"));
+    // A folder of split tables keeps its splits.
+    cx.run(&[
+        "export",
+        "data-export/dataset/export/parquet",
+        "--format",
+        "csv",
+        "-o",
+        "again",
+    ])
+    .success();
+    assert_eq!(
+        cx.read("again/dataset/export/csv/train.csv")
+            .lines()
+            .count(),
+        13
+    );
+    // Bad input: an unknown format lists the supported ones; an occupied folder needs --force.
+    cx.run(&["export", "data.csv", "--format", "parquet,jsonlines"])
+        .code(2)
+        .stderr_has("unknown export format `jsonlines`")
+        .stderr_has("parquet, jsonl, json, csv");
+    cx.file("mine/notes.txt", "keep me");
+    cx.run(&["export", "data.csv", "--format", "jsonl", "-o", "mine"])
+        .code(2)
+        .stderr_has("already exists and holds other files")
+        .stderr_has("--force");
+    assert!(!cx.exists("mine/dataset.yaml"));
+    assert_eq!(cx.read("mine/notes.txt"), "keep me");
+}

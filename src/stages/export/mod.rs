@@ -656,7 +656,12 @@ fn finish(
             s
         })
         .collect();
-    let ok: Vec<&str> = formats.keys().map(String::as_str).collect();
+    let ok: Vec<&str> = p
+        .formats
+        .iter()
+        .map(|f| f.as_str())
+        .filter(|f| formats.contains_key(*f))
+        .collect();
     let mut err = StageError::new(format!(
         "{} of {} formats failed:\n  {}",
         failures.len(),

@@ -91,6 +91,39 @@ pub fn create(
         }
     };
     let env = compile(&source, &origin)?;
+    // A misspelt column is caught before any row is rendered.
+    let tmpl = env
+        .get_template(NAME)
+        .map_err(|e| StageError::new(format!("internal error: {e}")))?;
+    let columns: Vec<&str> = cx
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    let mut unknown: Vec<String> = tmpl
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !columns.contains(&v.as_str()))
+        .collect();
+    unknown.sort();
+    if let Some(first) = unknown.first() {
+        let mut e = StageError::new(format!(
+            "{origin} uses {}, which {} not a column of the table",
+            unknown
+                .iter()
+                .map(|u| format!("`{u}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if unknown.len() == 1 { "is" } else { "are" }
+        ));
+        let list = format!("columns: {}", columns.join(", "));
+        e = match crate::spec::error::did_you_mean(first, columns.iter().copied()) {
+            Some(h) => e.hint(format!("{h} ({list})")),
+            None => e.hint(list),
+        };
+        return Err(e);
+    }
     Ok(Box::new(TemplateWriter {
         dir: cx.format_dir("template")?,
         cx: cx.clone(),
