@@ -147,6 +147,31 @@ pub fn metadata_value(features: &Value) -> String {
     json!({"info": {"features": features}}).to_string()
 }
 
+/// The features recorded in a schema's `huggingface` metadata, when present and well formed.
+pub fn from_metadata(schema: &Schema) -> Option<serde_json::Map<String, Value>> {
+    let raw = schema.metadata().get(METADATA_KEY)?;
+    let v: Value = serde_json::from_str(raw).ok()?;
+    v.get("info")?.get("features")?.as_object().cloned()
+}
+
+/// Features of `output`, a table derived from `input`: a column carried over keeps the
+/// feature the input recorded for it (ClassLabel names, Image…), the others are derived
+/// from their Arrow types.
+pub fn carried(input: &Schema, output: &Schema) -> Value {
+    let recorded = from_metadata(input).unwrap_or_default();
+    let mut feats = features(output, &BTreeMap::new());
+    if let Some(obj) = feats.as_object_mut() {
+        for (name, f) in obj.iter_mut() {
+            let same_type = input.field_with_name(name).ok().map(|f| f.data_type())
+                == output.field_with_name(name).ok().map(|f| f.data_type());
+            if same_type && let Some(r) = recorded.get(name) {
+                *f = r.clone();
+            }
+        }
+    }
+    feats
+}
+
 /// Features of a whole schema, with `ClassLabel` for the given columns (names resolved).
 pub fn features(schema: &Schema, class_labels: &BTreeMap<String, Vec<String>>) -> Value {
     Value::Object(

@@ -33,7 +33,8 @@ use super::{AuxInput, InputFile, Progress, Stage, StageContext, StageError, Stag
 use crate::tokenizer::{Tokenizer, TrainKind, TrainOptions};
 
 /// 2: token tables without dictionary encoding, zstd level 1.
-const VERSION: u32 = 2;
+/// 3: the Hugging Face features in the footer (`huggingface` key), kept columns' carried over.
+const VERSION: u32 = 3;
 
 /// Bounds of the numeric parameters.
 pub const MAX_LENGTH_LIMIT: u32 = 1 << 20;
@@ -1522,7 +1523,12 @@ fn tokenize_table(
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| StageError::new(e.to_string()))?;
     }
-    let sink = ParquetSink::create_with(&path, &schema, table::token_writer_properties())?;
+    let mut sink = ParquetSink::create_with(&path, &schema, table::token_writer_properties())?;
+    // Kept columns keep their features (ClassLabel names…) for exports and `datasets`.
+    sink.footer(
+        super::features::METADATA_KEY,
+        &super::features::metadata_value(&super::features::carried(&t.schema, &schema)),
+    );
     let stem = name.strip_suffix(".parquet").unwrap_or(name);
     let bin = match dtype {
         Some(d) => Some(BinWriter::create(out_dir, stem, d)?),

@@ -357,3 +357,36 @@ fn standalone_export_command() {
     assert!(!cx.exists("mine/dataset.yaml"));
     assert_eq!(cx.read("mine/notes.txt"), "keep me");
 }
+
+#[test]
+fn tokenized_tables_export_with_their_features() {
+    let cx = TestContext::new();
+    let tok = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tokenizers/minilm-bert/tokenizer.json");
+    cx.file("tok.json", std::fs::read(tok).unwrap());
+    cx.file("data.csv", data(30)).spec(
+        "name: demo\nversion: 1.0.0\nsources:\n  raw: {uri: data.csv}\nstages:\n  clean: {kind: normalize, input: raw, class_labels: {label: [neg, pos]}}\n  splits: {kind: split, input: clean, ratios: {train: 0.8, test: 0.2}, seed: 1}\n  tokens: {kind: tokenize, input: splits, tokenizer: tok.json, keep_columns: [id, label]}\n  release: {kind: export, input: tokens, formats: [parquet, jsonl]}\n",
+    );
+    cx.run(&["build"]).success();
+    let code = r#"
+import json, sys, pyarrow.parquet as pq
+p = sys.argv[1] + "/parquet/train.parquet"
+md = pq.read_metadata(p).metadata
+t = pq.read_table(p)
+first = json.loads(open(sys.argv[1] + "/jsonl/train.jsonl").readline())
+print(json.dumps({"features": json.loads(md[b"huggingface"])["info"]["features"],
+                  "types": {f.name: str(f.type) for f in t.schema},
+                  "ids": t.column("input_ids")[0].as_py(), "jsonl_ids": first["input_ids"]}))
+"#;
+    let root = cx.path("out/demo/artifacts/release");
+    let v = python_json(cx.root(), code, &[root.to_str().unwrap()]);
+    assert_eq!(
+        v["features"]["label"],
+        serde_json::json!({"_type": "ClassLabel", "names": ["neg", "pos"]})
+    );
+    assert_eq!(v["features"]["input_ids"]["feature"]["dtype"], "uint32");
+    assert_eq!(v["types"]["input_ids"], "list<item: uint32 not null>");
+    // [CLS] … [SEP], the same ids in Parquet and JSON Lines.
+    assert_eq!(v["ids"][0], 101);
+    assert_eq!(v["ids"], v["jsonl_ids"]);
+}

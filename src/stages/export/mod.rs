@@ -276,24 +276,17 @@ fn split_order(name: &str) -> (u8, String) {
 /// The Hugging Face features of the input: the `huggingface` key of the first table's
 /// metadata when a stage wrote it (ClassLabel names…), else derived from the Arrow types.
 pub fn input_features(inputs: &ParquetInputs) -> serde_json::Value {
-    let from_meta = inputs.schemas.first().and_then(|(_, s)| {
-        let raw = s.metadata().get(super::features::METADATA_KEY)?;
-        let v: serde_json::Value = serde_json::from_str(raw).ok()?;
-        v.get("info")?.get("features").cloned()
-    });
-    match from_meta {
-        Some(f)
-            if f.as_object().is_some_and(|o| {
-                inputs
-                    .schema
-                    .fields()
-                    .iter()
-                    .all(|fl| o.contains_key(fl.name()))
-            }) =>
-        {
-            f
+    match &inputs.schema.metadata().get(super::features::METADATA_KEY) {
+        // Every table agreed on the features (see `table::merge_schemas`).
+        Some(_) => super::features::carried(&inputs.schema, &inputs.schema),
+        None => {
+            // Tables written by other tools: the first table's, for the columns it has.
+            let first = inputs.schemas.first().map(|(_, s)| s.clone());
+            match first {
+                Some(s) => super::features::carried(&s, &inputs.schema),
+                None => super::features::features(&inputs.schema, &BTreeMap::new()),
+            }
         }
-        _ => super::features::features(&inputs.schema, &BTreeMap::new()),
     }
 }
 
