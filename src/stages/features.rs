@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use arrow::datatypes::{DataType, Schema, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use schemars::JsonSchema;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -162,8 +162,8 @@ pub fn carried(input: &Schema, output: &Schema) -> Value {
     let mut feats = features(output, &BTreeMap::new());
     if let Some(obj) = feats.as_object_mut() {
         for (name, f) in obj.iter_mut() {
-            let same_type = input.field_with_name(name).ok().map(|f| f.data_type())
-                == output.field_with_name(name).ok().map(|f| f.data_type());
+            let same_type = input.field_with_name(name).ok().map(Field::data_type)
+                == output.field_with_name(name).ok().map(Field::data_type);
             if same_type && let Some(r) = recorded.get(name) {
                 *f = r.clone();
             }

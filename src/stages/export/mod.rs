@@ -276,17 +276,21 @@ fn split_order(name: &str) -> (u8, String) {
 /// The Hugging Face features of the input: the `huggingface` key of the first table's
 /// metadata when a stage wrote it (ClassLabel names…), else derived from the Arrow types.
 pub fn input_features(inputs: &ParquetInputs) -> serde_json::Value {
-    match &inputs.schema.metadata().get(super::features::METADATA_KEY) {
-        // Every table agreed on the features (see `table::merge_schemas`).
-        Some(_) => super::features::carried(&inputs.schema, &inputs.schema),
-        None => {
-            // Tables written by other tools: the first table's, for the columns it has.
-            let first = inputs.schemas.first().map(|(_, s)| s.clone());
-            match first {
-                Some(s) => super::features::carried(&s, &inputs.schema),
-                None => super::features::features(&inputs.schema, &BTreeMap::new()),
-            }
-        }
+    // When every table agreed on the features, the merged schema carries them (see
+    // `table::merge_schemas`); otherwise (tables written by other tools) the first table's
+    // count, for the columns it has.
+    let source = if inputs
+        .schema
+        .metadata()
+        .contains_key(super::features::METADATA_KEY)
+    {
+        Some(inputs.schema.as_ref().clone())
+    } else {
+        inputs.schemas.first().map(|(_, s)| s.clone())
+    };
+    match source {
+        Some(s) => super::features::carried(&s, &inputs.schema),
+        None => super::features::features(&inputs.schema, &BTreeMap::new()),
     }
 }
 
