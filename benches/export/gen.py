@@ -107,7 +107,7 @@ def chunk(rng, buf, first_id, n):
         "id": pa.array(np.arange(first_id, first_id + n, dtype=np.int64)),
         "text": text_column(rng, buf, n),
         "label": pa.array(rng.choice(3, size=n, p=[0.5, 0.3, 0.2]).astype(np.int64)),
-        "score": pa.array(rng.normal(0.0, 1.0, size=n) * 10 ** rng.integers(-2, 3, size=n)),
+        "score": pa.array(rng.normal(0.0, 1.0, size=n) * 10.0 ** rng.integers(-2, 3, size=n)),
         "day": pa.array((day0 + rng.integers(0, 11 * 365, size=n)).astype(np.int32), pa.date32()),
         "tags": tags,
     })
@@ -146,7 +146,7 @@ def main():
     a = ap.parse_args()
     t0 = time.time()
     rng = np.random.default_rng(a.seed)
-    buf = corpus(rng, 64_000_000)
+    buf = corpus(rng, 24_000_000)
     sample = chunk(np.random.default_rng(a.seed + 1000), buf, 0, 20_000)
     per_row = csv_bytes(sample) / sample.num_rows
     rows = max(1000, int(a.size_gb * 1e9 / per_row))

@@ -390,3 +390,162 @@ print(json.dumps({"features": json.loads(md[b"huggingface"])["info"]["features"]
     assert_eq!(v["ids"][0], 101);
     assert_eq!(v["ids"], v["jsonl_ids"]);
 }
+
+#[test]
+fn wide_and_nested_tables_keep_their_shape() {
+    let cx = TestContext::new();
+    // 1,000 columns.
+    let mut wide = (0..1000)
+        .map(|c| format!("c{c}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    wide.push('\n');
+    for r in 0..5 {
+        wide.push_str(
+            &(0..1000)
+                .map(|c| (r * c).to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        wide.push('\n');
+    }
+    cx.file("wide/data.csv", wide);
+    // Nested values: a struct, a list of ints, a list of structs.
+    let mut nested = String::new();
+    for i in 0..6 {
+        let _ = writeln!(
+            nested,
+            r#"{{"id": {i}, "meta": {{"lang": "en", "score": {i}.5}}, "ids": [{i}, {}, 7], "spans": [{{"start": 0, "end": {i}}}]}}"#,
+            i + 1
+        );
+    }
+    cx.file("nested/data.jsonl", nested);
+    cx.spec("name: shapes\nversion: 1.0.0\nsources:\n  wide_raw: {uri: wide}\n  nested_raw: {uri: nested}\nstages:\n  wide: {kind: normalize, input: wide_raw}\n  nested: {kind: normalize, input: nested_raw}\n  wide_out: {kind: export, input: wide, formats: [parquet, jsonl, csv]}\n  nested_out: {kind: export, input: nested, formats: [parquet, jsonl, csv]}\n");
+    cx.run(&["build"]).success();
+    let code = r#"
+import json, sys, csv, pyarrow.parquet as pq
+w, n = sys.argv[1], sys.argv[2]
+wt = pq.read_table(f"{w}/parquet/train.parquet")
+wj = [json.loads(l) for l in open(f"{w}/jsonl/train.jsonl")]
+wc = list(csv.reader(open(f"{w}/csv/train.csv", newline="")))
+nt = pq.read_table(f"{n}/parquet/train.parquet")
+nj = [json.loads(l) for l in open(f"{n}/jsonl/train.jsonl")]
+nc = list(csv.DictReader(open(f"{n}/csv/train.csv", newline="")))
+print(json.dumps({"wide_cols": wt.num_columns, "wide_rows": wt.num_rows, "wide_json_keys": len(wj[0]),
+  "wide_last": wj[4]["c999"], "wide_csv_header": len(wc[0]), "wide_csv_rows": len(wc) - 1,
+  "nested_types": {f.name: str(f.type) for f in nt.schema}, "nested_json": nj[2], "nested_csv": nc[2],
+  "nested_parquet": nt.slice(2, 1).to_pylist()[0]}))
+"#;
+    let v = python_json(
+        cx.root(),
+        code,
+        &[
+            cx.path("out/shapes/artifacts/wide_out").to_str().unwrap(),
+            cx.path("out/shapes/artifacts/nested_out").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["wide_cols"], 1000);
+    assert_eq!(v["wide_rows"], 5);
+    assert_eq!(v["wide_json_keys"], 1000);
+    assert_eq!(v["wide_last"], 4 * 999);
+    assert_eq!(v["wide_csv_header"], 1000);
+    assert_eq!(v["wide_csv_rows"], 5);
+    let types = &v["nested_types"];
+    assert!(
+        types["meta"].as_str().unwrap().starts_with("struct<"),
+        "{types}"
+    );
+    assert!(
+        types["ids"].as_str().unwrap().starts_with("list<"),
+        "{types}"
+    );
+    // The same nested values in Parquet and JSON Lines; JSON strings in CSV.
+    let j = &v["nested_json"];
+    assert_eq!(j["meta"], serde_json::json!({"lang": "en", "score": 2.5}));
+    assert_eq!(j["ids"], serde_json::json!([2, 3, 7]));
+    assert_eq!(j["spans"], serde_json::json!([{"start": 0, "end": 2}]));
+    assert_eq!(v["nested_parquet"]["ids"], j["ids"]);
+    let c = &v["nested_csv"];
+    let meta: serde_json::Value = serde_json::from_str(c["meta"].as_str().unwrap()).unwrap();
+    assert_eq!(meta, j["meta"]);
+    assert_eq!(c["ids"], "[2,3,7]");
+}
+
+#[test]
+fn binary_is_base64_or_skipped_and_long_lines_warn() {
+    let cx = TestContext::new();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x04\0\0\0\x02\x08\x02\0\0\0\0\0\0\0".to_vec();
+    cx.file("pics/cat/1.png", &png).file("pics/dog/2.png", &png);
+    cx.spec("name: pics\nversion: 1.0.0\nsources:\n  raw: {uri: pics}\nstages:\n  clean: {kind: normalize, input: raw, format: imagefolder, embed_media: true}\n  out: {kind: export, input: clean, formats: [jsonl, csv]}\n  bare: {kind: export, input: clean, formats: [jsonl], jsonl: {binary: skip}}\n");
+    cx.run(&["build"]).success();
+    let code = r#"
+import json, sys, base64
+rows = [json.loads(l) for l in open(sys.argv[1] + "/jsonl/train.jsonl")]
+bare = [json.loads(l) for l in open(sys.argv[2] + "/jsonl/train.jsonl")]
+def find_bytes(v):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if k == "bytes" and isinstance(x, str):
+                return x
+            r = find_bytes(x)
+            if r: return r
+    return None
+print(json.dumps({"b64": find_bytes(rows[0]), "keys": sorted(rows[0]), "bare_keys": sorted(bare[0])}))
+"#;
+    let v = python_json(
+        cx.root(),
+        code,
+        &[
+            cx.path("out/pics/artifacts/out").to_str().unwrap(),
+            cx.path("out/pics/artifacts/bare").to_str().unwrap(),
+        ],
+    );
+    let lock = cx.read("dataset.lock");
+    let b64 = v["b64"].as_str().unwrap_or_else(|| panic!("{v}\n{lock}"));
+    use base64::Engine as _;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+        png
+    );
+    // A top-level binary column (a Parquet table from elsewhere): base64, or left out with
+    // a warning under `binary: skip`.
+    let cx = TestContext::new();
+    crate::python::run_python(
+        cx.root(),
+        "import pyarrow as pa, pyarrow.parquet as pq\npq.write_table(pa.table({'id': [1, 2], 'blob': [b'\\x00\\xffab', None]}), 'train.parquet')",
+        &[],
+    );
+    cx.spec("name: bin\nversion: 1.0.0\nsources:\n  raw: {uri: train.parquet}\nstages:\n  out: {kind: export, input: raw, formats: [jsonl, csv]}\n  bare: {kind: export, input: raw, formats: [jsonl], jsonl: {binary: skip}}\n");
+    cx.run(&["build"]).success().stderr_has(
+        "bare: jsonl: binary column(s) blob left out of the jsonl files (`binary: skip`)",
+    );
+    assert_eq!(
+        cx.read("out/bin/artifacts/out/jsonl/train.jsonl"),
+        "{\"id\":1,\"blob\":\"AP9hYg==\"}\n{\"id\":2,\"blob\":null}\n"
+    );
+    assert_eq!(
+        cx.read("out/bin/artifacts/out/csv/train.csv"),
+        "id,blob\n1,AP9hYg==\n2,\n"
+    );
+    assert_eq!(
+        cx.read("out/bin/artifacts/bare/jsonl/train.jsonl"),
+        "{\"id\":1}\n{\"id\":2}\n"
+    );
+
+    // A line over 1 MB is written, with a warning.
+    let cx = TestContext::new();
+    let long = "x".repeat(1_100_000);
+    cx.file("data.csv", format!("id,text\n1,short\n2,{long}\n"));
+    cx.spec("name: long\nversion: 1.0.0\nsources:\n  raw: {uri: data.csv}\nstages:\n  clean: {kind: normalize, input: raw}\n  out: {kind: export, input: clean, formats: [jsonl]}\n");
+    cx.run(&["build"])
+        .success()
+        .stderr_has("jsonl: 1 line(s) are longer than 1 MB");
+    assert_eq!(
+        cx.read("out/long/artifacts/out/jsonl/train.jsonl")
+            .lines()
+            .count(),
+        2
+    );
+}
