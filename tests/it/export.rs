@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use base64::Engine as _;
+
 use crate::context::TestContext;
 use crate::python::python_json;
 
@@ -502,7 +504,6 @@ print(json.dumps({"b64": find_bytes(rows[0]), "keys": sorted(rows[0]), "bare_key
     );
     let lock = cx.read("dataset.lock");
     let b64 = v["b64"].as_str().unwrap_or_else(|| panic!("{v}\n{lock}"));
-    use base64::Engine as _;
     assert_eq!(
         base64::engine::general_purpose::STANDARD
             .decode(b64)
