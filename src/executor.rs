@@ -852,6 +852,7 @@ impl Executor<'_> {
                                 });
                                 let input_hash =
                                     inputs.first().map(|(_, h)| h.clone()).unwrap_or_default();
+                                let shown_dir = format!("{}/{}", p.out_dir, node.output);
                                 keys.insert(i, (key, inputs));
                                 // The first input is the stage's `input`; the others are
                                 // its auxiliary inputs (a tokenizer…), handed over apart.
@@ -887,6 +888,7 @@ impl Executor<'_> {
                                             aux: &aux,
                                             input_is_source,
                                             input_hash: &input_hash,
+                                            shown_dir: &shown_dir,
                                         },
                                         reporter,
                                         stop,
@@ -1261,6 +1263,7 @@ struct StageInputs<'a> {
     aux: &'a [Vec<InputFile>],
     input_is_source: bool,
     input_hash: &'a str,
+    shown_dir: &'a str,
 }
 
 /// Run one stage in a fresh temporary folder; hash its outputs and move them into the store.
@@ -1303,6 +1306,7 @@ fn run_stage(
             input: inputs.input,
             input_is_source: inputs.input_is_source,
             input_hash: inputs.input_hash,
+            shown_dir: inputs.shown_dir,
             out_dir: &out_dir,
             scratch_dir: &scratch_dir,
             aux: inputs.aux,

@@ -93,6 +93,9 @@ pub struct StageContext<'a> {
     pub input_is_source: bool,
     /// The content hash of the input: its producer's `output_hash` in the lock.
     pub input_hash: &'a str,
+    /// Where the outputs will be, relative to the spec's folder (`out/demo/artifacts/x`): for
+    /// messages only. Outputs must not depend on it.
+    pub shown_dir: &'a str,
     /// An empty directory the stage writes its outputs into.
     pub out_dir: &'a Path,
     /// An empty directory for temporary files (extracted archives…); removed after the run.

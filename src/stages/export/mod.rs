@@ -570,6 +570,7 @@ fn finish(
     let mut formats = serde_json::Map::new();
     let mut display = String::new();
     let mut artifacts: Vec<Artifact> = Vec::new();
+    let mut loads = String::new();
     for (f, r) in results {
         match r {
             Ok(res) => {
@@ -584,15 +585,22 @@ fn finish(
                 fact.insert("files".into(), res.artifacts.len().into());
                 fact.insert("rows".into(), rows.into());
                 fact.insert("bytes".into(), bytes.into());
+                let ratio = res
+                    .facts
+                    .get("compression_ratio")
+                    .and_then(serde_json::Value::as_f64)
+                    .map(|r| format!(", {r:.1}× compressed"))
+                    .unwrap_or_default();
                 for (k, v) in res.facts {
                     fact.insert(k, v);
                 }
                 formats.insert(f.as_str().into(), fact.into());
                 let _ = writeln!(
                     display,
-                    "  ✓ {:<11} {:>4} files  {:>10}  {rows} rows",
+                    "  ✓ {:<11} {:>4} file{}  {:>10}  {rows} rows{ratio}",
                     f.as_str(),
                     res.artifacts.len(),
+                    if res.artifacts.len() == 1 { " " } else { "s" },
                     crate::report::human::size(bytes)
                 );
                 out.warnings.extend(
@@ -601,12 +609,7 @@ fn finish(
                         .map(|w| format!("{}: {w}", f.as_str())),
                 );
                 if let Some(s) = res.snippet {
-                    let _ = writeln!(
-                        display,
-                        "\n  Load the {} export:\n{}",
-                        f.as_str(),
-                        indent(&s)
-                    );
+                    let _ = writeln!(loads, "  # {}\n{}", f.as_str(), indent(&s));
                 }
                 artifacts.extend(res.artifacts);
             }
@@ -632,7 +635,26 @@ fn finish(
                 .collect(),
         ),
     );
-    out.display = Some(display.trim_end().to_owned());
+    if !loads.is_empty() {
+        let _ = write!(
+            display,
+            "\n  Load them (paths inside {}/):\n{loads}",
+            cx.shown_dir
+        );
+    }
+    // Under the stage's status line, as the other stages' summaries.
+    let shown: Vec<String> = display
+        .trim_end()
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("        {l}")
+            }
+        })
+        .collect();
+    out.display = Some(shown.join("\n"));
     if failures.is_empty() {
         return Ok(out);
     }
