@@ -9,6 +9,7 @@ pub mod options;
 pub mod parquet;
 pub mod template;
 pub mod text;
+pub mod tfrecord;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -323,6 +324,7 @@ fn create_writer(
                 .map(|f| f.path.as_path());
             template::create(ecx, &o, file)
         }
+        FormatName::Tfrecord => tfrecord::create(ecx, &p.tfrecord),
         other => Err(StageError::new(format!(
             "format `{}` is not available yet",
             other.as_str()
