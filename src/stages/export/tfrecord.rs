@@ -346,15 +346,24 @@ fn check_example(data: &[u8], expected: usize) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------
 // Columns.
 
+/// How many values a feature holds per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// One (a scalar column).
+    Scalar,
+    /// A list of any length.
+    Variable,
+    /// A list of this fixed length.
+    Fixed(i32),
+}
+
 /// How one column becomes a feature.
 #[derive(Debug, Clone)]
 struct Column {
     index: usize,
     name: String,
     kind: Kind,
-    /// None: one value per row; Some(None): a variable-length list; Some(Some(n)): a list
-    /// of fixed length n.
-    list: Option<Option<i32>>,
+    shape: Shape,
     arrow_type: String,
     /// How the values are stored, for schema.json.
     encoding: &'static str,
@@ -395,7 +404,7 @@ fn scalar_kind(dt: &DataType) -> Option<(Kind, &'static str)> {
 
 fn unsupported(name: &str, dt: &DataType, why: &str) -> StageError {
     StageError::new(format!(
-        "tfrecord cannot hold column `{name}` of type {dt}: {why}"
+        "column `{name}` of type {dt} cannot be a tf.train.Example feature: {why}"
     ))
     .hint(format!(
         "a tf.train.Example feature is one flat list of bytes, int64 or float; drop the column (normalize `drop: [{name}]`) or flatten it, or export it in another format (parquet, jsonl)"
@@ -408,10 +417,10 @@ fn plan(schema: &arrow::datatypes::Schema) -> Result<Vec<Column>, StageError> {
     let mut out = Vec::new();
     for (index, f) in schema.fields().iter().enumerate() {
         let dt = f.data_type();
-        let (item, list) = match dt {
-            DataType::List(c) | DataType::LargeList(c) => (c.data_type(), Some(None)),
-            DataType::FixedSizeList(c, n) => (c.data_type(), Some(Some(*n))),
-            other => (other, None),
+        let (item, shape) = match dt {
+            DataType::List(c) | DataType::LargeList(c) => (c.data_type(), Shape::Variable),
+            DataType::FixedSizeList(c, n) => (c.data_type(), Shape::Fixed(*n)),
+            other => (other, Shape::Scalar),
         };
         let Some((kind, encoding)) = scalar_kind(item) else {
             let why = match item {
@@ -422,10 +431,10 @@ fn plan(schema: &arrow::datatypes::Schema) -> Result<Vec<Column>, StageError> {
                 | DataType::FixedSizeList(..)
                 | DataType::ListView(_)
                 | DataType::LargeListView(_) => {
-                    if list.is_some() {
-                        "lists of lists have no flat form"
-                    } else {
+                    if shape == Shape::Scalar {
                         "list views are not supported"
+                    } else {
+                        "lists of lists have no flat form"
                     }
                 }
                 _ => "the type has no Example list kind",
@@ -436,7 +445,7 @@ fn plan(schema: &arrow::datatypes::Schema) -> Result<Vec<Column>, StageError> {
             index,
             name: f.name().clone(),
             kind,
-            list,
+            shape,
             arrow_type: dt.to_string(),
             encoding,
             nulls: 0,
@@ -446,7 +455,7 @@ fn plan(schema: &arrow::datatypes::Schema) -> Result<Vec<Column>, StageError> {
 }
 
 /// A dictionary array as its values.
-fn undictionary(a: &ArrayRef) -> Result<ArrayRef, arrow::error::ArrowError> {
+pub(super) fn undictionary(a: &ArrayRef) -> Result<ArrayRef, arrow::error::ArrowError> {
     match a.data_type() {
         DataType::Dictionary(_, v) => cast(a, v),
         _ => Ok(a.clone()),
@@ -483,7 +492,7 @@ fn to_kind(a: &ArrayRef, kind: Kind) -> Result<ArrayRef, arrow::error::ArrowErro
 }
 
 /// The bytes of value `i` of a string or binary array.
-fn bytes_at(a: &dyn Array, i: usize) -> &[u8] {
+pub(super) fn bytes_at(a: &dyn Array, i: usize) -> &[u8] {
     match a.data_type() {
         DataType::Utf8 => a.as_string::<i32>().value(i).as_bytes(),
         DataType::LargeUtf8 => a.as_string::<i64>().value(i).as_bytes(),
@@ -510,7 +519,7 @@ impl Prepared {
     fn new(col: &Column, column: &ArrayRef) -> Result<Self, StageError> {
         let err = |e: arrow::error::ArrowError| {
             StageError::new(format!(
-                "tfrecord: column `{}` ({}): {e}",
+                "column `{}` ({}): {e}",
                 col.name, col.arrow_type
             ))
             .hint("a value does not fit the feature's kind (an unsigned integer above 2^63-1?); cast or drop the column")
@@ -753,7 +762,7 @@ impl FormatWriter for TfrecordWriter {
                 let col = &self.columns[k];
                 let Some(values) = prepared[k].values(col.kind, row) else {
                     return Err(StageError::new(format!(
-                        "tfrecord: column `{}` holds a null inside a list (row {} of split `{}`), which an Example list cannot hold",
+                        "column `{}` holds a null inside a list (row {} of split `{}`), which an Example list cannot hold",
                         col.name,
                         cur.rows,
                         cur.split.name
@@ -825,7 +834,7 @@ impl FormatWriter for TfrecordWriter {
             );
         }
         let schema_path = self.dir.join("schema.json");
-        let schema = schema_json(&self.columns, &self.cx.features, &self.opts, splits);
+        let schema = schema_json(&self.columns, &self.cx.features, &self.opts, &splits);
         let text = serde_json::to_string_pretty(&schema)
             .map_err(|e| StageError::new(format!("internal error: {e}")))?;
         std::fs::write(&schema_path, text + "\n").map_err(|e| file_err(&schema_path, e))?;
@@ -853,9 +862,9 @@ impl FormatWriter for TfrecordWriter {
 /// The `tf.io` parsing spec of a feature: fixed-length when every row has the same number of
 /// values (a scalar or a fixed-size list without nulls), else variable-length.
 fn tf_spec(c: &Column) -> String {
-    match (c.list, c.nulls) {
-        (None, 0) => format!("tf.io.FixedLenFeature([], {})", c.kind.tf_dtype()),
-        (Some(Some(n)), 0) => format!("tf.io.FixedLenFeature([{n}], {})", c.kind.tf_dtype()),
+    match (c.shape, c.nulls) {
+        (Shape::Scalar, 0) => format!("tf.io.FixedLenFeature([], {})", c.kind.tf_dtype()),
+        (Shape::Fixed(n), 0) => format!("tf.io.FixedLenFeature([{n}], {})", c.kind.tf_dtype()),
         _ => format!("tf.io.VarLenFeature({})", c.kind.tf_dtype()),
     }
 }
@@ -864,7 +873,7 @@ fn schema_json(
     columns: &[Column],
     features: &Value,
     opts: &TfrecordOptions,
-    splits: serde_json::Map<String, Value>,
+    splits: &serde_json::Map<String, Value>,
 ) -> Value {
     let feats: Vec<Value> = columns
         .iter()
@@ -874,10 +883,10 @@ fn schema_json(
                 "kind": c.kind.list_name(),
                 "arrow_type": c.arrow_type,
                 "encoding": c.encoding,
-                "length": match c.list {
-                    None => json!(1),
-                    Some(Some(n)) => json!(n),
-                    Some(None) => json!("variable"),
+                "length": match c.shape {
+                    Shape::Scalar => json!(1),
+                    Shape::Fixed(n) => json!(n),
+                    Shape::Variable => json!("variable"),
                 },
                 "nulls": c.nulls,
                 "tf": tf_spec(c),
@@ -992,9 +1001,13 @@ mod tests {
     use arrow::datatypes::{Field, Schema};
 
     use super::*;
+    use std::fmt::Write as _;
 
     fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
+        b.iter().fold(String::new(), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
     }
 
     #[test]
@@ -1013,11 +1026,8 @@ mod tests {
                 assert_eq!(crc32c(slice), !c, "{start}..{end}");
             }
         }
-        let c = crc32c(b"123456789");
-        assert_eq!(
-            masked_crc(b"123456789"),
-            ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8)
-        );
+        // ((c >> 15) | (c << 17)) + 0xa282ead8 of the check value.
+        assert_eq!(masked_crc(b"123456789"), 0xC78A_B0E5);
     }
 
     #[test]
@@ -1063,6 +1073,7 @@ mod tests {
 
     #[test]
     fn columns_map_to_list_kinds_and_values() {
+        use Kind::{Bytes as B, Float as F, Int64 as I};
         let ids = ListArray::from_iter_primitive::<Int64Type, _, _>(vec![
             Some(vec![Some(1), Some(-2)]),
             None,
@@ -1079,9 +1090,8 @@ mod tests {
         ]);
         let cols = plan(&schema).unwrap();
         let kinds: Vec<Kind> = cols.iter().map(|c| c.kind).collect();
-        use Kind::{Bytes, Float, Int64};
-        assert_eq!(kinds, [Bytes, Int64, Int64, Int64, Float, Int64, Int64]);
-        assert_eq!(cols[6].list, Some(None));
+        assert_eq!(kinds, [B, I, I, I, F, I, I]);
+        assert_eq!(cols[6].shape, Shape::Variable);
         let arrays: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![Some("a"), None, Some("c")])),
             Arc::new(BooleanArray::from(vec![true, false, true])),
