@@ -10,6 +10,7 @@ pub mod parquet;
 pub mod template;
 pub mod text;
 pub mod tfrecord;
+pub mod webdataset;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -325,6 +326,7 @@ fn create_writer(
             template::create(ecx, &o, file)
         }
         FormatName::Tfrecord => tfrecord::create(ecx, &p.tfrecord),
+        FormatName::Webdataset => webdataset::create(ecx, &p.webdataset),
         other => Err(StageError::new(format!(
             "format `{}` is not available yet",
             other.as_str()
