@@ -7,6 +7,7 @@
 
 pub mod options;
 pub mod parquet;
+pub mod pytorch;
 pub mod template;
 pub mod text;
 pub mod tfrecord;
@@ -327,6 +328,7 @@ fn create_writer(
         }
         FormatName::Tfrecord => tfrecord::create(ecx, &p.tfrecord),
         FormatName::Webdataset => webdataset::create(ecx, &p.webdataset),
+        FormatName::Pytorch => pytorch::create(ecx),
         other => Err(StageError::new(format!(
             "format `{}` is not available yet",
             other.as_str()
