@@ -650,3 +650,69 @@ fn two_builds_write_the_same_bytes() {
         assert!(x == y, "{name} differs between the two builds");
     }
 }
+
+/// A valid PNG of `w`×`h` black pixels.
+fn png(w: u32, h: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let raw: Vec<u8> = (0..h)
+        .flat_map(|_| std::iter::once(0).chain(std::iter::repeat_n(0, 3 * w as usize)))
+        .collect();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, &raw).unwrap();
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &z.finish().unwrap());
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+#[test]
+fn webdataset_writes_image_bytes_under_their_extension() {
+    let cx = TestContext::new();
+    let (cat, dog) = (png(2, 2), png(3, 1));
+    cx.file("imgs/cat/1.png", &cat)
+        .file("imgs/dog/2.PNG", &dog)
+        .spec("name: demo\nversion: 1.0.0\nsources:\n  raw: {uri: imgs}\nstages:\n  clean: {kind: normalize, input: raw, format: imagefolder, embed_media: true}\n  release: {kind: export, input: clean, formats: [webdataset]}\n");
+    cx.run(&["build"]).success();
+    let v = python_json(
+        cx.root(),
+        "
+import base64, json, sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    print(json.dumps({m.name: base64.b64encode(t.extractfile(m).read()).decode() for m in t.getmembers()}))
+",
+        &[cx.path(&format!("{RELEASE}/webdataset/train-000000.tar"))
+            .to_str()
+            .unwrap()],
+    );
+    let b64 = |b: &[u8]| {
+        use base64::Engine as _;
+        json!(base64::engine::general_purpose::STANDARD.encode(b))
+    };
+    // The Image feature's bytes, named by the path's extension (lowercased); the folder
+    // label as a class id.
+    assert_eq!(v["000000000.image.png"], b64(&cat));
+    assert_eq!(v["000000001.image.png"], b64(&dog));
+    assert_eq!(v["000000000.label.cls"], b64(b"0"));
+    assert_eq!(v["000000001.label.cls"], b64(b"1"));
+    assert_eq!(v["000000000.width.json"], b64(b"2"));
+
+    // Without the bytes in the table there is no image to write: a warning says so.
+    cx.spec("name: demo\nversion: 1.0.0\nsources:\n  raw: {uri: imgs}\nstages:\n  clean: {kind: normalize, input: raw, format: imagefolder}\n  release: {kind: export, input: clean, formats: [webdataset]}\n");
+    cx.run(&["build"])
+        .success()
+        .stderr_has("column `image`: 2 image(s) have no bytes in the table (only a path)")
+        .stderr_has("`embed_media: true`");
+}
