@@ -7,8 +7,11 @@
 
 pub mod options;
 pub mod parquet;
+pub mod pytorch;
 pub mod template;
 pub mod text;
+pub mod tfrecord;
+pub mod webdataset;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -322,6 +325,9 @@ fn create_writer(
                 .map(|f| f.path.as_path());
             template::create(ecx, &o, file)
         }
+        FormatName::Tfrecord => tfrecord::create(ecx, &p.tfrecord),
+        FormatName::Webdataset => webdataset::create(ecx, &p.webdataset),
+        FormatName::Pytorch => pytorch::create(ecx),
         other => Err(StageError::new(format!(
             "format `{}` is not available yet",
             other.as_str()
