@@ -145,7 +145,7 @@ fn hf_and_hf_disk_load_with_datasets_keeping_class_labels_and_values() {
     // Labels are class ids: `pos` (every third id) is 1.
     let first = &v["hub"]["train"]["values"][0];
     let id = first["id"].as_u64().unwrap();
-    assert_eq!(first["label"], u64::from(id % 3 == 0));
+    assert_eq!(first["label"], u64::from(id.is_multiple_of(3)));
 
     // The front matter: configs pointing at the shards, dataset_info in the YAML form.
     let front = &v["front"];
