@@ -23,6 +23,7 @@ use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
 use serde_json::{Value, json};
 
 use super::options::{HfOptions, ParquetOptions};
@@ -222,7 +223,7 @@ pub struct HubWriter {
     dir: PathBuf,
     data_dir: PathBuf,
     schema: SchemaRef,
-    current: Option<(SplitInfo, Shards<ParquetShard>)>,
+    current: Option<(SplitInfo, WriterProperties, Shards<ParquetShard>)>,
     written: Vec<SplitDone>,
 }
 
@@ -246,48 +247,43 @@ pub fn create_hub(
     }))
 }
 
-impl HubWriter {
-    /// Opens the shards of `split`, with its footer metadata.
-    fn opener(
-        &self,
-        split: &str,
-    ) -> Result<impl FnMut(&Path) -> Result<ParquetShard, StageError> + use<>, StageError> {
-        let schema = self.schema.clone();
-        let props = super::parquet::writer_properties(&self.cx, &self.opts, split)?;
-        Ok(move |path: &Path| {
-            let file = File::create(path).map_err(|e| file_err(path, e))?;
-            ArrowWriter::try_new(file, schema.clone(), Some(props.clone()))
-                .map(ParquetShard)
-                .map_err(|e| file_err(path, e))
-        })
+/// Opens the Parquet shards of one split (its footer metadata in `props`).
+fn parquet_opener<'a>(
+    schema: &'a SchemaRef,
+    props: &'a WriterProperties,
+) -> impl FnMut(&Path) -> Result<ParquetShard, StageError> + 'a {
+    move |path: &Path| {
+        let file = File::create(path).map_err(|e| file_err(path, e))?;
+        ArrowWriter::try_new(file, schema.clone(), Some(props.clone()))
+            .map(ParquetShard)
+            .map_err(|e| file_err(path, e))
     }
 }
 
 impl FormatWriter for HubWriter {
     fn begin_split(&mut self, split: &SplitInfo) -> Result<(), StageError> {
+        let props = super::parquet::writer_properties(&self.cx, &self.opts, &split.name)?;
         self.current = Some((
             split.clone(),
+            props,
             Shards::new(self.limit, self.data_dir.clone(), &split.name, "parquet"),
         ));
         Ok(())
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<(), StageError> {
-        let Some((split, _)) = &self.current else {
+        let Some((_, props, shards)) = &mut self.current else {
             return Err(StageError::new("internal error: hf batch outside a split"));
         };
-        let mut open = self.opener(&split.name)?;
         let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())
             .map_err(|e| file_err(&self.data_dir, e))?;
-        if let Some((_, shards)) = &mut self.current {
-            shards.write(&batch, &mut open)?;
-        }
-        Ok(())
+        let mut open = parquet_opener(&self.schema, props);
+        shards.write(&batch, &mut open)
     }
 
     fn end_split(&mut self) -> Result<(), StageError> {
-        if let Some((split, shards)) = self.current.take() {
-            let mut open = self.opener(&split.name)?;
+        if let Some((split, props, shards)) = self.current.take() {
+            let mut open = parquet_opener(&self.schema, &props);
             let shards = shards.finish(&mut open)?;
             let rows: u64 = shards.iter().map(|s| s.rows).sum();
             check_rows(&self.data_dir, split.rows, rows)?;
