@@ -9,6 +9,7 @@ mod diff_detailed;
 mod errors;
 mod examples;
 mod export;
+mod export_hf;
 mod export_tf;
 mod fetch;
 mod fetch_kaggle;

@@ -5,6 +5,8 @@
 //! alone: the others finish, and the stage then fails naming it (nothing is recorded as
 //! complete). Every writer reads back what it wrote before the stage counts as done.
 
+pub mod croissant;
+pub mod hf;
 pub mod options;
 pub mod parquet;
 pub mod pytorch;
@@ -315,6 +317,8 @@ fn create_writer(
         FormatName::Jsonl => text::create_jsonl(ecx, &p.jsonl),
         FormatName::Json => text::create_json(ecx, &p.json),
         FormatName::Csv => text::create_csv(ecx, &p.csv),
+        FormatName::Hf => hf::create_hub(ecx, &p.hf, &p.parquet),
+        FormatName::HfDisk => hf::create_disk(ecx, &p.hf),
         FormatName::Template => {
             let o = p.template.clone().unwrap_or_default();
             // A `path:` template is the stage's only auxiliary input.
@@ -508,10 +512,10 @@ fn describe(
 }
 
 fn croissant(
-    _ecx: &ExportContext,
-    _files: &[writer::DescribedFile],
+    ecx: &ExportContext,
+    files: &[writer::DescribedFile],
 ) -> Result<FormatResult, StageError> {
-    Err(StageError::new("format `croissant` is not available yet"))
+    croissant::write(ecx, files)
 }
 
 /// Rows of one Parquet table, from its footer.
