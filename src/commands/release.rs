@@ -85,12 +85,19 @@ struct ReleaseJson<'a> {
 }
 
 /// One file to write, with its new contents (`None`: no change needed).
-struct Write {
+struct PlannedWrite {
     path: PathBuf,
     text: Option<Vec<u8>>,
 }
 
 pub(crate) fn release(settings: &Settings, args: &ReleaseArgs) -> Result<u8> {
+    // A build running meanwhile would change the lock under us: wait for it (a dry run only
+    // reads, and creates no lock file).
+    let _guard = if args.dry_run {
+        None
+    } else {
+        Some(super::project_lock(settings)?)
+    };
     let (project, statuses, _) = super::status::plan(settings, Vec::new())?;
     let lock_path = project.lock_path();
     let lock = super::read_lock(&project)?;
@@ -234,11 +241,11 @@ pub(crate) fn release(settings: &Settings, args: &ReleaseArgs) -> Result<u8> {
         .join(RELEASES_DIR)
         .join(format!("{version}.lock"));
     let mut writes = vec![
-        Write {
+        PlannedWrite {
             path: changelog_path.clone(),
             text: Some(new_changelog.into_bytes()),
         },
-        Write {
+        PlannedWrite {
             path: lock_copy.clone(),
             text: Some(lock_bytes),
         },
@@ -831,15 +838,19 @@ fn render_entry(
     for (stage, text) in features {
         schema.push(format!("`{stage}`: {text}"));
     }
-    if p.lock.dataset.description != lock.dataset.description {
-        stages.push("the dataset's description changed".into());
-    }
     section(&mut out, "Sources", &sources);
     section(&mut out, "Stages", &stages);
     section(&mut out, "Rows", &rows);
     section(&mut out, "Schema", &schema);
     if sources.is_empty() && stages.is_empty() && rows.is_empty() && schema.is_empty() {
         let _ = write!(out, "\nNo changes to the data since {}.\n", p.version);
+    }
+    if p.lock.dataset.description != lock.dataset.description {
+        section(
+            &mut out,
+            "Metadata",
+            &["the description changed".to_owned()],
+        );
     }
     section(&mut out, "Output", &output_lines(lock, Some(&p.lock)));
     out
@@ -885,7 +896,7 @@ fn output_lines(lock: &Lock, old: Option<&Lock>) -> Vec<String> {
         .collect()
 }
 
-type DvcPlan = (DvcResult, Vec<Write>, Vec<String>, Vec<String>);
+type DvcPlan = (DvcResult, Vec<PlannedWrite>, Vec<String>, Vec<String>);
 
 /// `--dvc`: the pointer file and `.gitignore` for the dataset folder, the commands to run
 /// next, and warnings.
@@ -940,11 +951,11 @@ fn plan_dvc(out_dir: &Path, shown: &dyn Fn(&Path) -> String) -> Result<DvcPlan> 
         gitignore_changed: new_ignore.is_some(),
     };
     let writes = vec![
-        Write {
+        PlannedWrite {
             path: dvc_file,
             text: Some(dvc::pointer_file(&hash, &name).into_bytes()),
         },
-        Write {
+        PlannedWrite {
             path: gitignore,
             text: new_ignore.map(String::into_bytes),
         },
@@ -957,7 +968,7 @@ fn plan_dvc(out_dir: &Path, shown: &dyn Fn(&Path) -> String) -> Result<DvcPlan> 
 fn plan_lfs(
     out_dir: &Path,
     shown: &dyn Fn(&Path) -> String,
-) -> Result<(LfsResult, Option<Write>, Vec<String>, Vec<String>)> {
+) -> Result<(LfsResult, Option<PlannedWrite>, Vec<String>, Vec<String>)> {
     let (repo, root, folder) = lfs::locate(out_dir).map_err(|e| {
         Error::failure(format!(
             "not inside a git repository: {} ({e})",
@@ -997,7 +1008,7 @@ fn plan_lfs(
     }
     let write = (!added.is_empty()).then(|| {
         let lines: Vec<String> = added.iter().map(|p| lfs::line(p)).collect();
-        Write {
+        PlannedWrite {
             path: path.clone(),
             text: Some(lfs::append(existing.as_deref(), &lines).into_bytes()),
         }

@@ -204,6 +204,59 @@ fn a_smaller_bump_than_the_changes_suggest_warns() {
 }
 
 #[test]
+fn features_changes_suggest_major_and_metadata_patch() {
+    let cx = built(20);
+    release(&cx, &[]).success();
+    // Only the description: a patch, and the entry says no data changed.
+    let described = SPEC.replace("version: 1.0.0", "version: 1.0.1\ndescription: Reviews.");
+    rebuild_as(&cx, &described);
+    let out = release(&cx, &["--json"]);
+    out.success();
+    let json: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(json["suggested_bump"], "patch");
+    assert_eq!(
+        json["reasons"],
+        serde_json::json!(["the description changed"])
+    );
+    let entry = json["entry"].as_str().unwrap();
+    assert!(
+        entry.contains(
+            "Patch release; previous: 1.0.0.\n\nNo changes to the data since 1.0.0.\n\n### Metadata\n\n- the description changed\n"
+        ),
+        "{entry}"
+    );
+    // Class labels turn `label` into a ClassLabel: a features change, so a major release.
+    rebuild_as(
+        &cx,
+        &described
+            .replace("version: 1.0.1", "version: 1.0.2")
+            .replace(
+                "input: raw}",
+                "input: raw, class_labels: {label: [a, b, c]}}",
+            ),
+    );
+    let out = release(&cx, &["--dry-run", "--json"]);
+    out.success().stderr_has(
+        "warning: 1.0.1 → 1.0.2 is a patch release, but the changes suggest a major one (the features of `clean` changed); consider 2.0.0",
+    );
+    let json: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(json["suggested_bump"], "major");
+    let entry = json["entry"].as_str().unwrap();
+    assert!(
+        entry
+            .contains("### Stages\n\n- `clean`: `class_labels.label` null → [\"a\",\"b\",\"c\"]\n"),
+        "{entry}"
+    );
+    assert!(
+        entry.contains(
+            "### Schema\n\n- `clean`: features of `label`: Value(int64) → ClassLabel(a, b, c)\n"
+        ),
+        "{entry}"
+    );
+    assert!(!cx.exists(".mldatabuild/releases/1.0.2.lock"));
+}
+
+#[test]
 fn a_missing_or_stale_build_is_refused() {
     let cx = TestContext::new();
     cx.csv("data.csv", 20).spec(SPEC);
@@ -229,7 +282,6 @@ fn a_missing_or_stale_build_is_refused() {
 #[test]
 fn dry_run_prints_the_entry_and_writes_nothing() {
     let cx = built(20);
-    cx.run(&["status"]).success();
     let out = release(&cx, &["--dry-run", "--dvc"]);
     out.success()
         .stderr_has("Would write CHANGELOG.md (adding the 1.0.0 entry)")
@@ -271,7 +323,7 @@ fn since_a_git_revision_and_a_rerun_replaces_the_entry() {
         .stderr_has("demo 1.1.0: a minor release after 1.0.0 (from git revision v1.0)")
         .stderr_has("Wrote docs/CHANGES.md (adding the 1.1.0 entry)");
     let first = cx.read("docs/CHANGES.md");
-    // The same release again (e.g. after editing the lock's history): one entry, replaced.
+    // Running the same release again regenerates its entry in place: one entry, replaced.
     release(&cx, &args)
         .success()
         .stderr_has("Wrote docs/CHANGES.md (replacing the 1.1.0 entry)");
