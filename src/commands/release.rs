@@ -240,16 +240,10 @@ pub(crate) fn release(settings: &Settings, args: &ReleaseArgs) -> Result<u8> {
         .state_dir()
         .join(RELEASES_DIR)
         .join(format!("{version}.lock"));
-    let mut writes = vec![
-        PlannedWrite {
-            path: changelog_path.clone(),
-            text: Some(new_changelog.into_bytes()),
-        },
-        PlannedWrite {
-            path: lock_copy.clone(),
-            text: Some(lock_bytes),
-        },
-    ];
+    let mut writes = vec![PlannedWrite {
+        path: changelog_path.clone(),
+        text: Some(new_changelog.into_bytes()),
+    }];
     let mut next = Vec::new();
     let out_dir = project.out_path();
 
@@ -275,6 +269,13 @@ pub(crate) fn release(settings: &Settings, args: &ReleaseArgs) -> Result<u8> {
         None
     };
 
+    // The recorded lock goes last: it is what makes the version released, so when any write
+    // before it fails, running the release again redoes it (its entry is replaced, the
+    // .gitignore and .gitattributes lines are not repeated).
+    writes.push(PlannedWrite {
+        path: lock_copy.clone(),
+        text: Some(lock_bytes),
+    });
     if !args.dry_run {
         for w in &writes {
             if let Some(text) = &w.text {
