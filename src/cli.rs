@@ -85,6 +85,9 @@ pub enum Command {
     Pull(PullArgs),
     /// Check the set-up: storage, credentials (never shown), endpoints, this project.
     Doctor,
+    /// Release the built dataset: check its version, write the CHANGELOG entry, record the
+    /// lock; optionally a DVC pointer file or Git LFS rules for the dataset folder.
+    Release(ReleaseArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -507,6 +510,30 @@ pub struct DiffArgs {
     /// With `--detailed`: the column identifying a row [default: the whole row's content].
     #[arg(long, value_name = "COLUMN", requires = "detailed")]
     pub key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// Also write `<dataset folder>.dvc` (DVC 3's pointer file) and add the folder to the
+    /// `.gitignore` next to it.
+    #[arg(long, conflicts_with = "git_lfs")]
+    pub dvc: bool,
+    /// Also add Git LFS rules for the dataset folder's large files to `.gitattributes`.
+    #[arg(long)]
+    pub git_lfs: bool,
+    /// Compare with the lockfile at this git revision (or a lockfile path) instead of the
+    /// highest release recorded in `.mldatabuild/releases/`.
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
+    /// The changelog to write [default: CHANGELOG.md next to the spec].
+    #[arg(long, value_name = "PATH")]
+    pub changelog: Option<PathBuf>,
+    /// Print the entry and what would be written, and write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod executor;
 pub mod fetch;
 pub mod fingerprint;
 pub mod lockfile;
+pub mod release;
 pub mod report;
 pub mod schema;
 pub mod settings;

@@ -11,6 +11,7 @@ mod discover;
 mod doctor;
 mod init;
 mod rebuild;
+pub mod release;
 mod schema;
 mod status;
 mod tokens;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Search(a) => discover::search(&settings, &a),
         Command::Info(a) => discover::info(&settings, &a),
         Command::Pull(a) => discover::pull(&settings, &a),
+        Command::Release(a) => release::release(&settings, &a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "mldatabuild", &mut std::io::stdout());

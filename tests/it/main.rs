@@ -22,6 +22,7 @@ mod mock_kaggle;
 mod mock_openml;
 mod normalize;
 mod python;
+mod release;
 mod schema;
 mod split;
 mod tokenize;
