@@ -21,8 +21,33 @@ pub(crate) fn clean(settings: &Settings, args: &CleanArgs) -> Result<u8> {
     if rm_dir(&out)? {
         removed.push(project.out_dir.clone());
     }
-    if rm_dir(&settings.state_dir())? {
-        removed.push(".mldatabuild/".into());
+    // The recorded releases (`mldatabuild release`) are history, not build state: kept.
+    let state = settings.state_dir();
+    let mut state_removed = false;
+    if let Ok(entries) = std::fs::read_dir(&state) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if e.file_name() == "releases" {
+                continue;
+            }
+            let r = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            r.map_err(|err| Error::failure(format!("cannot remove `{}`: {err}", p.display())))?;
+            state_removed = true;
+        }
+        if std::fs::remove_dir(&state).is_ok() {
+            state_removed = true;
+        }
+    }
+    if state_removed {
+        removed.push(if state.join("releases").exists() {
+            ".mldatabuild/ (recorded releases kept)".into()
+        } else {
+            ".mldatabuild/".into()
+        });
     }
     if args.lock {
         let lock = project.lock_path();
