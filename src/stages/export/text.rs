@@ -17,7 +17,7 @@ use super::options::{
     BinaryMode, CsvOptions, CsvQuote, JsonOptions, JsonlOptions, TextCompression,
 };
 use super::writer::{
-    Artifact, ExportContext, FormatResult, FormatWriter, SplitInfo, check_rows, file_err, rel,
+    Artifact, ExportContext, FormatResult, FormatWriter, Sink, SplitInfo, check_rows, file_err, rel,
 };
 use crate::stages::StageError;
 
@@ -215,38 +215,6 @@ pub fn encode_rows(
         out.extend_from_slice(sep);
     }
     Ok(longest)
-}
-
-/// A file being written, maybe through gzip.
-enum Sink {
-    Plain(BufWriter<File>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
-}
-
-impl Sink {
-    fn create(path: &Path, compression: TextCompression) -> Result<Sink, StageError> {
-        let f =
-            BufWriter::with_capacity(1 << 20, File::create(path).map_err(|e| file_err(path, e))?);
-        Ok(match compression {
-            TextCompression::None => Sink::Plain(f),
-            // Level 6, no file name or mtime in the header: reproducible bytes.
-            TextCompression::Gzip => {
-                Sink::Gzip(flate2::GzBuilder::new().write(f, flate2::Compression::new(6)))
-            }
-        })
-    }
-    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
-        match self {
-            Sink::Plain(w) => w.write_all(b),
-            Sink::Gzip(w) => w.write_all(b),
-        }
-    }
-    fn finish(self) -> std::io::Result<()> {
-        match self {
-            Sink::Plain(mut w) => w.flush(),
-            Sink::Gzip(w) => w.finish()?.flush(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::options::{TextCompression, TfrecordOptions};
 use super::writer::{
-    Artifact, ExportContext, FormatResult, FormatWriter, SplitInfo, check_rows, file_err, rel,
+    Artifact, ExportContext, FormatResult, FormatWriter, Sink, SplitInfo, check_rows, file_err, rel,
 };
 use crate::stages::StageError;
 
@@ -588,40 +588,6 @@ impl Prepared {
 
 // ---------------------------------------------------------------------------------------
 // The writer.
-
-/// A file being written, maybe through gzip.
-enum Sink {
-    Plain(BufWriter<File>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
-}
-
-impl Sink {
-    fn create(path: &Path, compression: TextCompression) -> Result<Sink, StageError> {
-        let f =
-            BufWriter::with_capacity(1 << 20, File::create(path).map_err(|e| file_err(path, e))?);
-        Ok(match compression {
-            TextCompression::None => Sink::Plain(f),
-            // No file name and mtime 0 in the header: reproducible bytes.
-            TextCompression::Gzip => {
-                Sink::Gzip(flate2::GzBuilder::new().write(f, flate2::Compression::new(6)))
-            }
-        })
-    }
-
-    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
-        match self {
-            Sink::Plain(w) => w.write_all(b),
-            Sink::Gzip(w) => w.write_all(b),
-        }
-    }
-
-    fn finish(self) -> std::io::Result<()> {
-        match self {
-            Sink::Plain(mut w) => w.flush(),
-            Sink::Gzip(w) => w.finish()?.flush(),
-        }
-    }
-}
 
 /// A finished file.
 struct Shard {

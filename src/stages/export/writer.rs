@@ -8,6 +8,8 @@
 //! cannot be read back is an error, not a result.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
@@ -140,5 +142,42 @@ pub fn check_rows(path: &Path, expected: u64, found: u64) -> Result<(), StageErr
             path.display()
         ))
         .hint("the file is damaged or the disk is full; run the export again"))
+    }
+}
+
+/// An output file being written through a 1 MiB buffer, maybe gzipped as a whole.
+pub enum Sink {
+    Plain(BufWriter<File>),
+    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+}
+
+impl Sink {
+    pub fn create(
+        path: &Path,
+        compression: super::options::TextCompression,
+    ) -> Result<Sink, StageError> {
+        let f =
+            BufWriter::with_capacity(1 << 20, File::create(path).map_err(|e| file_err(path, e))?);
+        Ok(match compression {
+            super::options::TextCompression::None => Sink::Plain(f),
+            // Level 6, no file name and mtime 0 in the header: reproducible bytes.
+            super::options::TextCompression::Gzip => {
+                Sink::Gzip(flate2::GzBuilder::new().write(f, flate2::Compression::new(6)))
+            }
+        })
+    }
+
+    pub fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.write_all(b),
+            Sink::Gzip(w) => w.write_all(b),
+        }
+    }
+
+    pub fn finish(self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(mut w) => w.flush(),
+            Sink::Gzip(w) => w.finish()?.flush(),
+        }
     }
 }
