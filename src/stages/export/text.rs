@@ -3,7 +3,7 @@
 //! CSV as JSON strings; per-format column selection and renaming.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

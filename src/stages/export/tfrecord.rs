@@ -11,7 +11,7 @@
 //! lists of those flat lists of the same kind; a null an empty list of the column's kind.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, ArrayRef, AsArray, make_array};
