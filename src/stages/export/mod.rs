@@ -607,11 +607,16 @@ fn finish(
                 formats.insert(f.as_str().into(), fact.into());
                 let _ = writeln!(
                     display,
-                    "  ✓ {:<11} {:>4} file{}  {:>10}  {rows} rows{ratio}",
+                    "  ✓ {:<11} {:>4} file{}  {:>10}{}{ratio}",
                     f.as_str(),
                     res.artifacts.len(),
                     if res.artifacts.len() == 1 { " " } else { "s" },
-                    crate::report::human::size(bytes)
+                    crate::report::human::size(bytes),
+                    if rows > 0 {
+                        format!("  {rows} rows")
+                    } else {
+                        String::new()
+                    }
                 );
                 out.warnings.extend(
                     res.warnings
@@ -664,7 +669,7 @@ fn finish(
             }
         })
         .collect();
-    out.display = Some(shown.join("\n"));
+    out.display = Some(shown.join("\n") + "\n");
     if failures.is_empty() {
         return Ok(out);
     }
