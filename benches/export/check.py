@@ -5,8 +5,8 @@
 --mld / --peer: folders holding parquet/, jsonl/ and csv/ (part 1). For each split and format:
 the row count of both equals the input's; Parquet: the same column names and types as the input,
 first and last rows equal to the input's; JSON Lines: first and last rows of both equal as parsed
-JSON, modulo float formatting (pandas writes 10 significant digits by default: compared with a
-relative tolerance of 1e-9) and date formatting (pandas writes "2020-01-02T00:00:00.000":
+JSON, modulo float formatting (pandas writes 10 decimal places by default: compared with a
+relative tolerance of 1e-9 or an absolute one of 1e-10) and date formatting (pandas writes "2020-01-02T00:00:00.000":
 compared on the date); CSV: the header and the first and last records equal (numbers compared
 as numbers).
 --mld-hf / --peer-hf: folders holding hf/ and hf-disk/ (part 2): the Parquet files under hf/
@@ -31,6 +31,9 @@ import pyarrow.parquet as pq
 
 SPLITS = ("train", "test")
 REL = 1e-9
+# pandas' to_json writes 10 decimal places (not significant digits): 0.001234567891234 becomes
+# 0.0012345679, so small numbers also need an absolute tolerance.
+ABS = 1e-10
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T00:00:00(\.0+)?Z?)?$")
 
 
@@ -39,7 +42,7 @@ def same(a, b):
     if isinstance(a, bool) or isinstance(b, bool):
         return a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b or math.isclose(a, b, rel_tol=REL, abs_tol=1e-300)
+        return a == b or math.isclose(a, b, rel_tol=REL, abs_tol=ABS)
     if isinstance(a, str) and isinstance(b, str):
         if a != b and ISO_DATE.match(a) and ISO_DATE.match(b):
             return a[:10] == b[:10]
@@ -95,7 +98,7 @@ def csv_same(a, b):
         if x == y:
             continue
         try:
-            if not math.isclose(float(x), float(y), rel_tol=REL):
+            if not math.isclose(float(x), float(y), rel_tol=REL, abs_tol=ABS):
                 return False
         except ValueError:
             return False
@@ -147,8 +150,9 @@ def part1(data, mld, peer, res):
             eq_in = same(lines["mldatabuild"][0], want[0]) and same(lines["mldatabuild"][1], want[1])
             s["jsonl_first_last_equal"] = eq
             s["jsonl_first_last_equal_input"] = eq_in
-            if not eq:
-                s["jsonl_first"] = {"mldatabuild": lines["mldatabuild"][0], "peer": lines["peer"][0]}
+            if not (eq and eq_in):
+                s["jsonl_first_last"] = {"mldatabuild": lines["mldatabuild"], "peer": lines["peer"],
+                                         "input": want}
             ok &= eq and eq_in
         recs = {}
         for side, d in (("mldatabuild", mld), ("peer", peer)):
@@ -173,12 +177,16 @@ def part1(data, mld, peer, res):
 
 
 def hf_parquet_rows(d):
-    out = {}
+    """Rows per split of the Parquet files under d, and their codecs."""
+    out, codecs = {}, set()
     for p in sorted(glob.glob(os.path.join(d, "**", "*.parquet"), recursive=True)):
         name = os.path.basename(p)[: -len(".parquet")]
         split = re.sub(r"-\d+-of-\d+$", "", name)
-        out[split] = out.get(split, 0) + pq.ParquetFile(p).metadata.num_rows
-    return out
+        md = pq.ParquetFile(p).metadata
+        out[split] = out.get(split, 0) + md.num_rows
+        if md.num_row_groups:
+            codecs |= {md.row_group(0).column(i).compression for i in range(md.num_columns)}
+    return out, sorted(codecs)
 
 
 def part2(data, mld, peer, res):
@@ -190,7 +198,7 @@ def part2(data, mld, peer, res):
     for side, d in (("mldatabuild", mld), ("peer", peer)):
         s = {}
         try:
-            s["hf_parquet_rows"] = hf_parquet_rows(os.path.join(d, "hf"))
+            s["hf_parquet_rows"], s["hf_parquet_codecs"] = hf_parquet_rows(os.path.join(d, "hf"))
             s["hf_files"] = sorted(os.path.relpath(p, d) for p in glob.glob(os.path.join(d, "hf", "**"), recursive=True)
                                    if os.path.isfile(p))
             dd = datasets.load_from_disk(os.path.join(d, "hf-disk"))

@@ -1,6 +1,6 @@
 """Generate the export benchmark's input: two Parquet split tables (zstd).
 
-    python gen.py OUT_DIR --size-gb 2 --seed 1 [--tiny TINY_DIR]
+    python gen.py OUT_DIR --size-gb 2 --seed 1 [--info DATA.json] [--tiny TINY_DIR]
 
 OUT_DIR/train.parquet (90 % of the rows) and OUT_DIR/test.parquet (10 %), with the columns
     id int64, text string (English-like words, 50-400 characters), label int64 (0/1/2),
@@ -8,7 +8,8 @@ OUT_DIR/train.parquet (90 % of the rows) and OUT_DIR/test.parquet (10 %), with t
 and as many rows as make about SIZE_GB * 10^9 bytes of CSV text (what pyarrow.csv writes, tags
 as JSON strings; measured on a sample of the rows). Row groups of 100,000 rows. The text is ASCII
 with commas, quotes and periods (CSV quoting and JSON escaping are exercised), no line breaks.
-Deterministic for a seed. OUT_DIR/data.json gets the row counts and sizes.
+Deterministic for a seed. OUT_DIR holds nothing else (it is the export's input folder);
+--info gets the row counts and sizes as JSON.
 
 --tiny also writes TINY_DIR/train.parquet and TINY_DIR/test.parquet of 1,000 and 100 rows (for
 the harness's preflight of formats).
@@ -142,6 +143,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--size-gb", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--info")
     ap.add_argument("--tiny")
     a = ap.parse_args()
     t0 = time.time()
@@ -173,8 +175,9 @@ def main():
         r2 = np.random.default_rng(a.seed + 1)
         pq.write_table(chunk(r2, buf, 0, 1000), os.path.join(a.tiny, "train.parquet"), compression="zstd")
         pq.write_table(chunk(r2, buf, 1000, 100), os.path.join(a.tiny, "test.parquet"), compression="zstd")
-    with open(os.path.join(a.out, "data.json"), "w") as f:
-        json.dump(info, f, indent=1)
+    if a.info:
+        with open(a.info, "w") as f:
+            json.dump(info, f, indent=1)
     print(json.dumps(info), file=sys.stderr)
 
 

@@ -2,7 +2,7 @@
 
     python report.py RESULTS_DIR
 
-Reads meta.json, data.json, check.json and every run's <label>.json (measure.py),
+Reads meta.json, data.json, check.json and every run's <label>.json (benches/common/measure.py),
 <label>.stdout (the Python peers print their steps' seconds) and <label>.bytes.
 """
 
@@ -96,6 +96,10 @@ def mb(x):
     return "—" if x is None else f"{x:,.0f} MiB"
 
 
+def gb(x):
+    return "—" if not x else f"{x / 1e9:.2f} GB"
+
+
 def fmt_loads(l):
     return " / ".join(f"{x:.1f}" for x in l)
 
@@ -106,7 +110,7 @@ def row(name, s):
     return (f"| {name} | {s['wall_median']:.1f} | {s['wall_min']:.1f}–{s['wall_max']:.1f} | "
             f"{s['cpu_median']:.1f} ({s['cpu_per_wall']:.2f} cores) | {mb(s['max_rss_mb_max'])} | "
             f"{fmt_loads(s['load_before'])} | {s['ok_runs']}/{s['runs']} | "
-            f"{'—' if not s['out_bytes'] else f'{s['out_bytes'] / 1e9:.2f} GB'} |")
+            f"{gb(s['out_bytes'])} |")
 
 
 HEAD = ("| command | median wall s | min–max s | median CPU s | peak RSS (max) | 1-min load before each run | ok runs | output |\n"
@@ -123,7 +127,7 @@ def main():
     v = meta.get("versions", {})
     md.append(f"# export benchmark: {meta.get('size_gb')} GB (as CSV), {meta.get('runs')} run(s) round-robin\n")
     md.append(f"- date {meta.get('date')}; mldatabuild `{meta.get('rev')}` ({meta.get('dirty_files')} changed "
-              f"files in the tree), {meta.get('binary')}, built {meta.get('binary_built')}; {meta.get('rustc')}")
+              f"files in the tree, {meta.get('src_dirty_files', '?')} of them under src/ or Cargo.*), {meta.get('binary')}, built {meta.get('binary_built')}; {meta.get('rustc')}")
     md.append(f"- machine: {meta.get('nproc')} cores ({meta.get('cpu')}), {meta.get('mem_gb')} GiB, "
               f"kernel {meta.get('kernel')}; shared with other work: the load at the start was "
               f"{meta.get('load_at_start')}; every command under nice {meta.get('nice')}")
@@ -198,6 +202,16 @@ def main():
                       f"target ≤ 1.2×: **{'met' if met else 'not met'}**.")
             if sm["max_rss_mb_max"] and sp["max_rss_mb_max"]:
                 md.append(f"Peak RSS: mldatabuild {mb(sm['max_rss_mb_max'])}, datasets {mb(sp['max_rss_mb_max'])}.")
+        cache = []
+        for p in sorted(glob.glob(os.path.join(res, "pyhf-*.cache-bytes"))):
+            try:
+                cache.append(int(open(p).read().strip()))
+            except ValueError:
+                pass
+        if cache:
+            out["part2"]["datasets_cache_bytes"] = max(cache)
+            md.append(f"datasets also wrote {max(cache) / 1e9:.2f} GB of Arrow cache under HF_HOME "
+                      "(not counted in its output column).")
         if sp and sp.get("steps_median"):
             md.append("\ndatasets' steps (median s): " + ", ".join(f"{k} {x:.1f}" for k, x in sp["steps_median"].items()))
         md.append("")
@@ -232,7 +246,8 @@ def main():
         p2 = check["part2"]
         for side in ("mldatabuild", "peer"):
             s = p2.get(side, {})
-            md.append(f"- {side}: hf Parquet rows {s.get('hf_parquet_rows')}, hf-disk rows {s.get('hf_disk_rows')}"
+            md.append(f"- {side}: hf Parquet rows {s.get('hf_parquet_rows')} ({'/'.join(s.get('hf_parquet_codecs') or [])}), "
+                      f"hf-disk rows {s.get('hf_disk_rows')}"
                       + (f", error: {s['error']}" if "error" in s else ""))
         md.append(f"- features equal: {p2.get('features_equal')}; part 2 checks: "
                   f"**{'all passed' if check.get('part2_ok') else 'FAILED (see check.json)'}**")

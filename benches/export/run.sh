@@ -47,7 +47,8 @@ TAG=${TAG:-${SIZE_GB}g}
 TARGET=${CARGO_TARGET_DIR:-/work/target-bench-export}
 BIN=$WORK/bin/mldatabuild
 PY=$WORK/venv/bin/python
-DATA=$WORK/data-${SIZE_GB}g-s$SEED
+DATA=$WORK/data-${SIZE_GB}g-s$SEED/tables    # train.parquet and test.parquet, nothing else
+META=$(dirname "$DATA")
 TINY=$WORK/tiny-s$SEED
 RUN=$WORK/scratch-$TAG
 RESULTS=$WORK/results-$TAG
@@ -74,6 +75,7 @@ fi
 [ -x "$BIN" ] || die "no binary at $BIN (run without NO_BUILD=1)"
 REV=$(git -C "$ROOT" rev-parse --short HEAD)
 DIRTY=$(git -C "$ROOT" status --short | wc -l)
+SRC_DIRTY=$(git -C "$ROOT" status --short -- src Cargo.toml Cargo.lock | wc -l)
 
 # --- python --------------------------------------------------------------------------------
 if ! "$PY" -c 'import pyarrow, pandas, numpy, datasets' 2>/dev/null; then
@@ -90,7 +92,7 @@ print(json.dumps({"python": sys.version.split()[0], "pyarrow": pyarrow.__version
 # Parquet ~0.4x and Arrow ~1.1x (+ the datasets cache ~1.1x). Both sides' last outputs are kept
 # for the checks.
 need=$(awk -v g="$SIZE_GB" -v p="$PART1" -v h="$HF" 'BEGIN { printf "%.0f", (g * (0.4 + 5.2 * p + 4.2 * h) + 1) * 1e9 }')
-[ -d "$DATA" ] && need=$((need - $(du -sb "$DATA" | cut -f1)))
+[ -d "$META" ] && need=$((need - $(du -sb "$META" | cut -f1)))
 [ -d "$RUN" ] && need=$((need - $(du -sb "$RUN" | cut -f1)))
 free=$(df -B1 --output=avail "$WORK" | tail -1)
 [ "$free" -ge "$need" ] ||
@@ -98,13 +100,14 @@ free=$(df -B1 --output=avail "$WORK" | tail -1)
 
 # --- data ----------------------------------------------------------------------------------
 want="$SIZE_GB $SEED $(sha256sum "$HERE/gen.py" | cut -c1-16)"
-if [ ! -s "$DATA/data.json" ] || [ "$(cat "$DATA/data.params" 2>/dev/null)" != "$want" ] || [ ! -s "$TINY/test.parquet" ]; then
+if [ ! -s "$META/data.json" ] || [ "$(cat "$META/data.params" 2>/dev/null)" != "$want" ] || [ ! -s "$TINY/test.parquet" ]; then
     log "generating ~$SIZE_GB GB (as CSV) of Parquet split tables into $DATA"
-    rm -rf "$DATA"
-    nice "$PY" "$HERE/gen.py" "$DATA" --size-gb "$SIZE_GB" --seed "$SEED" --tiny "$TINY" >/dev/null
-    echo "$want" >"$DATA/data.params"
+    rm -rf "$META"
+    mkdir -p "$META"
+    nice "$PY" "$HERE/gen.py" "$DATA" --size-gb "$SIZE_GB" --seed "$SEED" --info "$META/data.json" --tiny "$TINY" >/dev/null
+    echo "$want" >"$META/data.params"
 fi
-cp "$DATA/data.json" "$RESULTS/data.json"
+cp "$META/data.json" "$RESULTS/data.json"
 
 # --- part 2 preflight: are hf and hf-disk in the binary? -------------------------------------
 if [ "$HF" = 1 ]; then
@@ -129,7 +132,7 @@ measure() {
     local label=$1
     shift
     warm
-    nice -n "$NICE" "$PY" "$HERE/measure.py" --label "$label" --results "$RESULTS" -- "$@" ||
+    nice -n "$NICE" "$PY" "$HERE/../common/measure.py" --label "$label" --results "$RESULTS" -- "$@" ||
         log "$label failed (exit $?): see $RESULTS/$label.stderr"
 }
 # Each mldatabuild run starts from an empty output folder and an empty store (nothing cached).
@@ -158,7 +161,7 @@ peerhf() {
 
 rm -f "$RESULTS"/{mld,peer,mldhf,pyhf,solo}-*.* "$RESULTS/check.json"
 cat >"$RESULTS/meta.json" <<EOF
-{"rev": "$REV", "dirty_files": $DIRTY, "date": "$(date -u +%Y-%m-%dT%H:%MZ)", "nproc": $(nproc),
+{"rev": "$REV", "dirty_files": $DIRTY, "src_dirty_files": $SRC_DIRTY, "date": "$(date -u +%Y-%m-%dT%H:%MZ)", "nproc": $(nproc),
  "mem_gb": $(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo), "kernel": "$(uname -r)",
  "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//; s/"//g')",
  "load_at_start": "$(cut -d' ' -f1-3 /proc/loadavg)", "size_gb": $SIZE_GB, "runs": $RUNS, "nice": $NICE,
@@ -221,6 +224,6 @@ log "results in $RESULTS (summary.md, summary.json, per-run files)"
 rm -rf "$RUN"
 if [ "$KEEP_DATA" = 0 ]; then
     log "deleting the data (KEEP_DATA=0)"
-    rm -rf "$DATA" "$TINY"
+    rm -rf "$META" "$TINY"
 fi
 exit "$ok"

@@ -171,7 +171,7 @@ measure() {
     shift
     quiet
     warm
-    nice -n "$NICE" "$PY" "$HERE/measure.py" --label "$label" --results "$RESULTS" -- "$@" ||
+    nice -n "$NICE" "$PY" "$HERE/../common/measure.py" --label "$label" --results "$RESULTS" -- "$@" ||
         log "$label failed (exit $?): see $RESULTS/$label.stderr"
 }
 tokens_out() { find "$PROJ/out" -mindepth 1 -maxdepth 3 -type d -name tokens 2>/dev/null | head -1; }
