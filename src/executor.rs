@@ -280,6 +280,7 @@ impl Executor<'_> {
                         files_done,
                         files_total,
                         idle_secs,
+                        files,
                     } => {
                         reporter.event(&Event::SourceProgress {
                             name: name.clone(),
@@ -288,6 +289,7 @@ impl Executor<'_> {
                             files_done,
                             files_total,
                             idle_secs,
+                            files,
                         });
                         return;
                     }

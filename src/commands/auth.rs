@@ -17,6 +17,14 @@ fn service(name: &str) -> Result<Service> {
 /// Read a value: from the terminal without echo when hidden, or a plain line when stdin is
 /// not a terminal (scripts: `echo "$TOKEN" | mldatabuild auth login hf`).
 fn prompt(label: &str, hidden: bool) -> Result<String> {
+    prompt_optional(label, hidden)?.ok_or_else(|| {
+        Error::user(format!("no {} given", label.to_lowercase()))
+            .hint("type it at the prompt, or pipe it on stdin")
+    })
+}
+
+/// A line from the user (hidden on a terminal when `hidden`); `None` when empty.
+fn prompt_optional(label: &str, hidden: bool) -> Result<Option<String>> {
     let stdin = std::io::stdin();
     let value = if stdin.is_terminal() && hidden {
         rpassword::prompt_password(format!("{label}: "))
@@ -34,11 +42,7 @@ fn prompt(label: &str, hidden: bool) -> Result<String> {
         line
     };
     let v = value.trim().to_owned();
-    if v.is_empty() {
-        return Err(Error::user(format!("no {} given", label.to_lowercase()))
-            .hint("type it at the prompt, or pipe it on stdin"));
-    }
-    Ok(v)
+    Ok((!v.is_empty()).then_some(v))
 }
 
 /// Who the Hub says the token belongs to (best effort, short timeout).
@@ -72,10 +76,14 @@ pub(crate) fn auth(_settings: &Settings, args: &AuthArgs) -> Result<u8> {
             let s = service(name)?;
             let (user, secret) = match s {
                 Service::Hf => (None, prompt("Hugging Face token (hf_…)", true)?),
-                Service::Kaggle => (
-                    Some(prompt("Kaggle username", false)?),
-                    prompt("Kaggle API key", true)?,
-                ),
+                // A legacy key is a username and a key; an access token (KGAT_…) stands alone.
+                Service::Kaggle => match prompt_optional(
+                    "Kaggle username (leave empty to give an API token instead)",
+                    false,
+                )? {
+                    Some(user) => (Some(user), prompt("Kaggle API key", true)?),
+                    None => (None, prompt("Kaggle API token (KGAT_…)", true)?),
+                },
                 Service::OpenMl => (None, prompt("OpenML API key", true)?),
             };
             let stored = auth::store(s, user.as_deref(), &Secret::new(secret))
@@ -152,7 +160,7 @@ pub(crate) fn auth(_settings: &Settings, args: &AuthArgs) -> Result<u8> {
                     None => {
                         let how = match s {
                             Service::Hf => "HF_TOKEN",
-                            Service::Kaggle => "KAGGLE_USERNAME + KAGGLE_KEY, or KAGGLE_API_TOKEN",
+                            Service::Kaggle => "KAGGLE_API_TOKEN, or KAGGLE_USERNAME + KAGGLE_KEY",
                             Service::OpenMl => "OPENML_API_KEY",
                         };
                         let _ = writeln!(

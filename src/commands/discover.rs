@@ -13,7 +13,7 @@ use crate::cli::{InfoArgs, Modality, PullArgs, SearchArgs, SearchSource};
 use crate::error::{Error, Result};
 use crate::fetch::auth::{self, Service};
 use crate::fetch::hf::{Hub, encode};
-use crate::fetch::http::{Client, Credential, RetryPolicy, origin, redact};
+use crate::fetch::http::{Client, RetryPolicy, redact};
 use crate::fetch::uri::{self, Remote};
 use crate::settings::Settings;
 
@@ -225,59 +225,45 @@ fn search_hf(args: &SearchArgs) -> SourceAnswer {
 }
 
 fn search_kaggle(args: &SearchArgs) -> SourceAnswer {
-    let base = crate::fetch::endpoint("KAGGLE_API_ENDPOINT", crate::fetch::KAGGLE_DEFAULT);
     let mut notes = Vec::new();
-    let Some(found) = auth::find(Service::Kaggle) else {
+    let api = crate::fetch::kaggle::Api::from_env();
+    if !api.has_credential() {
         return SourceAnswer {
             source: "kaggle",
-            hits: Err("skipped: no Kaggle credentials (KAGGLE_USERNAME + KAGGLE_KEY, or `mldatabuild auth login kaggle`)".into()),
+            hits: Err("skipped: no Kaggle credentials (KAGGLE_API_TOKEN, or KAGGLE_USERNAME + KAGGLE_KEY, or `mldatabuild auth login kaggle`)".into()),
             notes,
         };
-    };
-    let header = match &found.user {
-        Some(u) => format!(
-            "Basic {}",
-            crate::fetch::kaggle::base64_text(&format!("{u}:{}", found.secret.expose()))
-        ),
-        None => format!("Bearer {}", found.secret.expose()),
-    };
-    let cred = Credential {
-        origin: origin(&base),
-        header,
-    };
+    }
     if args.modality.is_some() {
         notes.push("kaggle cannot filter by modality".into());
     }
     if args.task.is_some() {
         notes.push("kaggle cannot filter by task".into());
     }
-    let mut url = format!(
-        "{base}/datasets/list?search={}&page=1&sortBy=hottest",
-        encode(&args.query, false)
-    );
-    if let Some(l) = &args.license {
-        let group = match license_class(Some(l)) {
+    let license_group = args.license.as_deref().map(|l| {
+        let group = match l {
             _ if l.starts_with("cc") => "cc",
             _ if l.contains("gpl") => "gpl",
             _ if l.starts_with("odb") || l.starts_with("odc") => "odb",
             _ => "other",
         };
-        let _ = write!(url, "&license={group}");
         notes.push(format!("kaggle filters licenses by family (`{group}`)"));
-    }
-    if let Some(m) = &args.min_size {
-        let _ = write!(url, "&minSize={}", parse_size(m).unwrap_or(0));
-    }
-    if let Some(m) = &args.max_size {
-        let _ = write!(url, "&maxSize={}", parse_size(m).unwrap_or(u64::MAX));
-    }
-    let hits = search_client()
-        .json("GET", &url, Some(&cred), None)
+        group
+    });
+    let query = crate::fetch::kaggle::Query {
+        text: &args.query,
+        license_group,
+        min_bytes: args.min_size.as_deref().map(|m| parse_size(m).unwrap_or(0)),
+        max_bytes: args
+            .max_size
+            .as_deref()
+            .map(|m| parse_size(m).unwrap_or(u64::MAX)),
+    };
+    let hits = api
+        .search(&search_client(), &query)
         .map_err(|e| e.message)
-        .map(|(v, _)| {
-            v.as_array()
-                .into_iter()
-                .flatten()
+        .map(|list| {
+            list.iter()
                 .filter_map(|d| {
                     let r = d["ref"].as_str()?;
                     let downloads = d["downloadCount"].as_u64();

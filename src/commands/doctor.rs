@@ -78,16 +78,24 @@ pub(crate) fn doctor(settings: &Settings) -> u8 {
         max: Duration::from_secs(1),
     });
     let hf = crate::fetch::hf::Hub::from_env().endpoint;
-    let kaggle = crate::fetch::endpoint("KAGGLE_API_ENDPOINT", crate::fetch::KAGGLE_DEFAULT);
+    let (flavor, kaggle) = crate::fetch::kaggle::endpoint();
     let openml = crate::fetch::endpoint("OPENML_ENDPOINT", crate::fetch::OPENML_DEFAULT);
     let offline = crate::fetch::FetchOptions::offline_from_env();
-    for (name, url) in [("Hugging Face", hf), ("Kaggle", kaggle), ("OpenML", openml)] {
+    let kaggle_api = match flavor {
+        crate::fetch::kaggle::Flavor::Rpc => "  (current API)",
+        crate::fetch::kaggle::Flavor::Rest => "  (legacy REST API: KAGGLE_API_ENDPOINT)",
+    };
+    for (name, url, note) in [
+        ("Hugging Face", hf, ""),
+        ("Kaggle", kaggle, kaggle_api),
+        ("OpenML", openml, ""),
+    ] {
         let status = if offline {
             "not checked (offline mode)".to_owned()
         } else {
             reachable(&client, &url)
         };
-        let _ = writeln!(out, "  {name:<13} {}  {status}", redact(&url));
+        let _ = writeln!(out, "  {name:<13} {}{note}  {status}", redact(&url));
     }
     let _ = writeln!(out, "\nThis project");
     match super::load_project(settings) {

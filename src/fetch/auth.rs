@@ -1,10 +1,11 @@
 //! Credentials for the Hugging Face Hub, Kaggle and OpenML.
 //!
-//! Lookup order: environment variables (`HF_TOKEN`…, `KAGGLE_API_TOKEN`,
-//! `KAGGLE_USERNAME`+`KAGGLE_KEY`, `OPENML_API_KEY`) → the OS keyring, when one answers
-//! (`secret-tool`, the freedesktop Secret Service) → mldatabuild's credentials file
-//! (`$MLDATA_HOME/credentials.json`, mode 0600) → each service's own client files
-//! (`huggingface-cli login`'s token, `~/.kaggle/kaggle.json`, openml's config). A secret is
+//! Lookup order: environment variables (`HF_TOKEN`…, `KAGGLE_API_TOKEN` (a token or a file's
+//! path), `KAGGLE_API_V1_TOKEN`, `KAGGLE_USERNAME`+`KAGGLE_KEY`, `OPENML_API_KEY`) → the OS
+//! keyring, when one answers (`secret-tool`, the freedesktop Secret Service) → mldatabuild's
+//! credentials file (`$MLDATA_HOME/credentials.json`, mode 0600) → each service's own client
+//! files (`huggingface-cli login`'s token; Kaggle's `access_token`, `access_token.txt`, then
+//! `kaggle.json` in `$KAGGLE_CONFIG_DIR`, `~/.kaggle` or `~/.config/kaggle`; openml's config). A secret is
 //! never printed, logged or written anywhere else; `Debug` shows it redacted.
 
 use std::collections::BTreeMap;
@@ -208,6 +209,53 @@ fn keyring_clear(service: Service) -> bool {
             .is_ok_and(|s| s.success())
 }
 
+/// Kaggle's configuration folder: `KAGGLE_CONFIG_DIR`, else `~/.kaggle`, else (when that does not
+/// exist) `$XDG_CONFIG_HOME/kaggle`, as Kaggle's client looks.
+fn kaggle_config_dir() -> Option<PathBuf> {
+    if let Some(d) = env("KAGGLE_CONFIG_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    let dot = home()?.join(".kaggle");
+    if dot.is_dir() {
+        return Some(dot);
+    }
+    let xdg = env("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(".config")))?;
+    Some(xdg.join("kaggle"))
+}
+
+/// A token file's content, trimmed; `None` when missing or empty.
+fn read_token_file(path: &std::path::Path) -> Option<String> {
+    let t = std::fs::read_to_string(path).ok()?;
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// `KAGGLE_API_TOKEN` (the token, or the path of a file holding it), else the file named by
+/// `KAGGLE_API_V1_TOKEN` (Kaggle notebooks).
+fn kaggle_token_from_env() -> Option<Found> {
+    if let Some(v) = env("KAGGLE_API_TOKEN") {
+        let path = std::path::Path::new(&v);
+        let secret = if v.contains('/') && path.is_file() {
+            read_token_file(path)?
+        } else {
+            v
+        };
+        return Some(Found {
+            user: None,
+            secret: Secret::new(secret),
+            origin: "environment (KAGGLE_API_TOKEN)".into(),
+        });
+    }
+    let file = env("KAGGLE_API_V1_TOKEN")?;
+    Some(Found {
+        user: None,
+        secret: Secret::new(read_token_file(std::path::Path::new(&file))?),
+        origin: format!("{file} (KAGGLE_API_V1_TOKEN)"),
+    })
+}
+
 /// The credential for a service, in lookup order.
 pub fn find(service: Service) -> Option<Found> {
     let from_env = |k: &str| {
@@ -225,9 +273,17 @@ pub fn find(service: Service) -> Option<Found> {
                 origin: "huggingface token file".into(),
             }),
             Service::Kaggle => {
-                let dir = env("KAGGLE_CONFIG_DIR")
-                    .map(PathBuf::from)
-                    .or_else(|| home().map(|h| h.join(".kaggle")))?;
+                // Kaggle's own order: an access token file, then the legacy `kaggle.json`.
+                let dir = kaggle_config_dir()?;
+                for name in ["access_token", "access_token.txt"] {
+                    if let Some(t) = read_token_file(&dir.join(name)) {
+                        return Some(Found {
+                            user: None,
+                            secret: Secret::new(t),
+                            origin: dir.join(name).display().to_string(),
+                        });
+                    }
+                }
                 let text = std::fs::read_to_string(dir.join("kaggle.json")).ok()?;
                 let v: serde_json::Value = serde_json::from_str(&text).ok()?;
                 Some(Found {
@@ -256,16 +312,16 @@ pub fn find(service: Service) -> Option<Found> {
     };
     let env_found = match service {
         Service::Hf => from_env("HF_TOKEN").or_else(|| from_env("HUGGING_FACE_HUB_TOKEN")),
-        Service::Kaggle => from_env("KAGGLE_API_TOKEN").or_else(|| {
-            match (env("KAGGLE_USERNAME"), env("KAGGLE_KEY")) {
+        Service::Kaggle => {
+            kaggle_token_from_env().or_else(|| match (env("KAGGLE_USERNAME"), env("KAGGLE_KEY")) {
                 (Some(u), Some(k)) => Some(Found {
                     user: Some(u),
                     secret: Secret::new(k),
                     origin: "environment (KAGGLE_USERNAME, KAGGLE_KEY)".into(),
                 }),
                 _ => None,
-            }
-        }),
+            })
+        }
         Service::OpenMl => from_env("OPENML_API_KEY"),
     };
     env_found

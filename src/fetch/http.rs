@@ -64,6 +64,17 @@ fn pseudo_random() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Which redirects a request follows.
+#[derive(Clone, Copy)]
+enum Follow {
+    /// None: the answer is the redirect itself.
+    None,
+    /// Only those to the same origin (scheme, host, port).
+    SameOrigin,
+    /// Any (the credential is dropped when the origin changes).
+    Any,
+}
+
 /// A credential for one origin (`scheme://host:port`): sent there and nowhere else, so a
 /// redirect to a CDN or a mirror never carries it.
 #[derive(Clone)]
@@ -329,9 +340,8 @@ impl Client {
         }
     }
 
-    /// A request with retries and redirects: same-origin redirects are always followed; a
-    /// redirect to another origin only when `cross_origin` (the credential is then dropped).
-    /// Returns the final answer with its body unread.
+    /// A request with retries, following redirects as `follow` says (the credential is dropped
+    /// on a redirect to another origin). Returns the final answer with its body unread.
     fn request(
         &self,
         method: &str,
@@ -339,7 +349,7 @@ impl Client {
         cred: Option<&Credential>,
         headers: &[(&str, String)],
         body: Option<&[u8]>,
-        cross_origin: bool,
+        follow: Follow,
     ) -> Result<(Meta, ureq::http::Response<ureq::Body>), FetchError> {
         let mut attempt = 0;
         loop {
@@ -358,7 +368,12 @@ impl Client {
                         {
                             let next = join(&current, loc);
                             let same = origin(&next) == origin(&current);
-                            if (same || cross_origin) && redirects < MAX_REDIRECTS {
+                            let allowed = match follow {
+                                Follow::None => false,
+                                Follow::SameOrigin => same,
+                                Follow::Any => true,
+                            };
+                            if allowed && redirects < MAX_REDIRECTS {
                                 redirects += 1;
                                 current = next;
                                 continue;
@@ -401,7 +416,7 @@ impl Client {
             cred,
             &[("accept-encoding", "identity".into())],
             None,
-            false,
+            Follow::SameOrigin,
         )?;
         Ok(meta)
     }
@@ -419,7 +434,7 @@ impl Client {
         if body.is_some() {
             headers.push(("content-type", "application/json".to_owned()));
         }
-        let (meta, mut resp) = self.request(method, url, cred, &headers, body, true)?;
+        let (meta, mut resp) = self.request(method, url, cred, &headers, body, Follow::Any)?;
         let text = resp
             .body_mut()
             .with_config()
@@ -442,6 +457,48 @@ impl Client {
                 .hint("the server may be having problems; try again later")
         })?;
         Ok((value, meta))
+    }
+
+    /// POST a JSON request that answers with a redirect to a file (Kaggle's `DownloadDataset`)
+    /// and return the redirect's target, unfollowed: the file is then downloaded (and resumed)
+    /// from there like any other, without the credential when it is another origin.
+    pub fn locate(
+        &self,
+        url: &str,
+        cred: Option<&Credential>,
+        body: &[u8],
+    ) -> Result<String, FetchError> {
+        let headers = [
+            ("content-type", "application/json".to_owned()),
+            ("accept", "application/json".to_owned()),
+        ];
+        let (meta, mut resp) =
+            self.request("POST", url, cred, &headers, Some(body), Follow::None)?;
+        if (300..400).contains(&meta.status)
+            && let Some(loc) = meta.headers.get("location")
+        {
+            return Ok(join(&meta.url, loc));
+        }
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        if !(200..300).contains(&meta.status) {
+            return Err(status_error(&meta, &text));
+        }
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(e) = body_error(url, &v)
+        {
+            return Err(e);
+        }
+        Err(FetchError::new(format!(
+            "{} answered {} without redirecting to the file",
+            redact(url),
+            meta.status
+        ))
+        .hint("the endpoint is probably not Kaggle's API (check KAGGLE_API_ENDPOINT and MLDATA_KAGGLE_RPC_ENDPOINT)"))
     }
 
     /// Download `url` into `part`, resuming from what `part` already holds (a `Range`
@@ -531,7 +588,8 @@ impl Client {
                     headers.push(("if-range", format!("\"{}\"", t.trim_matches('"'))));
                 }
             }
-            let (meta, mut resp) = match self.request("GET", url, cred, &headers, None, true) {
+            let (meta, mut resp) = match self.request("GET", url, cred, &headers, None, Follow::Any)
+            {
                 Ok(r) => r,
                 Err(e) if e.retryable => {
                     last_err = Some(e);
@@ -786,6 +844,24 @@ fn transport(url: &str, e: &ureq::Error) -> FetchError {
         .hint("check the network, the endpoint (HF_ENDPOINT and the like), or build from the cache with `--offline`");
     fe.retryable = retryable(e);
     fe
+}
+
+/// An RPC-style error in a JSON body (`{"code": 4xx, "message": …}`), which Kaggle sends even
+/// with a 200 status.
+pub fn body_error(url: &str, v: &serde_json::Value) -> Option<FetchError> {
+    let code = v.get("code").and_then(serde_json::Value::as_u64)?;
+    if code < 400 {
+        return None;
+    }
+    let mut e = FetchError::new(format!(
+        "{} answered {code}{}",
+        redact(url),
+        v["message"]
+            .as_str()
+            .map_or(String::new(), |m| format!(": {m}"))
+    ));
+    e.status = u16::try_from(code).ok();
+    Some(e)
 }
 
 /// An error for a non-2xx answer: the status, the server's error code and message.

@@ -1,25 +1,32 @@
 //! Kaggle datasets: `kaggle://owner/slug[@version]`.
 //!
-//! **Which API.** Kaggle has two: the legacy REST API (`GET {base}/datasets/…`, base
-//! `https://www.kaggle.com/api/v1`, used by the `kaggle` CLI up to 1.6) and the newer JSON-over-POST
-//! RPC API of `kagglesdk` (`POST https://api.kaggle.com/v1/datasets.DatasetApiService/…`). We use
-//! the legacy REST API: every call is a plain `GET` (so the shared client's retries, redirects and
-//! resumable downloads apply unchanged), it is the one `KAGGLE_API_ENDPOINT` overrides (the
-//! variable the Kaggle client itself honours, and the one `mldatabuild doctor` probes), it accepts
-//! both credential kinds, and it is the simplest to mock. The calls:
+//! **Which API.** Kaggle has two, and we speak both:
 //!
-//! - `GET {base}/datasets/view/{owner}/{slug}`: the dataset, for its `currentVersionNumber` (only
-//!   when neither the URI nor the lock names a version);
-//! - `GET {base}/datasets/list/{owner}/{slug}?datasetVersionNumber=N&pageSize=…[&pageToken=…]`:
-//!   the files of version N (`datasetFiles[].name`, `totalBytes`; paged by `nextPageToken`);
-//! - `GET {base}/datasets/download/{owner}/{slug}/{file}?datasetVersionNumber=N`: one file, a
-//!   redirect to signed storage (the credential is never sent there: it is bound to the API's
-//!   origin); `GET {base}/datasets/download/{owner}/{slug}?datasetVersionNumber=N` is the whole
-//!   version as `{slug}.zip`, used only when the listing names no files (normalize extracts zips).
+//! - the current one, `kagglesdk`'s JSON-over-POST RPC (`POST {base}/v1/datasets.DatasetApiService/{Method}`,
+//!   base `https://api.kaggle.com`), which the `kaggle` CLI uses since 1.7 and which accepts the
+//!   new access tokens. It is the default. `KAGGLE_API_ENVIRONMENT=LOCALHOST` (or `TEST`) points
+//!   it at `http://localhost/api` (`http://localhost:7777/api`) as it does for Kaggle's own
+//!   client, and `MLDATA_KAGGLE_RPC_ENDPOINT` at any base (a mirror, a test server). Calls:
+//!   `GetDataset` (the current version, when neither the URI nor the lock names one),
+//!   `ListDatasetFiles` (paged by `pageToken`), `DownloadDataset` (answers with a redirect to
+//!   signed storage, which is then downloaded like any URL: resumed with `Range`, without the
+//!   credential), `ListDatasets` (search). Default-valued fields are left out of the requests,
+//!   as `kagglesdk` does.
+//! - the legacy REST API of the `kaggle` CLI up to 1.6 (`GET {base}/datasets/…`, base
+//!   `https://www.kaggle.com/api/v1`), used when `KAGGLE_API_ENDPOINT` (the variable that client
+//!   honours) is set: `GET view/{owner}/{slug}`, `GET list/{owner}/{slug}?datasetVersionNumber=N
+//!   &pageSize=…&pageToken=…`, `GET download/{owner}/{slug}/{file}?datasetVersionNumber=N` (a
+//!   redirect to storage), `GET download/{owner}/{slug}?…` (the whole version as a zip),
+//!   `GET list?search=…` (search).
+//!
+//! Both answer with the same JSON shapes (`ApiDataset`, `datasetFiles[]`, `nextPageToken`), so
+//! only the requests differ. The whole version is downloaded as `{slug}.zip` only when the
+//! listing names no files (normalize extracts zips).
 //!
 //! **Credentials** (`auth::find(Service::Kaggle)`): the legacy key (`KAGGLE_USERNAME` +
 //! `KAGGLE_KEY`, `kaggle.json`) goes as HTTP Basic `user:key`; an access token
-//! (`KAGGLE_API_TOKEN`, a value or the path of a file holding it) as `Bearer`.
+//! (`KAGGLE_API_TOKEN`, `~/.kaggle/access_token`) as `Bearer`. Either is bound to the API's
+//! origin, never sent to storage.
 //!
 //! **Pinning.** Kaggle versions are immutable, so the lock records `version:N`; a URI without
 //! `@N` resolves the current version once, and later builds use the lock's until `--refresh`.
@@ -31,8 +38,10 @@
 
 use std::path::Path;
 
+use serde_json::{Value, json};
+
 use super::cache::{self, Cache, CachedFile, Manifest};
-use super::http::{Client, Credential, origin, redact};
+use super::http::{Client, Credential, body_error, origin, redact};
 use super::{
     Check, FetchError, FetchEvent, FetchOptions, Fetched, Job, cached, download_all, evict,
     patterns, selection,
@@ -42,8 +51,49 @@ use crate::spec::SourceDef;
 /// The listing page size asked for (Kaggle's own default is 20).
 const PAGE_SIZE: u32 = 200;
 
-/// The legacy REST API and the credential for it.
-struct Api {
+/// The current API's production base.
+const RPC_DEFAULT: &str = "https://api.kaggle.com";
+
+/// The RPC service every dataset call belongs to.
+const SERVICE: &str = "datasets.DatasetApiService";
+
+/// Which of Kaggle's two APIs a base URL speaks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Flavor {
+    /// `kagglesdk`'s JSON-over-POST RPC (current).
+    Rpc,
+    /// The REST API of the `kaggle` CLI ≤ 1.6.
+    Rest,
+}
+
+/// The API base and its flavor, from the environment (see the module's documentation).
+pub(crate) fn endpoint() -> (Flavor, String) {
+    let var = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .map(|v| v.trim().trim_end_matches('/').to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    if let Some(b) = var("KAGGLE_API_ENDPOINT") {
+        return (Flavor::Rest, b);
+    }
+    if let Some(b) = var("MLDATA_KAGGLE_RPC_ENDPOINT") {
+        return (Flavor::Rpc, b);
+    }
+    let base = match var("KAGGLE_API_ENVIRONMENT")
+        .map(|e| e.to_ascii_uppercase())
+        .as_deref()
+    {
+        Some("LOCALHOST" | "LOCAL") => "http://localhost/api",
+        Some("TEST") => "http://localhost:7777/api",
+        _ => RPC_DEFAULT,
+    };
+    (Flavor::Rpc, base.to_owned())
+}
+
+/// The API and the credential for it.
+pub(crate) struct Api {
+    flavor: Flavor,
     base: String,
     cred: Option<Credential>,
     /// Where the credential came from (for error messages; never the secret).
@@ -51,9 +101,9 @@ struct Api {
 }
 
 impl Api {
-    /// `KAGGLE_API_ENDPOINT` (default `https://www.kaggle.com/api/v1`) and the credential.
-    fn from_env() -> Api {
-        let base = super::endpoint("KAGGLE_API_ENDPOINT", super::KAGGLE_DEFAULT);
+    /// The endpoint and credential from the environment.
+    pub(crate) fn from_env() -> Api {
+        let (flavor, base) = endpoint();
         let found = super::auth::find(super::auth::Service::Kaggle);
         let cred = found.as_ref().map(|f| Credential {
             origin: origin(&base),
@@ -62,61 +112,139 @@ impl Api {
                     "Basic {}",
                     base64(format!("{user}:{}", f.secret.expose()).as_bytes())
                 ),
-                None => format!("Bearer {}", token_value(f.secret.expose())),
+                None => format!("Bearer {}", f.secret.expose()),
             },
         });
         Api {
+            flavor,
             base,
             cred,
             cred_origin: found.map(|f| f.origin),
         }
     }
 
-    /// GET a JSON document; an RPC-style `{"code": 4xx, "message": …}` body is an error even
-    /// with a 200 status.
-    fn get(&self, client: &Client, url: &str) -> Result<serde_json::Value, FetchError> {
+    /// Whether a credential was found.
+    pub(crate) fn has_credential(&self) -> bool {
+        self.cred.is_some()
+    }
+
+    /// An RPC method's URL.
+    fn rpc_url(&self, method: &str) -> String {
+        format!("{}/v1/{SERVICE}/{method}", self.base)
+    }
+
+    /// GET a JSON document (REST); an RPC-style `{"code": 4xx, …}` body is an error even with a
+    /// 200 status.
+    fn get(&self, client: &Client, url: &str) -> Result<Value, FetchError> {
         let (v, _) = client.json("GET", url, self.cred.as_ref(), None)?;
-        if let Some(code) = v.get("code").and_then(serde_json::Value::as_u64)
-            && code >= 400
-        {
-            let mut e = FetchError::new(format!(
-                "{} answered {code}{}",
-                redact(url),
-                v["message"]
-                    .as_str()
-                    .map_or(String::new(), |m| format!(": {m}"))
-            ));
-            e.status = u16::try_from(code).ok();
-            return Err(e);
+        match body_error(url, &v) {
+            Some(e) => Err(e),
+            None => Ok(v),
         }
-        Ok(v)
+    }
+
+    /// Call an RPC method with a JSON request.
+    fn call(&self, client: &Client, method: &str, body: &Value) -> Result<Value, FetchError> {
+        let url = self.rpc_url(method);
+        let body = serde_json::to_vec(body).unwrap_or_default();
+        let (v, _) = client.json("POST", &url, self.cred.as_ref(), Some(&body))?;
+        match body_error(&url, &v) {
+            Some(e) => Err(e),
+            None => Ok(v),
+        }
+    }
+
+    /// The dataset (`ApiDataset`: title, licence, size, `currentVersionNumber`…).
+    fn dataset(&self, client: &Client, owner: &str, slug: &str) -> Result<Value, FetchError> {
+        match self.flavor {
+            Flavor::Rest => self.get(
+                client,
+                &format!("{}/datasets/view/{owner}/{slug}", self.base),
+            ),
+            Flavor::Rpc => self.call(
+                client,
+                "GetDataset",
+                &json!({"ownerSlug": owner, "datasetSlug": slug}),
+            ),
+        }
     }
 
     /// The current version of a dataset.
     fn current_version(&self, client: &Client, owner: &str, slug: &str) -> Result<u32, FetchError> {
-        let url = format!("{}/datasets/view/{owner}/{slug}", self.base);
-        let v = self.get(client, &url)?;
-        let number = |x: &serde_json::Value| {
-            x.as_u64()
-                .or_else(|| x.as_str().and_then(|s| s.trim().parse().ok()))
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n > 0)
+        let v = self.dataset(client, owner, slug)?;
+        current_version_of(&v).ok_or_else(|| {
+            FetchError::new(format!(
+                "Kaggle answered without a current version (`currentVersionNumber`) for `{owner}/{slug}` ({})",
+                redact(&self.base)
+            ))
+            .hint("is the endpoint Kaggle's API (see `mldatabuild doctor`)? Or pin a version: kaggle://owner/slug@N")
+        })
+    }
+
+    /// One page of a version's file listing, and what to name in errors.
+    fn files_page(
+        &self,
+        client: &Client,
+        owner: &str,
+        slug: &str,
+        version: u32,
+        token: &str,
+    ) -> Result<(Value, String), FetchError> {
+        match self.flavor {
+            Flavor::Rest => {
+                let mut url = format!(
+                    "{}/datasets/list/{owner}/{slug}?datasetVersionNumber={version}&pageSize={PAGE_SIZE}",
+                    self.base
+                );
+                if !token.is_empty() {
+                    url.push_str(&format!("&pageToken={}", super::hf::encode(token, false)));
+                }
+                Ok((self.get(client, &url)?, redact(&url)))
+            }
+            Flavor::Rpc => {
+                let mut body = json!({"ownerSlug": owner, "datasetSlug": slug,
+                    "datasetVersionNumber": version, "pageSize": PAGE_SIZE});
+                if !token.is_empty() {
+                    body["pageToken"] = json!(token);
+                }
+                let v = self.call(client, "ListDatasetFiles", &body)?;
+                Ok((v, redact(&self.rpc_url("ListDatasetFiles"))))
+            }
+        }
+    }
+
+    /// The download of one file (`Some(name)`) or of the whole version as a zip.
+    fn download_job(&self, owner: &str, slug: &str, version: u32, file: Option<&str>) -> Job {
+        let name = file.map_or_else(|| format!("{slug}.zip"), str::to_owned);
+        let (url, post) = match self.flavor {
+            Flavor::Rest => {
+                let path =
+                    file.map_or_else(String::new, |f| format!("/{}", super::hf::encode(f, true)));
+                (
+                    format!(
+                        "{}/datasets/download/{owner}/{slug}{path}?datasetVersionNumber={version}",
+                        self.base
+                    ),
+                    None,
+                )
+            }
+            Flavor::Rpc => {
+                let mut body = json!({"ownerSlug": owner, "datasetSlug": slug,
+                    "datasetVersionNumber": version});
+                if let Some(f) = file {
+                    body["fileName"] = json!(f);
+                }
+                (self.rpc_url("DownloadDataset"), Some(body.to_string()))
+            }
         };
-        number(&v["currentVersionNumber"])
-            .or_else(|| {
-                v["versions"]
-                    .as_array()?
-                    .iter()
-                    .filter_map(|x| number(&x["versionNumber"]))
-                    .max()
-            })
-            .ok_or_else(|| {
-                FetchError::new(format!(
-                    "{} answered without a current version (`currentVersionNumber`) for `{owner}/{slug}`",
-                    redact(&url)
-                ))
-                .hint("is KAGGLE_API_ENDPOINT Kaggle's REST API (https://www.kaggle.com/api/v1)? Or pin a version: kaggle://owner/slug@N")
-            })
+        Job {
+            name,
+            url,
+            post,
+            // Checked after the download: a large file may arrive zipped.
+            size: None,
+            check: Check::None,
+        }
     }
 
     /// Every file of a dataset version (all pages): (name, size).
@@ -131,37 +259,26 @@ impl Api {
         let mut token = String::new();
         let mut seen = std::collections::HashSet::new();
         loop {
-            let mut url = format!(
-                "{}/datasets/list/{owner}/{slug}?datasetVersionNumber={version}&pageSize={PAGE_SIZE}",
-                self.base
-            );
-            if !token.is_empty() {
-                url.push_str(&format!("&pageToken={}", super::hf::encode(&token, false)));
-            }
-            let v = self.get(client, &url)?;
+            let (v, url) = self.files_page(client, owner, slug, version, &token)?;
             if let Some(m) = v["errorMessage"].as_str().filter(|m| !m.trim().is_empty()) {
                 return Err(FetchError::new(format!(
                     "Kaggle could not list the files of `{owner}/{slug}` version {version}: {m}"
                 )));
             }
             let files = match &v["datasetFiles"] {
-                serde_json::Value::Array(a) => a.as_slice(),
-                serde_json::Value::Null => &[],
+                Value::Array(a) => a.as_slice(),
+                Value::Null => &[],
                 _ => {
                     return Err(FetchError::new(format!(
-                        "{} answered a file listing without a `datasetFiles` list",
-                        redact(&url)
+                        "{url} answered a file listing without a `datasetFiles` list"
                     ))
-                    .hint(
-                        "is KAGGLE_API_ENDPOINT Kaggle's REST API (https://www.kaggle.com/api/v1)?",
-                    ));
+                    .hint("is the endpoint Kaggle's API? `mldatabuild doctor` shows which one is used"));
                 }
             };
             for f in files {
                 let Some(name) = f["name"].as_str().or_else(|| f["ref"].as_str()) else {
                     return Err(FetchError::new(format!(
-                        "{} listed a file without a `name`: {f}",
-                        redact(&url)
+                        "{url} listed a file without a `name`: {f}"
                     )));
                 };
                 let size = f["totalBytes"]
@@ -222,17 +339,21 @@ impl Api {
     }
 }
 
-/// A token given as the path of a file holding it (as `KAGGLE_API_TOKEN` may be) is read.
-fn token_value(secret: &str) -> String {
-    let p = Path::new(secret);
-    if secret.contains('/')
-        && p.is_file()
-        && let Ok(t) = std::fs::read_to_string(p)
-        && !t.trim().is_empty()
-    {
-        return t.trim().to_owned();
-    }
-    secret.to_owned()
+/// A dataset's current version: `currentVersionNumber`, else the highest listed version.
+fn current_version_of(v: &Value) -> Option<u32> {
+    let number = |x: &Value| {
+        x.as_u64()
+            .or_else(|| x.as_str().and_then(|s| s.trim().parse().ok()))
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+    };
+    number(&v["currentVersionNumber"]).or_else(|| {
+        v["versions"]
+            .as_array()?
+            .iter()
+            .filter_map(|x| number(&x["versionNumber"]))
+            .max()
+    })
 }
 
 /// Standard base64 with padding (for HTTP Basic).
@@ -348,7 +469,6 @@ pub fn fetch(
                 .is_none_or(|p| p.iter().any(|p| p.matches(n)))
         })
         .collect();
-    let query = format!("datasetVersionNumber={version}");
     let jobs: Vec<Job> = if chosen.is_empty() {
         if patterns.is_some() || !listed.is_empty() {
             return Err(FetchError::new(format!(
@@ -377,26 +497,11 @@ pub fn fetch(
             .user());
         }
         // No listing: the whole version as one zip archive.
-        vec![Job {
-            name: format!("{slug}.zip"),
-            url: format!("{}/datasets/download/{owner}/{slug}?{query}", api.base),
-            size: None,
-            check: Check::None,
-        }]
+        vec![api.download_job(owner, slug, version, None)]
     } else {
         chosen
             .iter()
-            .map(|(name, _)| Job {
-                name: name.clone(),
-                url: format!(
-                    "{}/datasets/download/{owner}/{slug}/{}?{query}",
-                    api.base,
-                    super::hf::encode(name, true)
-                ),
-                // Checked after the download: a large file may arrive zipped.
-                size: None,
-                check: Check::None,
-            })
+            .map(|(name, _)| api.download_job(owner, slug, version, Some(name)))
             .collect()
     };
     events(FetchEvent::Downloading {
@@ -472,42 +577,83 @@ fn check_sizes(
     Ok(())
 }
 
-/// A dataset's metadata for `info`: the dataset view and its current version's files (name,
-/// size, columns).
+/// A dataset's metadata for `info`: the dataset and the first page of its files (name, size,
+/// columns) at `version`, else at the current version.
 pub(crate) fn metadata(
     client: &Client,
     owner: &str,
     slug: &str,
     version: Option<u32>,
-) -> Result<(serde_json::Value, serde_json::Value), FetchError> {
+) -> Result<(Value, Value), FetchError> {
     let api = Api::from_env();
     let view = api
-        .get(
-            client,
-            &format!("{}/datasets/view/{owner}/{slug}", api.base),
-        )
+        .dataset(client, owner, slug)
         .map_err(|e| api.explain(owner, slug, version, e))?;
-    let v = match version {
+    let v = match version.or_else(|| current_version_of(&view)) {
         Some(v) => v,
         None => api
             .current_version(client, owner, slug)
             .map_err(|e| api.explain(owner, slug, None, e))?,
     };
-    let files = api
-        .get(
-            client,
-            &format!(
-                "{}/datasets/list/{owner}/{slug}?datasetVersionNumber={v}&pageSize={PAGE_SIZE}",
-                api.base
-            ),
-        )
+    let (files, _) = api
+        .files_page(client, owner, slug, v, "")
         .map_err(|e| api.explain(owner, slug, Some(v), e))?;
     Ok((view, files["datasetFiles"].clone()))
 }
 
-/// Standard base64 with padding (HTTP Basic credentials).
-pub(crate) fn base64_text(s: &str) -> String {
-    base64(s.as_bytes())
+/// What `search` asks Kaggle for.
+pub(crate) struct Query<'a> {
+    pub text: &'a str,
+    /// A licence family: `cc`, `gpl`, `odb` or `other`.
+    pub license_group: Option<&'a str>,
+    pub min_bytes: Option<u64>,
+    pub max_bytes: Option<u64>,
+}
+
+impl Api {
+    /// The first page of datasets matching a query (`ApiDataset` objects), in Kaggle's order.
+    pub(crate) fn search(&self, client: &Client, q: &Query<'_>) -> Result<Vec<Value>, FetchError> {
+        let v = match self.flavor {
+            Flavor::Rest => {
+                let mut url = format!(
+                    "{}/datasets/list?search={}&page=1&sortBy=hottest",
+                    self.base,
+                    super::hf::encode(q.text, false)
+                );
+                if let Some(g) = q.license_group {
+                    url.push_str(&format!("&license={g}"));
+                }
+                if let Some(n) = q.min_bytes {
+                    url.push_str(&format!("&minSize={n}"));
+                }
+                if let Some(n) = q.max_bytes {
+                    url.push_str(&format!("&maxSize={n}"));
+                }
+                self.get(client, &url)?
+            }
+            Flavor::Rpc => {
+                // Default values (sort by hotness, public datasets, page 0) are left out.
+                let mut body = json!({"search": q.text, "page": 1});
+                if let Some(g) = q.license_group {
+                    body["license"] =
+                        json!(format!("DATASET_LICENSE_GROUP_{}", g.to_ascii_uppercase()));
+                }
+                if let Some(n) = q.min_bytes {
+                    body["minSize"] = json!(n);
+                }
+                if let Some(n) = q.max_bytes {
+                    body["maxSize"] = json!(n);
+                }
+                self.call(client, "ListDatasets", &body)?
+            }
+        };
+        // REST answers with an array, RPC with `{"datasets": […]}`.
+        let list = match &v {
+            Value::Array(a) => a.clone(),
+            _ => v["datasets"].as_array().cloned().unwrap_or_default(),
+        };
+        Ok(list)
+    }
 }
 
 #[cfg(test)]

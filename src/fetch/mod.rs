@@ -135,8 +135,47 @@ pub enum FetchEvent {
         files_total: usize,
         /// Seconds since any byte arrived (a stalled download shows it).
         idle_secs: u64,
+        /// The files downloading right now, by name.
+        files: Vec<FileProgress>,
     },
     Warning(String),
+}
+
+/// One file downloading (for per-file progress bars).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileProgress {
+    pub name: String,
+    /// Bytes of it on disk so far (resumed bytes included).
+    pub done: u64,
+    /// Its size; 0 when not known yet.
+    pub total: u64,
+}
+
+/// The files each download worker is on (slot = worker).
+struct Live(Mutex<Vec<Option<FileProgress>>>);
+
+impl Live {
+    fn new(workers: usize) -> Live {
+        Live(Mutex::new(vec![None; workers]))
+    }
+
+    fn set(&self, slot: usize, f: impl FnOnce(&mut Option<FileProgress>)) {
+        if let Ok(mut v) = self.0.lock()
+            && let Some(s) = v.get_mut(slot)
+        {
+            f(s);
+        }
+    }
+
+    fn snapshot(&self) -> Vec<FileProgress> {
+        let mut v: Vec<FileProgress> = self
+            .0
+            .lock()
+            .map(|v| v.iter().flatten().cloned().collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
 }
 
 /// A source fetched into the cache.
@@ -164,8 +203,6 @@ const NOT_DATA: &[&str] = &[
 /// Concurrent downloads of one source (`MLDATA_DOWNLOAD_JOBS` overrides, 1 to 64).
 const PARALLEL_DOWNLOADS: usize = 8;
 
-/// Kaggle's API: `KAGGLE_API_ENDPOINT`, default its legacy REST API.
-pub const KAGGLE_DEFAULT: &str = "https://www.kaggle.com/api/v1";
 /// OpenML's API: `OPENML_ENDPOINT`, default its JSON API.
 pub const OPENML_DEFAULT: &str = "https://www.openml.org/api/v1/json";
 
@@ -371,6 +408,7 @@ fn fetch_hf(
         .map(|f| Job {
             name: f.path.clone(),
             url: hub.file_url(repo, &commit, &f.path),
+            post: None,
             size: Some(f.size),
             check: match &f.lfs_sha256 {
                 Some(s) => Check::Sha256(s.clone()),
@@ -430,6 +468,9 @@ pub(super) fn patterns(def: &SourceDef) -> Result<Option<Vec<glob::Pattern>>, Fe
 pub(super) struct Job {
     pub name: String,
     pub url: String,
+    /// A JSON body to POST to `url`, which answers with a redirect to the file (Kaggle's
+    /// current API); `None`: `url` is the file.
+    pub post: Option<String>,
     pub size: Option<u64>,
     pub check: Check,
 }
@@ -509,13 +550,25 @@ pub(super) fn download_all(
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let finished = AtomicUsize::new(0);
     let total: u64 = jobs.iter().filter_map(|j| j.size).sum();
+    let live = Live::new(workers.min(jobs.len()));
     std::thread::scope(|s| {
-        for _ in 0..workers.min(jobs.len()) {
-            s.spawn(|| {
+        for slot in 0..workers.min(jobs.len()) {
+            let (next, notes, bytes, finished, results, live) =
+                (&next, &notes, &bytes, &finished, &results, &live);
+            s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let r = fetch_one_counted(cache, client, cred, job, &notes, &bytes);
+                    let r = fetch_one_counted(
+                        cache,
+                        client,
+                        cred,
+                        job,
+                        notes,
+                        bytes,
+                        Some((live, slot)),
+                    );
+                    live.set(slot, |s| *s = None);
                     finished.fetch_add(1, Ordering::Relaxed);
                     if let Ok(mut res) = results.lock() {
                         res[i] = Some(r);
@@ -542,6 +595,7 @@ pub(super) fn download_all(
                 files_done: finished.load(Ordering::Relaxed),
                 files_total: jobs.len(),
                 idle_secs: last.1.elapsed().as_secs(),
+                files: live.snapshot(),
             });
         }
     });
@@ -589,6 +643,7 @@ pub(super) fn fetch_one(
         job,
         notes,
         &std::sync::atomic::AtomicU64::new(0),
+        None,
     )
 }
 
@@ -600,6 +655,7 @@ fn fetch_one_counted(
     job: &Job,
     notes: &Mutex<Vec<FetchEvent>>,
     bytes: &std::sync::atomic::AtomicU64,
+    live: Option<(&Live, usize)>,
 ) -> Result<CachedFile, FetchError> {
     if let Check::Sha256(sha) = &job.check {
         // A blob is trusted only after re-hashing it: a hard link in a snapshot may have been
@@ -617,9 +673,11 @@ fn fetch_one_counted(
             });
         }
     }
-    let id = cache::partial_id(match &job.check {
-        Check::Sha256(s) => s,
-        _ => &job.url,
+    // Kaggle's RPC downloads share one URL and differ by their body.
+    let id = cache::partial_id(&match (&job.check, &job.post) {
+        (Check::Sha256(s), _) => s.clone(),
+        (_, None) => job.url.clone(),
+        (_, Some(body)) => format!("{}\n{body}", job.url),
     });
     let _lock = cache.lock(&format!("part-{id}"), || {})?;
     let part = cache.partial(&id);
@@ -636,12 +694,33 @@ fn fetch_one_counted(
         });
     }
     let mut seen = have;
+    if let Some((live, slot)) = live {
+        live.set(slot, |s| {
+            *s = Some(FileProgress {
+                name: job.name.clone(),
+                done: have,
+                total: job.size.unwrap_or(0),
+            });
+        });
+    }
     let git = matches!(job.check, Check::GitSha1(_));
-    let got = client.download(&job.url, cred, &part, job.size, git, &mut |p| {
+    let url = match &job.post {
+        Some(body) => client.locate(&job.url, cred, body.as_bytes())?,
+        None => job.url.clone(),
+    };
+    let got = client.download(&url, cred, &part, job.size, git, &mut |p| {
         if p.done >= seen {
             bytes.fetch_add(p.done - seen, Ordering::Relaxed);
         }
         seen = p.done;
+        if let Some((live, slot)) = live {
+            live.set(slot, |s| {
+                if let Some(f) = s {
+                    f.done = p.done;
+                    f.total = p.total.unwrap_or(f.total);
+                }
+            });
+        }
     })?;
     let sha = got.sha256.clone();
     let ok = match &job.check {
@@ -747,6 +826,7 @@ fn fetch_url(
     let job = Job {
         name: name.clone(),
         url: url.to_owned(),
+        post: None,
         size: None,
         check: match &spec_pin {
             Some(s) => Check::Sha256(s.clone()),

@@ -404,6 +404,7 @@ pub fn fetch(
         let job = Job {
             name: pq_name.clone(),
             url: api.with_key(pq),
+            post: None,
             size: None,
             check: Check::None,
         };
@@ -484,6 +485,7 @@ fn fetch_arff(
     let job = Job {
         name: name.clone(),
         url: api.with_key(url),
+        post: None,
         size: None,
         check: desc.md5.clone().map_or(Check::None, Check::Md5),
     };

@@ -34,6 +34,9 @@ pub enum Event {
         files_total: usize,
         /// Seconds since a byte arrived.
         idle_secs: u64,
+        /// The files downloading right now (name, bytes done, size or 0).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<crate::fetch::FileProgress>,
     },
     /// Rows of a running stage done so far (a few times a second, from stages that report it).
     StageProgress {

@@ -81,6 +81,20 @@ impl HumanReporter {
         }
     }
 
+    /// Remove every bar whose key starts with `prefix`.
+    fn finish_bars(&self, prefix: &str) {
+        let Ok(mut bars) = self.bars.lock() else {
+            return;
+        };
+        bars.retain(|k, b| {
+            let keep = !k.starts_with(prefix);
+            if !keep {
+                b.finish_and_clear();
+            }
+            keep
+        });
+    }
+
     fn summary(&self, s: &BuildSummary) {
         if self.verbosity == Verbosity::Quiet {
             return;
@@ -215,6 +229,7 @@ impl Reporter for HumanReporter {
                 files_done,
                 files_total,
                 idle_secs,
+                files,
             } => {
                 let Some(m) = &self.multi else { return };
                 let key = format!("fetch:{name}");
@@ -241,6 +256,45 @@ impl Reporter for HumanReporter {
                     String::new()
                 };
                 bar.set_message(format!("{name}: {files_done}/{files_total} files{stalled}"));
+                // A bar per file downloading, under the source's, when there are several.
+                if *files_total > 1 {
+                    let overall = bar.clone();
+                    let prefix = format!("fetchfile:{name}:");
+                    let stale: Vec<String> = bars
+                        .keys()
+                        .filter(|k| {
+                            k.strip_prefix(&prefix)
+                                .is_some_and(|f| !files.iter().any(|x| x.name == f))
+                        })
+                        .cloned()
+                        .collect();
+                    for k in stale {
+                        if let Some(b) = bars.remove(&k) {
+                            b.finish_and_clear();
+                            m.remove(&b);
+                        }
+                    }
+                    for f in files {
+                        let b = bars
+                            .entry(format!("{prefix}{}", f.name))
+                            .or_insert_with(|| {
+                                let b = m.insert_after(&overall, ProgressBar::new(f.total));
+                                b.set_style(
+                                    ProgressStyle::with_template(
+                                        "{prefix:>9}   {msg:32!} [{bar:16}] {bytes}/{total_bytes} {bytes_per_sec}",
+                                    )
+                                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                                    .progress_chars("=> "),
+                                );
+                                b.set_message(f.name.clone());
+                                b
+                            });
+                        if f.total > 0 {
+                            b.set_length(f.total);
+                        }
+                        b.set_position(f.done);
+                    }
+                }
             }
             Event::StageProgress {
                 name,
@@ -280,6 +334,7 @@ impl Reporter for HumanReporter {
             }
             Event::SourceFetch { name, message } if !quiet => {
                 self.finish_bar(&format!("fetch:{name}"));
+                self.finish_bars(&format!("fetchfile:{name}:"));
                 self.line("Fetching", &format!("source {name}: {message}"), Style::Dim);
             }
             Event::SourceHashed {

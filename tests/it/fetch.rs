@@ -680,14 +680,26 @@ fn progress_events_and_ctrl_c_leaves_nothing_half_recorded() {
             mldatabuild::report::Event::SourceProgress {
                 files_total,
                 idle_secs,
+                files,
                 ..
-            } => Some((files_total, idle_secs)),
+            } => Some((files_total, idle_secs, files)),
             _ => None,
         })
         .collect();
     assert!(!progress.is_empty(), "{}", out.stdout);
-    assert!(progress.iter().all(|(t, _)| *t == 2));
-    assert!(progress.iter().any(|(_, idle)| *idle >= 1), "{progress:?}");
+    assert!(progress.iter().all(|(t, _, _)| *t == 2));
+    assert!(
+        progress.iter().any(|(_, idle, _)| *idle >= 1),
+        "{progress:?}"
+    );
+    // Per-file progress: the file the stalled CDN holds back is named, with its size.
+    assert!(
+        progress.iter().any(|(_, _, files)| files
+            .iter()
+            .any(|f| f.name == "data/test.csv" && f.total > 0 && f.done < f.total)),
+        "{progress:?}"
+    );
+    assert!(progress.iter().all(|(_, _, files)| files.len() <= 2));
 
     // Ctrl-C while the CDN stalls: no lock, no snapshot recorded as complete.
     hub.stall_cdn(std::time::Duration::from_secs(30));

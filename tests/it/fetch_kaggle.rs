@@ -311,3 +311,95 @@ fn info_shows_the_dataset_and_its_files() {
         .code(2)
         .stderr_has("not found");
 }
+
+/// Kaggle's current API (the default when `KAGGLE_API_ENDPOINT` is not set): JSON POSTs to
+/// `datasets.DatasetApiService`, the download's redirect followed to storage without the
+/// credential, an access token from `$KAGGLE_CONFIG_DIR/access_token`, and search, info and
+/// errors through the same API.
+#[test]
+fn current_rpc_api_with_an_access_token_file() {
+    let kaggle = wine();
+    kaggle.page_size(1);
+    kaggle.add_version("acme/wine", &[("train.csv", &csv(0..12))]);
+    let cx = TestContext::new();
+    let config = cx.home().join("kaggle-config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("access_token"), format!("{TOKEN}\n")).unwrap();
+    let rpc = |args: &[&str]| {
+        run_with(&cx, &kaggle, args, |c| {
+            c.env_remove("KAGGLE_API_ENDPOINT")
+                .env("MLDATA_KAGGLE_RPC_ENDPOINT", kaggle.rpc_endpoint())
+                .env("KAGGLE_CONFIG_DIR", &config);
+        })
+    };
+    cx.spec(&spec("uri: \"kaggle://acme/wine@1\""));
+    let first = rpc(&["build"]);
+    first
+        .success()
+        .stderr_has("downloading 2 files")
+        .stderr_has("Finished clean");
+    assert_eq!(lock_revision(&cx), "version:1");
+    assert!(cx.read("dataset.lock").contains("rows: 40"));
+
+    let api = kaggle.api.requests();
+    let bearer = format!("Bearer {TOKEN}");
+    assert!(!api.is_empty());
+    for r in &api {
+        assert_eq!(r.method, "POST", "{}", r.path);
+        assert!(r.path.starts_with("/api/v1/datasets.DatasetApiService/"));
+        assert_eq!(r.header("authorization"), Some(bearer.as_str()));
+    }
+    let bodies: Vec<serde_json::Value> = api
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    // Paged listing, and one download call per file naming it.
+    assert!(bodies.iter().any(|b| b["pageToken"] == "p1"), "{bodies:?}");
+    assert!(bodies.iter().any(|b| b["fileName"] == "train.csv"
+        && b["datasetVersionNumber"] == 1
+        && b["ownerSlug"] == "acme"
+        && b["datasetSlug"] == "wine"));
+    // The URI names the version: nothing asked for the current one.
+    assert!(!api.iter().any(|r| r.path.ends_with("/GetDataset")));
+    let storage = kaggle.storage.requests();
+    assert_eq!(storage.len(), 2);
+    assert!(storage.iter().all(|r| r.method == "GET"));
+    assert!(storage.iter().all(|r| r.header("authorization").is_none()));
+
+    // No version in the URI: GetDataset resolves the current one (2).
+    cx.spec(&spec("uri: \"kaggle://acme/wine\""));
+    rpc(&["build"]).success().stderr_has("fetched version:2");
+    assert_eq!(lock_revision(&cx), "version:2");
+    assert!(
+        kaggle
+            .api
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/GetDataset"))
+    );
+
+    // Search and info go through the same API.
+    let search = rpc(&["search", "wine", "--source", "kaggle"]);
+    search.success().stdout_has("kaggle://acme/wine");
+    rpc(&["info", "kaggle://acme/wine"])
+        .success()
+        .stdout_has("kaggle://acme/wine")
+        .stdout_has("train.csv");
+    rpc(&["info", "kaggle://acme/nope"])
+        .code(2)
+        .stderr_has("Kaggle dataset `acme/nope` not found");
+    let status = rpc(&["auth", "status"]);
+    status.success().stdout_has("access_token");
+
+    // A wrong token names where it came from, never its value.
+    std::fs::write(config.join("access_token"), "KGAT_wrong_token_4242\n").unwrap();
+    cx.spec(&spec("uri: \"kaggle://acme/wine@1\", files: [\"test*\"]"));
+    let wrong = rpc(&["build", "--no-cache"]);
+    wrong
+        .code(2)
+        .stderr_has("refused the credentials from")
+        .stderr_has("access_token");
+    assert!(!wrong.stderr.contains("KGAT_wrong_token_4242"));
+    std::fs::remove_file(config.join("access_token")).unwrap();
+    assert_never_shown(&cx, &[&first, &search, &status, &wrong], &[TOKEN, &bearer]);
+}

@@ -3634,21 +3634,11 @@ fn mock_viewer_and_parquet_export() {
     );
 }
 
-/// Runs the real `huggingface_hub` client against the mock. Needs a venv with
-/// `huggingface_hub` at /tmp/mock-venv (`python3 -m venv /tmp/mock-venv &&
-/// /tmp/mock-venv/bin/pip install huggingface_hub`).
+/// Runs the real `huggingface_hub` client (the test venv's, installed with `datasets`) against
+/// the mock, so the mock stays faithful to what the Hub's own client expects.
 #[test]
-#[ignore = "needs /tmp/mock-venv with huggingface_hub installed"]
 fn mock_serves_huggingface_hub_python() {
-    let python = std::path::Path::new("/tmp/mock-venv/bin/python");
-    if !python.exists() {
-        eprintln!(
-            "SKIPPED: {} is missing; create it with `python3 -m venv /tmp/mock-venv && \
-             /tmp/mock-venv/bin/pip install huggingface_hub`",
-            python.display()
-        );
-        return;
-    }
+    let python = crate::python::python();
     let hub = MockHub::start();
     // Over DOWNLOAD_CHUNK_SIZE (10 MiB): the client only counts bytes in whole chunks, so a
     // resume with Range needs more than one chunk to have arrived.
@@ -3728,7 +3718,7 @@ out["converted"] = open(hf_hub_download("acme/tiny", "default/train/0000.parquet
                         "rb").read().decode()
 print("MOCK_RESULT=" + json.dumps(out))
 "#;
-    let output = std::process::Command::new(python)
+    let output = std::process::Command::new(&python)
         .arg("-c")
         .arg(script)
         .env("HF_ENDPOINT", hub.url())

@@ -1,8 +1,10 @@
-//! A loopback mock of Kaggle's legacy REST API (`shared/reference/hub-protocols.md` §3.4) and of
-//! the storage its downloads redirect to, on another port (so another origin: a client must not
+//! A loopback mock of Kaggle's two APIs, the current JSON-over-POST RPC
+//! (`shared/reference/hub-protocols.md` §3.2: `POST /api/v1/datasets.DatasetApiService/{GetDataset,
+//! ListDatasetFiles,DownloadDataset,ListDatasets}`) and the legacy REST API (§3.4), and of the
+//! storage their downloads redirect to, on another port (so another origin: a client must not
 //! send its `Authorization` there). Built on the generic [`MockServer`].
 //!
-//! API routes (under `/api/v1`): `GET /datasets/view/{owner}/{slug}` (the dataset with
+//! REST routes (under `/api/v1`): `GET /datasets/list?search=` (search), `GET /datasets/view/{owner}/{slug}` (the dataset with
 //! `currentVersionNumber`), `GET /datasets/list/{owner}/{slug}?datasetVersionNumber=&pageSize=
 //! &pageToken=` (`{"datasetFiles":[…],"errorMessage":null,"nextPageToken":…}`),
 //! `GET /datasets/download/{owner}/{slug}/{file}?datasetVersionNumber=N` (302 to storage) and
@@ -117,6 +119,19 @@ fn storage(state: &Mutex<State>, req: &Request) -> Response {
     }
 }
 
+/// One dataset call, whichever API it came through.
+struct Call {
+    /// `view`, `list` (files) or `download`.
+    verb: &'static str,
+    owner: String,
+    slug: String,
+    /// The file, for `download` (empty: the whole version).
+    file: Vec<String>,
+    version: Option<String>,
+    page_size: Option<String>,
+    page_token: Option<String>,
+}
+
 fn api(state: &Mutex<State>, storage_url: &str, req: &Request) -> Response {
     let state = state.lock().unwrap_or_else(PoisonError::into_inner);
     if !state.accepted.is_empty()
@@ -126,6 +141,21 @@ fn api(state: &Mutex<State>, storage_url: &str, req: &Request) -> Response {
     {
         return error(401, "Unauthenticated");
     }
+    if let Some(method) = req
+        .path_only()
+        .strip_prefix("/api/v1/datasets.DatasetApiService/")
+    {
+        return rpc(&state, storage_url, method, req);
+    }
+    if req.path_only() == "/api/v1/datasets/list" {
+        return Response::json(
+            200,
+            &Value::Array(search(
+                &state,
+                &req.query_param("search").unwrap_or_default(),
+            )),
+        );
+    }
     let Some(path) = req.path_only().strip_prefix("/api/v1/datasets/") else {
         return error(404, "Not found");
     };
@@ -133,19 +163,158 @@ fn api(state: &Mutex<State>, storage_url: &str, req: &Request) -> Response {
     let (Some(verb), Some(owner), Some(slug)) = (parts.first(), parts.get(1), parts.get(2)) else {
         return error(404, "Not found");
     };
+    let verb = match verb.as_str() {
+        "view" if parts.len() == 3 => "view",
+        "list" if parts.len() == 3 => "list",
+        "download" => "download",
+        _ => return error(404, "Not found"),
+    };
+    answer(
+        &state,
+        storage_url,
+        &Call {
+            verb,
+            owner: owner.clone(),
+            slug: slug.clone(),
+            file: parts[3..].to_vec(),
+            version: req.query_param("datasetVersionNumber"),
+            page_size: req.query_param("pageSize"),
+            page_token: req.query_param("pageToken"),
+        },
+    )
+}
+
+/// The fields each RPC method accepts (camelCase, as `kagglesdk` sends them).
+const RPC_FIELDS: &[(&str, &[&str])] = &[
+    ("GetDataset", &["ownerSlug", "datasetSlug"]),
+    (
+        "ListDatasetFiles",
+        &[
+            "ownerSlug",
+            "datasetSlug",
+            "datasetVersionNumber",
+            "pageToken",
+            "pageSize",
+        ],
+    ),
+    (
+        "DownloadDataset",
+        &[
+            "ownerSlug",
+            "datasetSlug",
+            "datasetVersionNumber",
+            "fileName",
+            "raw",
+        ],
+    ),
+    (
+        "ListDatasets",
+        &[
+            "sortBy",
+            "size",
+            "fileType",
+            "license",
+            "tagIds",
+            "search",
+            "user",
+            "page",
+            "pageToken",
+            "pageSize",
+            "minSize",
+            "maxSize",
+            "group",
+        ],
+    ),
+];
+
+/// `kagglesdk`'s JSON-over-POST RPC (§3.2): `POST /api/v1/datasets.DatasetApiService/{Method}`
+/// with a JSON body. Strict like a protobuf server: an unknown field is a 400, and so is a
+/// request that is not a JSON POST.
+fn rpc(state: &State, storage_url: &str, method: &str, req: &Request) -> Response {
+    let Some((_, fields)) = RPC_FIELDS.iter().find(|(m, _)| *m == method) else {
+        return error(404, "Not found");
+    };
+    if req.method != "POST"
+        || !req
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/json"))
+    {
+        return error(400, "expected a POST with a JSON body");
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&req.body) else {
+        return error(400, "the body is not a JSON object");
+    };
+    if let Some(bad) = body.keys().find(|k| !fields.contains(&k.as_str())) {
+        return error(400, &format!("unknown field `{bad}`"));
+    }
+    let text = |k: &str| {
+        body.get(k).map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    if method == "ListDatasets" {
+        let q = text("search").unwrap_or_default();
+        return Response::json(
+            200,
+            &json!({"datasets": search(state, &q), "nextPageToken": ""}),
+        );
+    }
+    let (Some(owner), Some(slug)) = (text("ownerSlug"), text("datasetSlug")) else {
+        return error(400, "ownerSlug and datasetSlug are required");
+    };
+    let verb = match method {
+        "GetDataset" => "view",
+        "ListDatasetFiles" => "list",
+        _ => "download",
+    };
+    answer(
+        state,
+        storage_url,
+        &Call {
+            verb,
+            owner,
+            slug,
+            file: text("fileName")
+                .map(|f| f.split('/').map(str::to_owned).collect())
+                .unwrap_or_default(),
+            version: text("datasetVersionNumber"),
+            page_size: text("pageSize"),
+            page_token: text("pageToken"),
+        },
+    )
+}
+
+/// Every dataset whose `owner/slug` contains `q`, as `ApiDataset` objects.
+fn search(state: &State, q: &str) -> Vec<Value> {
+    state
+        .datasets
+        .iter()
+        .filter(|(repo, _)| repo.contains(q))
+        .map(|(repo, ds)| {
+            json!({"ref": repo, "title": repo.split('/').nth(1), "totalBytes":
+                ds.versions.values().last().map_or(0, |f| f.iter().map(|(_, b)| b.len()).sum::<usize>()),
+                "licenseName": "CC0: Public Domain", "downloadCount": 10,
+                "currentVersionNumber": ds.versions.keys().max()})
+        })
+        .collect()
+}
+
+fn answer(state: &State, storage_url: &str, call: &Call) -> Response {
+    let (owner, slug) = (&call.owner, &call.slug);
     let repo = format!("{owner}/{slug}");
     let Some(ds) = state.datasets.get(&repo) else {
         return error(404, "Not found");
     };
     let current = ds.versions.keys().max().copied().unwrap_or(0);
-    let version = match req.query_param("datasetVersionNumber") {
+    let version = match &call.version {
         Some(v) if !v.is_empty() => v.parse().unwrap_or(0),
         _ => current,
     };
     let Some(files) = ds.versions.get(&version) else {
         return error(404, "Not found");
     };
-    match (verb.as_str(), &parts[3..]) {
+    match (call.verb, call.file.as_slice()) {
         ("view", []) => Response::json(
             200,
             &json!({
@@ -167,8 +336,9 @@ fn api(state: &Mutex<State>, storage_url: &str, req: &Request) -> Response {
             } else {
                 files.iter().collect()
             };
-            let asked = req
-                .query_param("pageSize")
+            let asked = call
+                .page_size
+                .as_deref()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(20usize);
             let size = if state.page_size > 0 {
@@ -177,8 +347,9 @@ fn api(state: &Mutex<State>, storage_url: &str, req: &Request) -> Response {
                 asked
             }
             .max(1);
-            let start: usize = req
-                .query_param("pageToken")
+            let start: usize = call
+                .page_token
+                .as_deref()
                 .and_then(|t| t.strip_prefix("p").and_then(|n| n.parse().ok()))
                 .unwrap_or(0);
             let end = (start + size).min(listed.len());
@@ -252,9 +423,14 @@ impl MockKaggle {
         f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// `KAGGLE_API_ENDPOINT` for the client.
+    /// `KAGGLE_API_ENDPOINT` for the client (the legacy REST API).
     pub(crate) fn endpoint(&self) -> String {
         format!("{}/api/v1", self.api.url())
+    }
+
+    /// `MLDATA_KAGGLE_RPC_ENDPOINT` for the client (the current RPC API).
+    pub(crate) fn rpc_endpoint(&self) -> String {
+        format!("{}/api", self.api.url())
     }
 
     /// Add the next version of `owner/slug` (1 for a new dataset); returns its number.
