@@ -219,7 +219,8 @@ pub struct SearchArgs {
 pub struct InfoArgs {
     /// hf://owner/name[@revision] or https://…
     pub uri: String,
-    /// Sample rows to show (at most 100), fetched from the dataset viewer.
+    /// Sample rows to show (at most 100): from the Hub's dataset viewer, or the first bytes of
+    /// a Kaggle CSV/TSV/JSON Lines file or an OpenML ARFF file (one ranged request).
     #[arg(long, default_value_t = 5)]
     pub sample: usize,
     #[arg(long)]

@@ -505,6 +505,37 @@ fn viewer_base(hub: &Hub) -> String {
 }
 
 /// A cell for the terminal: media as placeholders, long text shortened.
+/// Sample rows, one line each (`column=value`, long values cut, media as placeholders).
+/// `columns` orders them (else the objects' own order).
+fn print_sample(
+    out: &mut impl std::io::Write,
+    from: &str,
+    columns: Option<&[String]>,
+    rows: &[serde_json::Value],
+) {
+    let _ = writeln!(
+        out,
+        "\n  sample ({} row{}, {from})",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    );
+    for row in rows {
+        let cells: Vec<String> = match columns {
+            Some(cols) => cols
+                .iter()
+                .filter_map(|k| Some(format!("{k}={}", cell(row.get(k)?))))
+                .collect(),
+            None => row
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", cell(v)))
+                .collect(),
+        };
+        let _ = writeln!(out, "  {}", cells.join("  "));
+    }
+}
+
 fn cell(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => "∅".into(),
@@ -716,16 +747,8 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
                 }
             }
             if let Some(r) = rows.as_ref().and_then(|r| r["rows"].as_array().cloned()) {
-                let _ = writeln!(out, "\n  sample ({} rows)", r.len());
-                for row in r {
-                    let cells: Vec<String> = row["row"]
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .map(|(k, v)| format!("{k}={}", cell(v)))
-                        .collect();
-                    let _ = writeln!(out, "  {}", cells.join("  "));
-                }
+                let r: Vec<serde_json::Value> = r.into_iter().map(|x| x["row"].clone()).collect();
+                print_sample(&mut out, "from the dataset viewer", None, &r);
             }
             Ok(0)
         }
@@ -765,12 +788,21 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
             slug,
             version,
         } => {
-            let (view, files) = crate::fetch::kaggle::metadata(&client, &owner, &slug, version)?;
+            let (view, files, version) =
+                crate::fetch::kaggle::metadata(&client, &owner, &slug, version)?;
             let license = view["licenseName"].as_str().map(str::to_owned);
+            let sample = match args.sample {
+                0 => None,
+                n => crate::fetch::kaggle::sample(&client, &owner, &slug, version, &files, n)
+                    .map_err(|e| eprintln!("warning: no sample rows: {}", e.message))
+                    .ok()
+                    .flatten(),
+            };
             if args.json {
                 let v = serde_json::json!({"uri": format!("kaggle://{owner}/{slug}"), "title": view["title"], "license": license,
                     "license_class": license_class(license.as_deref()), "bytes": view["totalBytes"],
-                    "version": view["currentVersionNumber"], "downloads": view["downloadCount"], "files": files});
+                    "version": version, "downloads": view["downloadCount"], "files": files,
+                    "sample_file": sample.as_ref().map(|s| &s.0), "rows": sample.as_ref().map(|s| &s.1.rows)});
                 let _ = writeln!(
                     std::io::stdout(),
                     "{}",
@@ -789,9 +821,7 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
                 color_license(license.as_deref(), color),
                 license_class(license.as_deref())
             );
-            if let Some(v) = view["currentVersionNumber"].as_u64() {
-                let _ = writeln!(out, "  version    {v}");
-            }
+            let _ = writeln!(out, "  version    {version}");
             if let Some(b) = view["totalBytes"].as_u64() {
                 let _ = writeln!(out, "  size       {}", human(b));
             }
@@ -811,10 +841,29 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
                     );
                 }
             }
+            match (&sample, args.sample) {
+                (_, 0) => {}
+                (Some((file, s)), _) => {
+                    print_sample(&mut out, &format!("from {file}"), Some(&s.columns), &s.rows);
+                }
+                (None, _) => {
+                    let _ = writeln!(
+                        out,
+                        "\n  sample: none (no CSV, TSV or JSON Lines file listed to read rows from)"
+                    );
+                }
+            }
             Ok(0)
         }
         Remote::OpenMl { id } => {
             let (d, features) = crate::fetch::openml::metadata(&client, id)?;
+            let sample = match args.sample {
+                0 => None,
+                n => crate::fetch::openml::sample(&client, &d, n)
+                    .map_err(|e| eprintln!("warning: no sample rows: {}", e.message))
+                    .ok()
+                    .flatten(),
+            };
             let s = |k: &str| {
                 d[k].as_str()
                     .map(str::to_owned)
@@ -824,7 +873,8 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
             if args.json {
                 let v = serde_json::json!({"uri": format!("openml://{id}"), "name": s("name"), "version": s("version"),
                     "license": license, "license_class": license_class(license.as_deref()), "format": s("format"),
-                    "status": s("status"), "target": s("default_target_attribute"), "features": features});
+                    "status": s("status"), "target": s("default_target_attribute"), "features": features,
+                    "rows": sample.as_ref().map(|s| &s.rows)});
                 let _ = writeln!(
                     std::io::stdout(),
                     "{}",
@@ -870,6 +920,16 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
                     }
                     let _ = writeln!(out, "  {name:<24}{ty}");
                 }
+            }
+            match &sample {
+                Some(s) => print_sample(&mut out, "from the ARFF file", Some(&s.columns), &s.rows),
+                None if args.sample > 0 => {
+                    let _ = writeln!(
+                        out,
+                        "\n  sample: none (the ARFF file's data could not be read from its first 256 KiB)"
+                    );
+                }
+                None => {}
             }
             Ok(0)
         }

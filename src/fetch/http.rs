@@ -479,12 +479,7 @@ impl Client {
         {
             return Ok(join(&meta.url, loc));
         }
-        let text = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_string()
-            .unwrap_or_default();
+        let text = short_text(&mut resp);
         if !(200..300).contains(&meta.status) {
             return Err(status_error(&meta, &text));
         }
@@ -499,6 +494,31 @@ impl Client {
             meta.status
         ))
         .hint("the endpoint is probably not Kaggle's API (check KAGGLE_API_ENDPOINT and MLDATA_KAGGLE_RPC_ENDPOINT)"))
+    }
+
+    /// The first `max` bytes of a file: a `Range` request (a server that ignores it is read
+    /// only that far), following redirects (the credential stays with its origin).
+    pub fn prefix(
+        &self,
+        url: &str,
+        cred: Option<&Credential>,
+        max: u64,
+    ) -> Result<Vec<u8>, FetchError> {
+        let headers = [
+            ("range", format!("bytes=0-{}", max.saturating_sub(1))),
+            ("accept-encoding", "identity".to_owned()),
+        ];
+        let (meta, mut resp) = self.request("GET", url, cred, &headers, None, Follow::Any)?;
+        if !(200..300).contains(&meta.status) {
+            return Err(status_error(&meta, &short_text(&mut resp)));
+        }
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(resp.body_mut().as_reader(), max),
+            &mut out,
+        )
+        .map_err(|e| FetchError::new(format!("{}: {e}", redact(url))))?;
+        Ok(out)
     }
 
     /// Download `url` into `part`, resuming from what `part` already holds (a `Range`
@@ -844,6 +864,15 @@ fn transport(url: &str, e: &ureq::Error) -> FetchError {
         .hint("check the network, the endpoint (HF_ENDPOINT and the like), or build from the cache with `--offline`");
     fe.retryable = retryable(e);
     fe
+}
+
+/// The start of an answer's body as text (an error page), at most 64 KiB.
+fn short_text(resp: &mut ureq::http::Response<ureq::Body>) -> String {
+    resp.body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .unwrap_or_default()
 }
 
 /// An RPC-style error in a JSON body (`{"code": 4xx, "message": …}`), which Kaggle sends even

@@ -577,14 +577,14 @@ fn check_sizes(
     Ok(())
 }
 
-/// A dataset's metadata for `info`: the dataset and the first page of its files (name, size,
-/// columns) at `version`, else at the current version.
+/// A dataset's metadata for `info`: the dataset, the first page of its files (name, size,
+/// columns) at `version`, else at the current version, and that version.
 pub(crate) fn metadata(
     client: &Client,
     owner: &str,
     slug: &str,
     version: Option<u32>,
-) -> Result<(Value, Value), FetchError> {
+) -> Result<(Value, Value, u32), FetchError> {
     let api = Api::from_env();
     let view = api
         .dataset(client, owner, slug)
@@ -598,7 +598,38 @@ pub(crate) fn metadata(
     let (files, _) = api
         .files_page(client, owner, slug, v, "")
         .map_err(|e| api.explain(owner, slug, Some(v), e))?;
-    Ok((view, files["datasetFiles"].clone()))
+    Ok((view, files["datasetFiles"].clone(), v))
+}
+
+/// Sample rows for `info`: the first `n` rows of the first listed CSV, TSV or JSON Lines file,
+/// from its first bytes (one ranged download). `None` when no such file is listed.
+pub(crate) fn sample(
+    client: &Client,
+    owner: &str,
+    slug: &str,
+    version: u32,
+    files: &Value,
+    n: usize,
+) -> Result<Option<(String, super::sample::Sample)>, FetchError> {
+    let Some(name) = files
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["name"].as_str())
+        .filter(|n| safe_name(n) && super::sample::readable(n))
+        .min()
+    else {
+        return Ok(None);
+    };
+    let api = Api::from_env();
+    let job = api.download_job(owner, slug, version, Some(name));
+    let url = match &job.post {
+        Some(body) => client.locate(&job.url, api.cred.as_ref(), body.as_bytes()),
+        None => Ok(job.url.clone()),
+    }
+    .map_err(|e| api.explain(owner, slug, Some(version), e))?;
+    let bytes = client.prefix(&url, api.cred.as_ref(), super::sample::PREFIX_BYTES)?;
+    Ok(super::sample::rows(name, &bytes, n).map(|r| (name.to_owned(), r)))
 }
 
 /// What `search` asks Kaggle for.

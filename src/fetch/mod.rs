@@ -13,6 +13,7 @@ pub mod hf;
 pub mod http;
 pub mod kaggle;
 pub mod openml;
+pub mod sample;
 pub mod uri;
 
 use std::path::PathBuf;

@@ -1103,6 +1103,33 @@ pub(crate) fn metadata(
     Ok((d, features))
 }
 
+/// Sample rows for `info`: the first `n` rows of a dataset's ARFF file (its description's
+/// `url`), from its first bytes. `None` when the data does not start within them.
+pub(crate) fn sample(
+    client: &Client,
+    description: &serde_json::Value,
+    n: usize,
+) -> Result<Option<super::sample::Sample>, FetchError> {
+    let Some(url) = text(&description["url"]) else {
+        return Ok(None);
+    };
+    let api = Api::from_env();
+    let bytes = client.prefix(&api.with_key(&url), None, super::sample::PREFIX_BYTES)?;
+    let body = if (bytes.len() as u64) < super::sample::PREFIX_BYTES {
+        &bytes[..]
+    } else {
+        match bytes.iter().rposition(|b| *b == b'\n') {
+            Some(end) => &bytes[..=end],
+            None => return Ok(None),
+        }
+    };
+    let mut csv = Vec::new();
+    if arff::to_csv(body, &mut csv).is_err() {
+        return Ok(None);
+    }
+    Ok(super::sample::csv_rows(&csv, b',', n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -306,7 +306,17 @@ fn info_shows_the_dataset_and_its_files() {
     run(&cx, &kaggle, &["info", "kaggle://acme/wine"])
         .success()
         .stdout_has("kaggle://acme/wine")
-        .stdout_has("wine.csv");
+        .stdout_has("wine.csv")
+        .stdout_has("sample (1 row, from wine.csv)")
+        .stdout_has("id=1  points=90");
+    // Sample rows come from the start of the file, read through storage without credentials.
+    assert!(kaggle.storage.requests().iter().all(
+        |r| r.header("range") == Some("bytes=0-262143") && r.header("authorization").is_none()
+    ));
+    let json = run(&cx, &kaggle, &["info", "kaggle://acme/wine", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["rows"], serde_json::json!([{"id": "1", "points": "90"}]));
+    assert_eq!(v["version"], 1);
     run(&cx, &kaggle, &["info", "kaggle://acme/nope"])
         .code(2)
         .stderr_has("not found");
@@ -381,10 +391,12 @@ fn current_rpc_api_with_an_access_token_file() {
     // Search and info go through the same API.
     let search = rpc(&["search", "wine", "--source", "kaggle"]);
     search.success().stdout_has("kaggle://acme/wine");
-    rpc(&["info", "kaggle://acme/wine"])
+    rpc(&["info", "kaggle://acme/wine", "--sample", "2"])
         .success()
         .stdout_has("kaggle://acme/wine")
-        .stdout_has("train.csv");
+        .stdout_has("train.csv")
+        .stdout_has("sample (2 rows, from train.csv)")
+        .stdout_has("id=1  text=row 1  label=1");
     rpc(&["info", "kaggle://acme/nope"])
         .code(2)
         .stderr_has("Kaggle dataset `acme/nope` not found");

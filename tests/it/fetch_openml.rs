@@ -364,13 +364,32 @@ fn info_shows_description_and_features() {
     let openml = MockOpenMl::start();
     openml.add_arff(61, "weather", WEATHER.as_bytes(), WEATHER_FEATURES);
     let cx = TestContext::new();
-    run_with(&cx, &openml, &["info", "openml://61"], |_| {})
-        .success()
-        .stdout_has("openml://61  weather")
-        .stdout_has("outlook");
+    run_with(
+        &cx,
+        &openml,
+        &["info", "openml://61", "--sample", "2"],
+        |_| {},
+    )
+    .success()
+    .stdout_has("openml://61  weather")
+    .stdout_has("outlook")
+    .stdout_has("sample (2 rows, from the ARFF file)")
+    .stdout_has("outlook=sunny  temperature=85  note=hot, dry  play=no")
+    .stdout_has("note=said \"ok\"");
     let out = run_with(&cx, &openml, &["info", "openml://61", "--json"], |_| {});
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["name"], "weather");
+    // Five rows asked, four in the file.
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(4), "{v}");
+    assert_eq!(v["rows"][2]["outlook"], "light rain");
+    let none = run_with(
+        &cx,
+        &openml,
+        &["info", "openml://61", "--sample", "0"],
+        |_| {},
+    );
+    none.success();
+    assert!(!none.stdout.contains("sample"), "{}", none.stdout);
     run_with(&cx, &openml, &["info", "openml://999"], |_| {})
         .code(2)
         .stderr_has("not found");
