@@ -229,9 +229,11 @@ impl Digests {
     }
 
     /// Feed the bytes already in a partial file (a resumed download).
-    fn feed_file(&mut self, path: &Path) -> std::io::Result<()> {
+    /// Hash the first `len` bytes of `path` (its length when the caller looked: never more,
+    /// so the count stays true even for a file that grows, or a device that never ends).
+    fn feed_file(&mut self, path: &Path, len: u64) -> std::io::Result<()> {
         let mut f = match std::fs::File::open(path) {
-            Ok(f) => f,
+            Ok(f) => f.take(len),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
@@ -577,7 +579,7 @@ impl Client {
             let have = std::fs::metadata(part).map_or(0, |m| m.len());
             if digests.as_ref().is_none_or(|(n, _)| *n != have) {
                 let mut d = Digests::new(expected.filter(|_| git_sha1));
-                d.feed_file(part).map_err(io)?;
+                d.feed_file(part, have).map_err(io)?;
                 digests = Some((have, d));
             }
             if let Some(exp) = expected
@@ -809,7 +811,7 @@ impl Client {
                         Some((n, d)) if n == done => d,
                         _ => {
                             let mut d = Digests::new(expected.filter(|_| git_sha1));
-                            d.feed_file(part).map_err(io)?;
+                            d.feed_file(part, done).map_err(io)?;
                             d
                         }
                     };

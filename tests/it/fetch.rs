@@ -908,6 +908,40 @@ fn concurrent_builds_download_a_file_once() {
     );
 }
 
+/// A disk that fills up mid-download (the precheck passed): the kernel's ENOSPC, made real by
+/// pointing the file's partial download at /dev/full. A clear error naming the file, nothing
+/// published to the cache, no lock; the next build (space freed) succeeds.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_disk_filling_up_mid_download_fails_cleanly() {
+    let (hub, _) = hub();
+    let cx = TestContext::new();
+    cx.spec(&spec("hf://acme/tiny"));
+    // The partial file of the LFS file `data/test.csv` (named by its SHA-256).
+    let id = &sha256_hex(sha256_hex(&csv(40..50)).as_bytes())[..32];
+    let partial_dir = cx.home().join("cache/partial");
+    std::fs::create_dir_all(&partial_dir).unwrap();
+    let part = partial_dir.join(format!("{id}.part"));
+    std::os::unix::fs::symlink("/dev/full", &part).unwrap();
+    let out = run(&cx, &hub, &["build"]);
+    out.code(1)
+        .stderr_has("`data/test.csv`: cannot write")
+        .stderr_has("No space left on device")
+        .stderr_has("check the free space");
+    assert!(!cx.exists("dataset.lock"));
+    let published = walkdir::WalkDir::new(cx.home().join("cache/snapshots"))
+        .into_iter()
+        .flatten()
+        .any(|e| e.file_name() == ".mldata-snapshot.json");
+    assert!(
+        !published,
+        "a snapshot was published from a failed download"
+    );
+    std::fs::remove_file(&part).unwrap();
+    run(&cx, &hub, &["build"]).success();
+    assert!(cx.read("dataset.lock").contains("data/test.csv"));
+}
+
 #[test]
 fn a_full_disk_is_refused_before_downloading() {
     let (hub, _) = hub();
