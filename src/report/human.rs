@@ -7,6 +7,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Files smaller than this get no bar of their own while a source downloads.
+const PER_FILE_BAR_MIN: u64 = 1 << 20;
 use owo_colors::OwoColorize;
 
 use super::events::{BuildSummary, Event, Reporter};
@@ -256,15 +259,20 @@ impl Reporter for HumanReporter {
                     String::new()
                 };
                 bar.set_message(format!("{name}: {files_done}/{files_total} files{stalled}"));
-                // A bar per file downloading, under the source's, when there are several.
+                // A bar per file downloading, under the source's, in name order, when there
+                // are several (small files, which come and go within a redraw, get none).
                 if *files_total > 1 {
-                    let overall = bar.clone();
+                    let mut prev = bar.clone();
                     let prefix = format!("fetchfile:{name}:");
+                    let shown: Vec<&crate::fetch::FileProgress> = files
+                        .iter()
+                        .filter(|f| f.total == 0 || f.total >= PER_FILE_BAR_MIN)
+                        .collect();
                     let stale: Vec<String> = bars
                         .keys()
                         .filter(|k| {
                             k.strip_prefix(&prefix)
-                                .is_some_and(|f| !files.iter().any(|x| x.name == f))
+                                .is_some_and(|f| !shown.iter().any(|x| x.name == f))
                         })
                         .cloned()
                         .collect();
@@ -274,11 +282,11 @@ impl Reporter for HumanReporter {
                             m.remove(&b);
                         }
                     }
-                    for f in files {
+                    for f in shown {
                         let b = bars
                             .entry(format!("{prefix}{}", f.name))
                             .or_insert_with(|| {
-                                let b = m.insert_after(&overall, ProgressBar::new(f.total));
+                                let b = m.insert_after(&prev, ProgressBar::new(f.total));
                                 b.set_style(
                                     ProgressStyle::with_template(
                                         "{prefix:>9}   {msg:32!} [{bar:16}] {bytes}/{total_bytes} {bytes_per_sec}",
@@ -293,6 +301,7 @@ impl Reporter for HumanReporter {
                             b.set_length(f.total);
                         }
                         b.set_position(f.done);
+                        prev = b.clone();
                     }
                 }
             }
