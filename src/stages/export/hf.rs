@@ -349,15 +349,66 @@ impl FormatWriter for HubWriter {
 /// columns as int64 (as `datasets` stores them), string and binary views as plain strings and
 /// binaries (`datasets` infers other features from view types).
 fn disk_type(dt: &DataType, feature: Option<&Value>) -> DataType {
-    let is_class_label =
-        feature.and_then(|f| f.get("_type")).and_then(Value::as_str) == Some("ClassLabel");
-    if is_class_label && dt.is_integer() {
+    let kind = feature.and_then(|f| f.get("_type")).and_then(Value::as_str);
+    if kind == Some("ClassLabel") && dt.is_integer() {
         return DataType::Int64;
+    }
+    // Parquet has no seconds unit: a `timestamp[s]` column comes back from Parquet as
+    // milliseconds (pyarrow restores the unit from its schema hint, arrow-rs does not), and
+    // `load_from_disk` refuses data whose type differs from its features.
+    if kind == Some("Value")
+        && let Some(want) = feature
+            .and_then(|f| f.get("dtype"))
+            .and_then(Value::as_str)
+            .and_then(temporal_dtype)
+        && std::mem::discriminant(&want) == std::mem::discriminant(dt)
+    {
+        return want;
     }
     match dt {
         DataType::Utf8View => DataType::Utf8,
         DataType::BinaryView => DataType::Binary,
         other => other.clone(),
+    }
+}
+
+/// The Arrow type of a `datasets` temporal dtype: `timestamp[s]`, `timestamp[ms, tz=UTC]`,
+/// `time32[s]`, `time64[us]`, `date32`, `date64`; `None` for other dtypes.
+fn temporal_dtype(dtype: &str) -> Option<DataType> {
+    use arrow::datatypes::TimeUnit;
+    let unit = |u: &str| match u.trim() {
+        "s" => Some(TimeUnit::Second),
+        "ms" => Some(TimeUnit::Millisecond),
+        "us" => Some(TimeUnit::Microsecond),
+        "ns" => Some(TimeUnit::Nanosecond),
+        _ => None,
+    };
+    if let Some(inner) = dtype
+        .strip_prefix("timestamp[")
+        .and_then(|r| r.strip_suffix(']'))
+    {
+        let (u, tz) = match inner.split_once(',') {
+            Some((u, rest)) => (u, rest.trim().strip_prefix("tz=").map(str::trim)),
+            None => (inner, None),
+        };
+        return Some(DataType::Timestamp(unit(u)?, tz.map(Into::into)));
+    }
+    if let Some(u) = dtype
+        .strip_prefix("time32[")
+        .and_then(|r| r.strip_suffix(']'))
+    {
+        return Some(DataType::Time32(unit(u)?));
+    }
+    if let Some(u) = dtype
+        .strip_prefix("time64[")
+        .and_then(|r| r.strip_suffix(']'))
+    {
+        return Some(DataType::Time64(unit(u)?));
+    }
+    match dtype {
+        "date32" => Some(DataType::Date32),
+        "date64" => Some(DataType::Date64),
+        _ => None,
     }
 }
 
