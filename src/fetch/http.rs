@@ -64,11 +64,17 @@ fn pseudo_random() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// What to download: a URL, and for an API that answers with the file (or a redirect to it)
+/// to a POST, the JSON body to post.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub url: &'a str,
+    pub post: Option<&'a [u8]>,
+}
+
 /// Which redirects a request follows.
 #[derive(Clone, Copy)]
 enum Follow {
-    /// None: the answer is the redirect itself.
-    None,
     /// Only those to the same origin (scheme, host, port).
     SameOrigin,
     /// Any (the credential is dropped when the origin changes).
@@ -358,8 +364,9 @@ impl Client {
             attempt += 1;
             let mut current = url.to_owned();
             let mut redirects = 0;
+            let (mut method_now, mut body_now) = (method, body);
             let outcome = loop {
-                match self.once(method, &current, cred, headers, body) {
+                match self.once(method_now, &current, cred, headers, body_now) {
                     Err(e) => break Err(e),
                     Ok(resp) => {
                         let status = resp.status().as_u16();
@@ -371,13 +378,17 @@ impl Client {
                             let next = join(&current, loc);
                             let same = origin(&next) == origin(&current);
                             let allowed = match follow {
-                                Follow::None => false,
                                 Follow::SameOrigin => same,
                                 Follow::Any => true,
                             };
                             if allowed && redirects < MAX_REDIRECTS {
                                 redirects += 1;
                                 current = next;
+                                // As browsers and HTTP clients do: a POST answered by 301, 302
+                                // or 303 continues as a GET without the body.
+                                if method_now == "POST" && matches!(status, 301..=303) {
+                                    (method_now, body_now) = ("GET", None);
+                                }
                                 continue;
                             }
                         }
@@ -461,56 +472,25 @@ impl Client {
         Ok((value, meta))
     }
 
-    /// POST a JSON request that answers with a redirect to a file (Kaggle's `DownloadDataset`)
-    /// and return the redirect's target, unfollowed: the file is then downloaded (and resumed)
-    /// from there like any other, without the credential when it is another origin.
-    pub fn locate(
-        &self,
-        url: &str,
-        cred: Option<&Credential>,
-        body: &[u8],
-    ) -> Result<String, FetchError> {
-        let headers = [
-            ("content-type", "application/json".to_owned()),
-            ("accept", "application/json".to_owned()),
-        ];
-        let (meta, mut resp) =
-            self.request("POST", url, cred, &headers, Some(body), Follow::None)?;
-        if (300..400).contains(&meta.status)
-            && let Some(loc) = meta.headers.get("location")
-        {
-            return Ok(join(&meta.url, loc));
-        }
-        let text = short_text(&mut resp);
-        if !(200..300).contains(&meta.status) {
-            return Err(status_error(&meta, &text));
-        }
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
-            && let Some(e) = body_error(url, &v)
-        {
-            return Err(e);
-        }
-        Err(FetchError::new(format!(
-            "{} answered {} without redirecting to the file",
-            redact(url),
-            meta.status
-        ))
-        .hint("the endpoint is probably not Kaggle's API (check KAGGLE_API_ENDPOINT and MLDATA_KAGGLE_RPC_ENDPOINT)"))
-    }
-
     /// The first `max` bytes of a file: a `Range` request (a server that ignores it is read
-    /// only that far), following redirects (the credential stays with its origin).
+    /// only that far), following redirects (the credential stays with its origin). With
+    /// `post`, the first request is a POST of that JSON body (Kaggle's `DownloadDataset`).
     pub fn prefix(
         &self,
         url: &str,
+        post: Option<&[u8]>,
         cred: Option<&Credential>,
         max: u64,
     ) -> Result<Vec<u8>, FetchError> {
-        let headers = [
+        let mut headers = vec![
             ("range", format!("bytes=0-{}", max.saturating_sub(1))),
             ("accept-encoding", "identity".to_owned()),
         ];
-        let (meta, mut resp) = self.request("GET", url, cred, &headers, None, Follow::Any)?;
+        if post.is_some() {
+            headers.push(("content-type", "application/json".to_owned()));
+        }
+        let method = if post.is_some() { "POST" } else { "GET" };
+        let (meta, mut resp) = self.request(method, url, cred, &headers, post, Follow::Any)?;
         if !(200..300).contains(&meta.status) {
             return Err(status_error(&meta, &short_text(&mut resp)));
         }
@@ -535,13 +515,14 @@ impl Client {
     )]
     pub fn download(
         &self,
-        url: &str,
+        target: Target<'_>,
         cred: Option<&Credential>,
         part: &Path,
         expected: Option<u64>,
         git_sha1: bool,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Downloaded, FetchError> {
+        let Target { url, post } = target;
         let io = |e: std::io::Error| {
             FetchError::new(format!("cannot write `{}`: {e}", part.display()))
                 .hint("check the free space and permissions of the cache folder (`mldatabuild cache size`)")
@@ -597,6 +578,9 @@ impl Client {
                 });
             }
             let mut headers = vec![("accept-encoding", "identity".to_owned())];
+            if post.is_some() {
+                headers.push(("content-type", "application/json".to_owned()));
+            }
             // The validator of the partial file: the ETag its first answer carried (kept
             // beside it), so a file that changed on the server restarts from zero.
             let etag_file = part.with_extension("etag");
@@ -610,15 +594,16 @@ impl Client {
                     headers.push(("if-range", format!("\"{}\"", t.trim_matches('"'))));
                 }
             }
-            let (meta, mut resp) = match self.request("GET", url, cred, &headers, None, Follow::Any)
-            {
-                Ok(r) => r,
-                Err(e) if e.retryable => {
-                    last_err = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+            let method = if post.is_some() { "POST" } else { "GET" };
+            let (meta, mut resp) =
+                match self.request(method, url, cred, &headers, post, Follow::Any) {
+                    Ok(r) => r,
+                    Err(e) if e.retryable => {
+                        last_err = Some(e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
             let total = match meta.status {
                 200 => {
                     // A full body: start over (the server ignored the range, or the file

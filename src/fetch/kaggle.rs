@@ -9,8 +9,9 @@
 //!   client, and `MLDATA_KAGGLE_RPC_ENDPOINT` at any base (a mirror, a test server). Calls:
 //!   `GetDataset` (the current version, when neither the URI nor the lock names one),
 //!   `ListDatasetFiles` (paged by `pageToken`), `DownloadDataset` (answers with a redirect to
-//!   signed storage, which is then downloaded like any URL: resumed with `Range`, without the
-//!   credential), `ListDatasets` (search). Default-valued fields are left out of the requests,
+//!   signed storage, followed as a GET without the credential and resumed with `Range`; a
+//!   retry posts again, so an expired signed URL is replaced; an answer carrying the file
+//!   itself is taken too), `ListDatasets` (search). Default-valued fields are left out of the requests,
 //!   as `kagglesdk` does.
 //! - the legacy REST API of the `kaggle` CLI up to 1.6 (`GET {base}/datasets/…`, base
 //!   `https://www.kaggle.com/api/v1`), used when `KAGGLE_API_ENDPOINT` (the variable that client
@@ -623,12 +624,15 @@ pub(crate) fn sample(
     };
     let api = Api::from_env();
     let job = api.download_job(owner, slug, version, Some(name));
-    let url = match &job.post {
-        Some(body) => client.locate(&job.url, api.cred.as_ref(), body.as_bytes()),
-        None => Ok(job.url.clone()),
-    }
-    .map_err(|e| api.explain(owner, slug, Some(version), e))?;
-    let bytes = client.prefix(&url, api.cred.as_ref(), super::sample::PREFIX_BYTES)?;
+    let post = job.post.as_deref().map(str::as_bytes);
+    let bytes = client
+        .prefix(
+            &job.url,
+            post,
+            api.cred.as_ref(),
+            super::sample::PREFIX_BYTES,
+        )
+        .map_err(|e| api.explain(owner, slug, Some(version), e))?;
     Ok(super::sample::rows(name, &bytes, n).map(|r| (name.to_owned(), r)))
 }
 

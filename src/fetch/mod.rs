@@ -469,7 +469,7 @@ pub(super) fn patterns(def: &SourceDef) -> Result<Option<Vec<glob::Pattern>>, Fe
 pub(super) struct Job {
     pub name: String,
     pub url: String,
-    /// A JSON body to POST to `url`, which answers with a redirect to the file (Kaggle's
+    /// A JSON body to POST to `url`, which answers with the file or a redirect to it (Kaggle's
     /// current API); `None`: `url` is the file.
     pub post: Option<String>,
     pub size: Option<u64>,
@@ -705,11 +705,12 @@ fn fetch_one_counted(
         });
     }
     let git = matches!(job.check, Check::GitSha1(_));
-    let url = match &job.post {
-        Some(body) => client.locate(&job.url, cred, body.as_bytes())?,
-        None => job.url.clone(),
+    let post = job.post.as_deref().map(str::as_bytes);
+    let target = http::Target {
+        url: &job.url,
+        post,
     };
-    let got = client.download(&url, cred, &part, job.size, git, &mut |p| {
+    let got = client.download(target, cred, &part, job.size, git, &mut |p| {
         if p.done >= seen {
             bytes.fetch_add(p.done - seen, Ordering::Relaxed);
         }

@@ -1114,7 +1114,7 @@ pub(crate) fn sample(
         return Ok(None);
     };
     let api = Api::from_env();
-    let bytes = client.prefix(&api.with_key(&url), None, super::sample::PREFIX_BYTES)?;
+    let bytes = client.prefix(&api.with_key(&url), None, None, super::sample::PREFIX_BYTES)?;
     let body = if (bytes.len() as u64) < super::sample::PREFIX_BYTES {
         &bytes[..]
     } else {

@@ -403,6 +403,15 @@ fn current_rpc_api_with_an_access_token_file() {
     let status = rpc(&["auth", "status"]);
     status.success().stdout_has("access_token");
 
+    // DownloadDataset answering with the file itself (no redirect) works too.
+    kaggle.direct_downloads(true);
+    let storage_before = kaggle.storage.requests().len();
+    cx.spec(&spec("uri: \"kaggle://acme/wine@2\""));
+    rpc(&["build"]).success();
+    assert!(cx.read("dataset.lock").contains("rows: 12"));
+    assert_eq!(kaggle.storage.requests().len(), storage_before);
+    kaggle.direct_downloads(false);
+
     // A wrong token names where it came from, never its value.
     std::fs::write(config.join("access_token"), "KGAT_wrong_token_4242\n").unwrap();
     cx.spec(&spec("uri: \"kaggle://acme/wine@1\", files: [\"test*\"]"));

@@ -37,6 +37,8 @@ struct State {
     accepted: Vec<String>,
     /// The most files per listing page (0 = as asked).
     page_size: usize,
+    /// `DownloadDataset` answers with the file itself (200) instead of a redirect.
+    direct_downloads: bool,
 }
 
 pub(crate) struct MockKaggle {
@@ -268,6 +270,21 @@ fn rpc(state: &State, storage_url: &str, method: &str, req: &Request) -> Respons
         "ListDatasetFiles" => "list",
         _ => "download",
     };
+    if verb == "download" && state.direct_downloads {
+        let file = text("fileName").unwrap_or_default();
+        let version: u32 = text("datasetVersionNumber")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        return match state
+            .datasets
+            .get(&format!("{owner}/{slug}"))
+            .and_then(|d| d.versions.get(&version))
+            .and_then(|files| files.iter().find(|(n, _)| *n == file))
+        {
+            Some((_, bytes)) => Response::bytes(200, bytes.clone()),
+            None => error(404, "Not found"),
+        };
+    }
     answer(
         state,
         storage_url,
@@ -473,6 +490,11 @@ impl MockKaggle {
                 format!("Bearer {token}"),
             ];
         });
+    }
+
+    /// `DownloadDataset` answers with the file's bytes (200) instead of redirecting to storage.
+    pub(crate) fn direct_downloads(&self, on: bool) {
+        self.with(|s| s.direct_downloads = on);
     }
 
     pub(crate) fn page_size(&self, n: usize) {
