@@ -127,19 +127,16 @@ impl Cache {
     /// Hold an exclusive advisory lock named `name` until the returned file is dropped; waits
     /// for another process holding it (`waiting` is called once if so).
     pub fn lock(&self, name: &str, waiting: impl FnOnce()) -> Result<fs::File, FetchError> {
-        let path = self.root.join("locks").join(format!("{name}.lock"));
-        let f = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| FetchError::new(format!("cannot open `{}`: {e}", path.display())))?;
-        if f.try_lock().is_err() {
-            waiting();
-            f.lock()
-                .map_err(|e| FetchError::new(format!("cannot lock `{}`: {e}", path.display())))?;
-        }
-        Ok(f)
+        lock_path(
+            &self.root.join("locks").join(format!("{name}.lock")),
+            waiting,
+        )
+    }
+
+    /// Lock a partial download by the file itself (created empty when missing), so a
+    /// download creates one file, not also a lock file beside it.
+    pub fn lock_partial(&self, part: &Path) -> Result<fs::File, FetchError> {
+        lock_path(part, || {})
     }
 
     /// Move a verified download into the blobs (read-only), returning its path.
@@ -359,6 +356,23 @@ pub fn key(uri: &str, revision: &str, selection: &str) -> String {
     h.update(b"\0");
     h.update(selection.as_bytes());
     crate::statcache::hex(&h.finalize())
+}
+
+/// Open (creating it when missing, never truncating) and lock a file; `waiting` runs first when
+/// another process holds the lock.
+fn lock_path(path: &Path, waiting: impl FnOnce()) -> Result<fs::File, FetchError> {
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| FetchError::new(format!("cannot open `{}`: {e}", path.display())))?;
+    if f.try_lock().is_err() {
+        waiting();
+        f.lock()
+            .map_err(|e| FetchError::new(format!("cannot lock `{}`: {e}", path.display())))?;
+    }
+    Ok(f)
 }
 
 /// A name for a partial download (no path characters).

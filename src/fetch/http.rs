@@ -16,6 +16,9 @@ const MAX_REDIRECTS: usize = 10;
 
 /// JSON answers larger than this are refused (a listing is a few MB at most).
 const MAX_JSON_BYTES: u64 = 256 * 1024 * 1024;
+/// Downloads up to this size keep no ETag beside their partial file and restart rather than
+/// resume.
+const SMALL_FILE: u64 = 64 << 10;
 
 /// How hard to try.
 #[derive(Debug, Clone, Copy)]
@@ -557,7 +560,16 @@ impl Client {
                 let wait = last_err.as_ref().and_then(|e| e.retry_after);
                 std::thread::sleep(self.policy.delay(attempt, wait));
             }
-            let have = std::fs::metadata(part).map_or(0, |m| m.len());
+            // The validator of the partial file: the ETag its first answer carried (kept
+            // beside it), so a file that changed on the server restarts from zero.
+            let etag_file = part.with_extension("etag");
+            let mut have = std::fs::metadata(part).map_or(0, |m| m.len());
+            // Small files keep no validator (one file less to create per file): a small
+            // partial download restarts from zero, which costs next to nothing.
+            if have > 0 && have <= SMALL_FILE && !etag_file.exists() {
+                std::fs::File::create(part).map_err(io)?;
+                have = 0;
+            }
             if digests.as_ref().is_none_or(|(n, _)| *n != have) {
                 let mut d = Digests::new(expected.filter(|_| git_sha1));
                 d.feed_file(part, have).map_err(io)?;
@@ -581,9 +593,6 @@ impl Client {
             if post.is_some() {
                 headers.push(("content-type", "application/json".to_owned()));
             }
-            // The validator of the partial file: the ETag its first answer carried (kept
-            // beside it), so a file that changed on the server restarts from zero.
-            let etag_file = part.with_extension("etag");
             let validator = std::fs::read_to_string(&etag_file)
                 .ok()
                 .map(|t| t.trim().to_owned())
@@ -610,17 +619,19 @@ impl Client {
                     // changed since the partial download began).
                     std::fs::File::create(part).map_err(io)?;
                     digests = Some((0, Digests::new(expected.filter(|_| git_sha1))));
+                    let length = meta
+                        .headers
+                        .get("content-length")
+                        .and_then(|v| v.parse::<u64>().ok());
                     match meta.headers.get("etag") {
-                        Some(t) => {
+                        Some(t) if expected.or(length).is_none_or(|n| n > SMALL_FILE) => {
                             let _ = std::fs::write(&etag_file, t);
                         }
-                        None => {
+                        _ => {
                             let _ = std::fs::remove_file(&etag_file);
                         }
                     }
-                    meta.headers
-                        .get("content-length")
-                        .and_then(|v| v.parse::<u64>().ok())
+                    length
                 }
                 206 => {
                     let range = meta.headers.get("content-range").unwrap_or("");
@@ -687,12 +698,19 @@ impl Client {
             // chunk), each filled by several reads so the hasher wakes once per MiB.
             let taken = digests.take();
             let (read_result, hashed) = std::thread::scope(|sc| {
-                const BUF: usize = 1 << 20;
                 const POOL: usize = 4;
+                // 1 MiB buffers, or just enough for a small file (one read past its end sees
+                // EOF): four 1 MiB buffers per file cost more than fetching a small file.
+                let buf_len = expected.or(total).map_or(1 << 20, |n| {
+                    usize::try_from(n)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(1)
+                        .clamp(16 << 10, 1 << 20)
+                });
                 let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(POOL);
                 let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
                 for _ in 0..POOL - 1 {
-                    let _ = back_tx.send(vec![0u8; BUF]);
+                    let _ = back_tx.send(vec![0u8; buf_len]);
                 }
                 let hasher = sc.spawn(move || {
                     let mut taken = taken;
@@ -706,7 +724,7 @@ impl Client {
                     taken
                 });
                 let result: Result<(), FetchError> = (|| {
-                    let mut buf = vec![0u8; BUF];
+                    let mut buf = vec![0u8; buf_len];
                     let mut eof = false;
                     while !eof {
                         let mut n = 0;
@@ -752,7 +770,7 @@ impl Client {
                         if tx.send((buf, n)).is_err() {
                             return Err(FetchError::new("the hashing thread stopped"));
                         }
-                        buf = back_rx.recv().unwrap_or_else(|_| vec![0u8; BUF]);
+                        buf = back_rx.recv().unwrap_or_else(|_| vec![0u8; buf_len]);
                     }
                     Ok(())
                 })();

@@ -680,8 +680,8 @@ fn fetch_one_counted(
         (_, None) => job.url.clone(),
         (_, Some(body)) => format!("{}\n{body}", job.url),
     });
-    let _lock = cache.lock(&format!("part-{id}"), || {})?;
     let part = cache.partial(&id);
+    let _lock = cache.lock_partial(&part)?;
     let have = std::fs::metadata(&part).map_or(0, |m| m.len());
     if have > 0
         && let Some(total) = job.size
@@ -723,7 +723,17 @@ fn fetch_one_counted(
                 }
             });
         }
-    })?;
+    });
+    let got = match got {
+        Ok(g) => g,
+        Err(e) => {
+            // The partial file was created to be locked: drop it when nothing arrived.
+            if std::fs::symlink_metadata(&part).is_ok_and(|m| m.is_file() && m.len() == 0) {
+                let _ = std::fs::remove_file(&part);
+            }
+            return Err(e);
+        }
+    };
     let sha = got.sha256.clone();
     let ok = match &job.check {
         Check::Sha256(want) => want.eq_ignore_ascii_case(&sha),
