@@ -100,6 +100,7 @@ def main():
         "command": cmd,
         "exit": p.returncode,
         "killed_at_cap": killed,
+        "cap_mb": a.cap_mb or None,
         "wall_s": round(wall_seconds(t[wall_key]), 2) if wall_key in t else round(wall, 2),
         "user_s": float(t.get("User time (seconds)", "nan")),
         "sys_s": float(t.get("System time (seconds)", "nan")),

@@ -3,7 +3,7 @@
 
     python report.py RESULTS_DIR PROJECT_DIR REV PYARROW_VERSION
 
-Reads RESULTS_DIR/{mldatabuild,pyarrow}.json (measure.py), RESULTS_DIR/dataset.lock,
+Reads RESULTS_DIR/{mldatabuild,pyarrow}.json (benches/common/measure.py), RESULTS_DIR/dataset.lock,
 RESULTS_DIR/verify.status, PROJECT_DIR/truth.json (gen.py) and the Parquet footers of the
 outputs. Prints Markdown; exits 1 when a correctness check failed.
 """
@@ -115,7 +115,7 @@ def main():
         print(f"pyarrow phases (s from start): {pa_out['phases']}\n")
     elif pa and pa["killed_at_cap"]:
         last = [ln for ln in open(os.path.join(res, "pyarrow.stderr")).read().splitlines() if ln.startswith("[")]
-        print(f"pyarrow was killed after {pa['wall_s']:.0f} s at {pa['polled_peak_rss_mb']:.0f} MB "
+        print(f"pyarrow was killed after {pa['wall_s']:.0f} s at {pa['tree_peak_rss_mb']:.0f} MB "
               f"(cap {pa['cap_mb']} MB), in phase: `{last[-1] if last else '?'}`.\n")
 
     # Checks.

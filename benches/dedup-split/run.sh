@@ -158,7 +158,7 @@ log "mldatabuild build ($SIZE_GB GB): normalize -> validate (dedup) -> split"
 rm -rf "$PROJ/out" "$PROJ/dataset.lock" "$PROJ/manifest.yaml" "$PROJ/.mldatabuild" "$STORE"
 quiet
 warm
-MLDATA_HOME=$STORE "$PY" "$HERE/measure.py" --label mldatabuild --results "$RESULTS" \
+MLDATA_HOME=$STORE "$PY" "$HERE/../common/measure.py" --label mldatabuild --results "$RESULTS" \
     --cap-mb "$MEM_CAP_MB" -- "$BIN" -C "$PROJ" build --json ||
     log "the build failed: see $RESULTS/mldatabuild.stderr"
 rm -f "$RESULTS/dataset.lock"
@@ -178,7 +178,7 @@ if [ "$PEER" = 1 ]; then
     rm -rf "$PA_OUT"
     quiet
     warm
-    "$PY" "$HERE/measure.py" --label pyarrow --results "$RESULTS" --cap-mb "$MEM_CAP_MB" -- \
+    "$PY" "$HERE/../common/measure.py" --label pyarrow --results "$RESULTS" --cap-mb "$MEM_CAP_MB" -- \
         "$PY" "$HERE/pyarrow_dedup_split.py" "$PROJ/data" "$PA_OUT" --seed 42 ||
         log "pyarrow failed: see $RESULTS/pyarrow.stderr"
     cat "$RESULTS/pyarrow.stderr" >&2
