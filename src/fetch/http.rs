@@ -75,6 +75,18 @@ pub struct Target<'a> {
     pub post: Option<&'a [u8]>,
 }
 
+impl Target<'_> {
+    /// The first request's method; for a POST, its content type is added to `headers`.
+    fn method(self, headers: &mut Vec<(&str, String)>) -> &'static str {
+        if self.post.is_some() {
+            headers.push(("content-type", "application/json".to_owned()));
+            "POST"
+        } else {
+            "GET"
+        }
+    }
+}
+
 /// Which redirects a request follows.
 #[derive(Clone, Copy)]
 enum Follow {
@@ -480,19 +492,16 @@ impl Client {
     /// `post`, the first request is a POST of that JSON body (Kaggle's `DownloadDataset`).
     pub fn prefix(
         &self,
-        url: &str,
-        post: Option<&[u8]>,
+        target: Target<'_>,
         cred: Option<&Credential>,
         max: u64,
     ) -> Result<Vec<u8>, FetchError> {
+        let Target { url, post } = target;
         let mut headers = vec![
             ("range", format!("bytes=0-{}", max.saturating_sub(1))),
             ("accept-encoding", "identity".to_owned()),
         ];
-        if post.is_some() {
-            headers.push(("content-type", "application/json".to_owned()));
-        }
-        let method = if post.is_some() { "POST" } else { "GET" };
+        let method = target.method(&mut headers);
         let (meta, mut resp) = self.request(method, url, cred, &headers, post, Follow::Any)?;
         if !(200..300).contains(&meta.status) {
             return Err(status_error(&meta, &short_text(&mut resp)));
@@ -590,9 +599,7 @@ impl Client {
                 });
             }
             let mut headers = vec![("accept-encoding", "identity".to_owned())];
-            if post.is_some() {
-                headers.push(("content-type", "application/json".to_owned()));
-            }
+            let method = target.method(&mut headers);
             let validator = std::fs::read_to_string(&etag_file)
                 .ok()
                 .map(|t| t.trim().to_owned())
@@ -603,7 +610,6 @@ impl Client {
                     headers.push(("if-range", format!("\"{}\"", t.trim_matches('"'))));
                 }
             }
-            let method = if post.is_some() { "POST" } else { "GET" };
             let (meta, mut resp) =
                 match self.request(method, url, cred, &headers, post, Follow::Any) {
                     Ok(r) => r,

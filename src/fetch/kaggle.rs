@@ -624,14 +624,12 @@ pub(crate) fn sample(
     };
     let api = Api::from_env();
     let job = api.download_job(owner, slug, version, Some(name));
-    let post = job.post.as_deref().map(str::as_bytes);
+    let target = super::http::Target {
+        url: &job.url,
+        post: job.post.as_deref().map(str::as_bytes),
+    };
     let bytes = client
-        .prefix(
-            &job.url,
-            post,
-            api.cred.as_ref(),
-            super::sample::PREFIX_BYTES,
-        )
+        .prefix(target, api.cred.as_ref(), super::sample::PREFIX_BYTES)
         .map_err(|e| api.explain(owner, slug, Some(version), e))?;
     Ok(super::sample::rows(name, &bytes, n).map(|r| (name.to_owned(), r)))
 }

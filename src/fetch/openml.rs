@@ -1114,14 +1114,14 @@ pub(crate) fn sample(
         return Ok(None);
     };
     let api = Api::from_env();
-    let bytes = client.prefix(&api.with_key(&url), None, None, super::sample::PREFIX_BYTES)?;
-    let body = if (bytes.len() as u64) < super::sample::PREFIX_BYTES {
-        &bytes[..]
-    } else {
-        match bytes.iter().rposition(|b| *b == b'\n') {
-            Some(end) => &bytes[..=end],
-            None => return Ok(None),
-        }
+    let url = api.with_key(&url);
+    let target = super::http::Target {
+        url: &url,
+        post: None,
+    };
+    let bytes = client.prefix(target, None, super::sample::PREFIX_BYTES)?;
+    let Some(body) = super::sample::whole_lines(&bytes) else {
+        return Ok(None);
     };
     let mut csv = Vec::new();
     if arff::to_csv(body, &mut csv).is_err() {

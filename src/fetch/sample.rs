@@ -35,11 +35,7 @@ pub fn rows(name: &str, bytes: &[u8], n: usize) -> Option<Sample> {
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0x1f, 0x8b]) {
         return None;
     }
-    let body = if (bytes.len() as u64) < PREFIX_BYTES {
-        bytes
-    } else {
-        &bytes[..=bytes.iter().rposition(|b| *b == b'\n')?]
-    };
+    let body = whole_lines(bytes)?;
     let ext = extension(name);
     if ext == "jsonl" || ext == "ndjson" {
         let rows: Vec<Value> = body
@@ -64,6 +60,17 @@ pub fn rows(name: &str, bytes: &[u8], n: usize) -> Option<Sample> {
     }
     let delimiter = if ext == "tsv" { b'\t' } else { b',' };
     csv_rows(body, delimiter, n)
+}
+
+/// The whole lines of a file's first bytes: all of them when the file was shorter than
+/// [`PREFIX_BYTES`], else up to the last line break (the line after it may be cut); `None`
+/// when there is none.
+pub fn whole_lines(bytes: &[u8]) -> Option<&[u8]> {
+    if (bytes.len() as u64) < PREFIX_BYTES {
+        Some(bytes)
+    } else {
+        Some(&bytes[..=bytes.iter().rposition(|b| *b == b'\n')?])
+    }
 }
 
 /// Up to `n` records of CSV text with a header line, as objects of strings.
