@@ -886,24 +886,6 @@ fn short_text(resp: &mut ureq::http::Response<ureq::Body>) -> String {
         .unwrap_or_default()
 }
 
-/// An RPC-style error in a JSON body (`{"code": 4xx, "message": …}`), which Kaggle sends even
-/// with a 200 status.
-pub fn body_error(url: &str, v: &serde_json::Value) -> Option<FetchError> {
-    let code = v.get("code").and_then(serde_json::Value::as_u64)?;
-    if code < 400 {
-        return None;
-    }
-    let mut e = FetchError::new(format!(
-        "{} answered {code}{}",
-        redact(url),
-        v["message"]
-            .as_str()
-            .map_or(String::new(), |m| format!(": {m}"))
-    ));
-    e.status = u16::try_from(code).ok();
-    Some(e)
-}
-
 /// An error for a non-2xx answer: the status, the server's error code and message.
 pub fn status_error(meta: &Meta, body: &str) -> FetchError {
     let code = meta.headers.get("x-error-code").map(str::to_owned);

@@ -42,7 +42,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::cache::{self, Cache, CachedFile, Manifest};
-use super::http::{Client, Credential, body_error, origin, redact};
+use super::http::{Client, Credential, origin, redact};
 use super::{
     Check, FetchError, FetchEvent, FetchOptions, Fetched, Job, cached, download_all, evict,
     patterns, selection,
@@ -69,12 +69,7 @@ pub(crate) enum Flavor {
 
 /// The API base and its flavor, from the environment (see the module's documentation).
 pub(crate) fn endpoint() -> (Flavor, String) {
-    let var = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .map(|v| v.trim().trim_end_matches('/').to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let var = super::endpoint_var;
     if let Some(b) = var("KAGGLE_API_ENDPOINT") {
         return (Flavor::Rest, b);
     }
@@ -138,10 +133,7 @@ impl Api {
     /// 200 status.
     fn get(&self, client: &Client, url: &str) -> Result<Value, FetchError> {
         let (v, _) = client.json("GET", url, self.cred.as_ref(), None)?;
-        match body_error(url, &v) {
-            Some(e) => Err(e),
-            None => Ok(v),
-        }
+        checked(url, v)
     }
 
     /// Call an RPC method with a JSON request.
@@ -149,10 +141,7 @@ impl Api {
         let url = self.rpc_url(method);
         let body = serde_json::to_vec(body).unwrap_or_default();
         let (v, _) = client.json("POST", &url, self.cred.as_ref(), Some(&body))?;
-        match body_error(&url, &v) {
-            Some(e) => Err(e),
-            None => Ok(v),
-        }
+        checked(&url, v)
     }
 
     /// The dataset (`ApiDataset`: title, licence, size, `currentVersionNumber`…).
@@ -338,6 +327,23 @@ impl Api {
             _ => e,
         }
     }
+}
+
+/// A JSON answer, unless it is an RPC-style error (`{"code": 4xx, "message": …}`), which Kaggle
+/// sends even with a 200 status.
+fn checked(url: &str, v: Value) -> Result<Value, FetchError> {
+    let Some(code) = v.get("code").and_then(Value::as_u64).filter(|c| *c >= 400) else {
+        return Ok(v);
+    };
+    let mut e = FetchError::new(format!(
+        "{} answered {code}{}",
+        redact(url),
+        v["message"]
+            .as_str()
+            .map_or(String::new(), |m| format!(": {m}"))
+    ));
+    e.status = u16::try_from(code).ok();
+    Err(e)
 }
 
 /// A dataset's current version: `currentVersionNumber`, else the highest listed version.

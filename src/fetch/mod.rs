@@ -209,11 +209,15 @@ pub const OPENML_DEFAULT: &str = "https://www.openml.org/api/v1/json";
 
 /// An endpoint from the environment (trimmed, without a trailing `/`), else `default`.
 pub fn endpoint(var: &str, default: &str) -> String {
+    endpoint_var(var).unwrap_or_else(|| default.to_owned())
+}
+
+/// An endpoint from the environment (trimmed, without a trailing `/`), when set.
+pub fn endpoint_var(var: &str) -> Option<String> {
     std::env::var(var)
         .ok()
         .map(|e| e.trim().trim_end_matches('/').to_owned())
         .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| default.to_owned())
 }
 
 /// Whether a source URI is remote (the fetcher handles it).
