@@ -505,6 +505,13 @@ fn viewer_base(hub: &Hub) -> String {
 }
 
 /// A cell for the terminal: media as placeholders, long text shortened.
+/// Sample rows are extra: a failure to read them is a warning, not an error of `info`.
+fn sample_or_warn<T>(r: std::result::Result<Option<T>, crate::fetch::FetchError>) -> Option<T> {
+    r.map_err(|e| eprintln!("warning: no sample rows: {}", e.message))
+        .ok()
+        .flatten()
+}
+
 /// Sample rows, one line each (`column=value`, long values cut, media as placeholders).
 /// `columns` orders them (else the objects' own order).
 fn print_sample(
@@ -793,10 +800,9 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
             let license = view["licenseName"].as_str().map(str::to_owned);
             let sample = match args.sample {
                 0 => None,
-                n => crate::fetch::kaggle::sample(&client, &owner, &slug, version, &files, n)
-                    .map_err(|e| eprintln!("warning: no sample rows: {}", e.message))
-                    .ok()
-                    .flatten(),
+                n => sample_or_warn(crate::fetch::kaggle::sample(
+                    &client, &owner, &slug, version, &files, n,
+                )),
             };
             if args.json {
                 let v = serde_json::json!({"uri": format!("kaggle://{owner}/{slug}"), "title": view["title"], "license": license,
@@ -859,10 +865,7 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
             let (d, features) = crate::fetch::openml::metadata(&client, id)?;
             let sample = match args.sample {
                 0 => None,
-                n => crate::fetch::openml::sample(&client, &d, n)
-                    .map_err(|e| eprintln!("warning: no sample rows: {}", e.message))
-                    .ok()
-                    .flatten(),
+                n => sample_or_warn(crate::fetch::openml::sample(&client, &d, n)),
             };
             let s = |k: &str| {
                 d[k].as_str()
