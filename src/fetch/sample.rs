@@ -32,7 +32,8 @@ pub struct Sample {
 /// when shorter than [`PREFIX_BYTES`]; otherwise its last line, which may be cut, is dropped.
 /// `None` when the bytes are not such a file (a zip archive, say).
 pub fn rows(name: &str, bytes: &[u8], n: usize) -> Option<Sample> {
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0x1f, 0x8b]) {
+    let archive = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
+    if archive || crate::stages::detect::Compression::from_magic(bytes).is_some() {
         return None;
     }
     let body = whole_lines(bytes)?;
@@ -58,8 +59,10 @@ pub fn rows(name: &str, bytes: &[u8], n: usize) -> Option<Sample> {
         }
         return Some(Sample { columns, rows });
     }
-    let delimiter = if ext == "tsv" { b'\t' } else { b',' };
-    csv_rows(body, delimiter, n)
+    // The delimiter as normalize would find it (`;` and `|` files are common on Kaggle).
+    let given = (ext == "tsv").then_some(b'\t');
+    let dialect = crate::stages::detect::sniff_csv(body, given);
+    csv_rows(body, dialect.delimiter, n)
 }
 
 /// The whole lines of a file's first bytes: all of them when the file was shorter than
@@ -116,6 +119,10 @@ mod tests {
         );
         assert!(super::rows("a.csv", b"PK\x03\x04....", 5).is_none());
         assert!(super::rows("a.jsonl", b"[1]\n", 5).is_none());
+        assert!(super::rows("a.csv", &[0x28, 0xb5, 0x2f, 0xfd, 0], 5).is_none());
+        let s = super::rows("a.csv", b"id;text\n1;x, y\n2;z\n", 5).unwrap();
+        assert_eq!(s.columns, ["id", "text"]);
+        assert_eq!(s.rows[0]["text"], "x, y");
         assert!(!readable("a.parquet") && readable("b.ndjson"));
     }
 

@@ -29,7 +29,7 @@ impl Compression {
         }
     }
 
-    fn from_magic(head: &[u8]) -> Option<Compression> {
+    pub fn from_magic(head: &[u8]) -> Option<Compression> {
         if head.starts_with(&[0x1f, 0x8b]) {
             Some(Compression::Gzip)
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
