@@ -102,12 +102,7 @@ fn dtype(dt: &DataType) -> Option<String> {
         T::Date32 => "date32".into(),
         T::Date64 => "date64".into(),
         T::Timestamp(unit, tz) => {
-            let u = match unit {
-                TimeUnit::Second => "s",
-                TimeUnit::Millisecond => "ms",
-                TimeUnit::Microsecond => "us",
-                TimeUnit::Nanosecond => "ns",
-            };
+            let u = unit_name(*unit);
             match tz {
                 Some(tz) => format!("timestamp[{u}, tz={tz}]"),
                 None => format!("timestamp[{u}]"),
@@ -115,6 +110,52 @@ fn dtype(dt: &DataType) -> Option<String> {
         }
         _ => return None,
     })
+}
+
+/// The short name of a time unit in `datasets` dtypes (`s`, `ms`, `us`, `ns`).
+fn unit_name(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Second => "s",
+        TimeUnit::Millisecond => "ms",
+        TimeUnit::Microsecond => "us",
+        TimeUnit::Nanosecond => "ns",
+    }
+}
+
+/// The Arrow type of a temporal `datasets` dtype (the inverse of [`dtype`] for them):
+/// `timestamp[s]`, `timestamp[ms, tz=UTC]`, `time32[s]`, `time64[us]`, `date32`, `date64`;
+/// `None` for other dtypes.
+pub fn temporal_type(dtype: &str) -> Option<DataType> {
+    let unit = |u: &str| {
+        let u = u.trim();
+        [
+            TimeUnit::Second,
+            TimeUnit::Millisecond,
+            TimeUnit::Microsecond,
+            TimeUnit::Nanosecond,
+        ]
+        .into_iter()
+        .find(|t| unit_name(*t) == u)
+    };
+    let inner = |prefix: &str| dtype.strip_prefix(prefix)?.strip_suffix(']');
+    if let Some(inner) = inner("timestamp[") {
+        let (u, tz) = match inner.split_once(',') {
+            Some((u, rest)) => (u, rest.trim().strip_prefix("tz=").map(str::trim)),
+            None => (inner, None),
+        };
+        return Some(DataType::Timestamp(unit(u)?, tz.map(Into::into)));
+    }
+    if let Some(u) = inner("time32[") {
+        return Some(DataType::Time32(unit(u)?));
+    }
+    if let Some(u) = inner("time64[") {
+        return Some(DataType::Time64(unit(u)?));
+    }
+    match dtype {
+        "date32" => Some(DataType::Date32),
+        "date64" => Some(DataType::Date64),
+        _ => None,
+    }
 }
 
 /// The feature of one Arrow type.
@@ -192,6 +233,24 @@ pub fn features(schema: &Schema, class_labels: &BTreeMap<String, Vec<String>>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporal_dtypes_round_trip() {
+        for dt in [
+            DataType::Timestamp(TimeUnit::Second, None),
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            DataType::Date32,
+            DataType::Date64,
+        ] {
+            assert_eq!(temporal_type(&dtype(&dt).unwrap()), Some(dt));
+        }
+        assert_eq!(
+            temporal_type("time32[s]"),
+            Some(DataType::Time32(TimeUnit::Second))
+        );
+        assert_eq!(temporal_type("timestamp[h]"), None);
+        assert_eq!(temporal_type("int64"), None);
+    }
     use arrow::datatypes::Field;
     use std::sync::Arc;
 

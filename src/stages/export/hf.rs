@@ -360,7 +360,7 @@ fn disk_type(dt: &DataType, feature: Option<&Value>) -> DataType {
         && let Some(want) = feature
             .and_then(|f| f.get("dtype"))
             .and_then(Value::as_str)
-            .and_then(temporal_dtype)
+            .and_then(features::temporal_type)
         && std::mem::discriminant(&want) == std::mem::discriminant(dt)
     {
         return want;
@@ -369,46 +369,6 @@ fn disk_type(dt: &DataType, feature: Option<&Value>) -> DataType {
         DataType::Utf8View => DataType::Utf8,
         DataType::BinaryView => DataType::Binary,
         other => other.clone(),
-    }
-}
-
-/// The Arrow type of a `datasets` temporal dtype: `timestamp[s]`, `timestamp[ms, tz=UTC]`,
-/// `time32[s]`, `time64[us]`, `date32`, `date64`; `None` for other dtypes.
-fn temporal_dtype(dtype: &str) -> Option<DataType> {
-    use arrow::datatypes::TimeUnit;
-    let unit = |u: &str| match u.trim() {
-        "s" => Some(TimeUnit::Second),
-        "ms" => Some(TimeUnit::Millisecond),
-        "us" => Some(TimeUnit::Microsecond),
-        "ns" => Some(TimeUnit::Nanosecond),
-        _ => None,
-    };
-    if let Some(inner) = dtype
-        .strip_prefix("timestamp[")
-        .and_then(|r| r.strip_suffix(']'))
-    {
-        let (u, tz) = match inner.split_once(',') {
-            Some((u, rest)) => (u, rest.trim().strip_prefix("tz=").map(str::trim)),
-            None => (inner, None),
-        };
-        return Some(DataType::Timestamp(unit(u)?, tz.map(Into::into)));
-    }
-    if let Some(u) = dtype
-        .strip_prefix("time32[")
-        .and_then(|r| r.strip_suffix(']'))
-    {
-        return Some(DataType::Time32(unit(u)?));
-    }
-    if let Some(u) = dtype
-        .strip_prefix("time64[")
-        .and_then(|r| r.strip_suffix(']'))
-    {
-        return Some(DataType::Time64(unit(u)?));
-    }
-    match dtype {
-        "date32" => Some(DataType::Date32),
-        "date64" => Some(DataType::Date64),
-        _ => None,
     }
 }
 
