@@ -99,6 +99,9 @@ class Bench:
                 # blobs are read-only files in writable folders: rmtree works
                 shutil.rmtree(p)
         sync()
+        # Let the disk settle (the host's writeback of what `sync` flushed), so the next
+        # command starts from the same state whatever ran before it.
+        time.sleep(self.a.settle)
 
     # --- runners: each returns a dict of seconds ------------------------------------------
     def run_mld(self, proj, endpoint=None, jobs=None, binary=None):
@@ -184,7 +187,11 @@ class Bench:
         loads = []
         spid = self.a.server_pids.get(port)
         for r in range(runs):
-            for label, _, fn in commands:
+            # The order rotates every round: on this VM the command that writes right after
+            # another one's 2 GB write (and delete) pays for its writeback, so a fixed order
+            # favours whoever follows the lightest writer.
+            k = r % len(commands)
+            for label, _, fn in commands[k:] + commands[:k]:
                 self.clean()
                 loads.append(load1())
                 c0 = child_cpu()
@@ -255,6 +262,8 @@ def main():
     ap.add_argument("--big-bytes", type=int, required=True)
     ap.add_argument("--small-count", type=int, required=True)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--settle", type=float, default=0.0,
+                    help="seconds to wait after each clean-up's sync, before the next command")
     ap.add_argument("--what", default="all", choices=["all", "big", "small", "proto", "proto-big"])
     ap.add_argument("--meta", default="{}", help="JSON: revision, versions… for the report")
     a = ap.parse_args()

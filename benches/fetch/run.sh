@@ -27,6 +27,8 @@
 #                   (default 500, i.e. 4 Gbit/s: a link slower than this machine; 0 skips it)
 #   FETCH_RUNS      runs per command (default 3; medians are reported)
 #   BENCH_WAIT_QUIET  wait up to this many seconds for a 1-minute load under 0.5 (default 0)
+#   FETCH_SETTLE    seconds to wait after each clean-up (delete + sync) before the next command,
+#                   so no command pays for the writeback of the previous one's files (default 5)
 #   FETCH_NO_BUILD  1: measure the binary an earlier run copied to $BENCH_WORK/bin (no cargo)
 #   FETCH_BASE_REV  also measure this committed revision (a sha, a tag, HEAD~3), side by side
 #                   in the same runs: extracted with `git archive` into $BENCH_WORK/src-SHA,
@@ -42,6 +44,7 @@ SMALL=${FETCH_SMALL:-1000}
 DELAYS=${FETCH_DELAY_MS-5 20}
 RATE=${FETCH_RATE_MB_S:-500}
 RUNS=${FETCH_RUNS:-3}
+SETTLE=${FETCH_SETTLE:-5}
 WAIT_QUIET=${BENCH_WAIT_QUIET:-0}
 WHAT=${1:-all}
 export CARGO_TARGET_DIR=$ROOT/target-bench
@@ -228,4 +231,4 @@ META=$(python3 -c 'import json,sys; print(json.dumps(dict(zip(sys.argv[1::2], sy
 
 python3 "$HERE/bench.py" --bin "$BIN" --label "mldatabuild ${REV%% *}" "${BASE_ARGS[@]}" --proto "$WORK/proto-target/release/fetch-proto" \
     --work "$WORK" --what "$WHAT" "${SERVER_ARGS[@]}" \
-    --big-bytes "$BIG_BYTES" --small-count "$SMALL" --runs "$RUNS" --meta "$META"
+    --big-bytes "$BIG_BYTES" --small-count "$SMALL" --runs "$RUNS" --settle "$SETTLE" --meta "$META"
