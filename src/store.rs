@@ -16,6 +16,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::lockfile::FileLock;
 
+/// The size of the `write` calls that put large files on disk (downloads, export files, token
+/// `.bin` files): buffered writers flush in pieces of this size.
+///
+/// On the 2-core VM this project is benchmarked on (Firecracker, Linux 6.18, ext4), the kernel
+/// takes far longer to place large writes in the page cache: a 2 GB download written in 1 MiB
+/// pieces spent 4.2–8.5 s of system time, in 128 KiB pieces 1.5–2.5 s (curl, writing 16 KiB
+/// pieces, 2.7–8.4 s). `benches/fetch/README.md` ("The large file: what it took") has the
+/// measurements and `benches/fetch/write_sizes.py` the by-size test.
+pub const WRITE_SIZE: usize = 128 << 10;
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pub root: PathBuf,

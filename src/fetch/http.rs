@@ -269,17 +269,9 @@ impl Digests {
     }
 }
 
-/// Largest single `write` of downloaded bytes into the partial file.
-///
-/// Measured on the 2-core VM this project is benchmarked on (Linux 6.18, ext4): writing 2 GB into
-/// the page cache cost 0.5–0.8 s of system time in 128 KiB writes, 0.9–3.3 s in 1 MiB writes
-/// (larger writes allocate larger page-cache folios, which are slow to get there), and
-/// 0.9–1.1 s in 16 KiB writes (more calls). See benches/fetch/README.md.
-const WRITE_PIECE: usize = 128 << 10;
-
-/// Write `bytes` in pieces of at most [`WRITE_PIECE`].
+/// Write `bytes` in pieces of at most [`crate::store::WRITE_SIZE`].
 fn write_in_pieces(file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
-    for piece in bytes.chunks(WRITE_PIECE) {
+    for piece in bytes.chunks(crate::store::WRITE_SIZE) {
         file.write_all(piece)?;
     }
     Ok(())

@@ -1376,7 +1376,7 @@ impl BinWriter {
     fn create(dir: &Path, stem: &str, dtype: Dtype) -> Result<BinWriter, StageError> {
         let open = |name: String| {
             File::create(dir.join(&name))
-                .map(|f| BufWriter::with_capacity(1 << 20, f))
+                .map(|f| BufWriter::with_capacity(crate::store::WRITE_SIZE, f))
                 .map_err(|e| StageError::new(format!("cannot write `{name}`: {e}")))
         };
         let mut idx = open(format!("{stem}.idx"))?;

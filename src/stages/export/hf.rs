@@ -416,9 +416,12 @@ impl DiskWriter {
         let schema = self.schema.clone();
         move |path: &Path| {
             let file = File::create(path).map_err(|e| file_err(path, e))?;
-            StreamWriter::try_new(BufWriter::with_capacity(1 << 20, file), &schema)
-                .map(IpcShard)
-                .map_err(|e| file_err(path, e))
+            StreamWriter::try_new(
+                BufWriter::with_capacity(crate::store::WRITE_SIZE, file),
+                &schema,
+            )
+            .map(IpcShard)
+            .map_err(|e| file_err(path, e))
         }
     }
 

@@ -150,7 +150,12 @@ impl FormatWriter for TemplateWriter {
     fn begin_split(&mut self, split: &SplitInfo) -> Result<(), StageError> {
         let path = self.dir.join(format!("{}.{}", split.name, self.ext()));
         let f = File::create(&path).map_err(|e| file_err(&path, e))?;
-        self.current = Some((split.clone(), path, BufWriter::with_capacity(1 << 20, f), 0));
+        self.current = Some((
+            split.clone(),
+            path,
+            BufWriter::with_capacity(crate::store::WRITE_SIZE, f),
+            0,
+        ));
         Ok(())
     }
 

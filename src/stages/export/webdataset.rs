@@ -398,7 +398,7 @@ impl WebdatasetWriter {
         cur.shard = Some((
             index,
             path,
-            tar::Builder::new(BufWriter::with_capacity(1 << 20, file)),
+            tar::Builder::new(BufWriter::with_capacity(crate::store::WRITE_SIZE, file)),
             0,
         ));
         Ok(())

@@ -156,8 +156,10 @@ impl Sink {
         path: &Path,
         compression: super::options::TextCompression,
     ) -> Result<Sink, StageError> {
-        let f =
-            BufWriter::with_capacity(1 << 20, File::create(path).map_err(|e| file_err(path, e))?);
+        let f = BufWriter::with_capacity(
+            crate::store::WRITE_SIZE,
+            File::create(path).map_err(|e| file_err(path, e))?,
+        );
         Ok(match compression {
             super::options::TextCompression::None => Sink::Plain(f),
             // Level 6, no file name and mtime 0 in the header: reproducible bytes.
