@@ -12,7 +12,8 @@
 #   SIZE_MB      UTF-8 bytes of text to generate, in MB (10^6)       600
 #   SIZE_GB      instead of SIZE_MB: the memory mode (GB of text; peers are not run)
 #   RUNS         runs of each command, round-robin; medians          3
-#   THREADS      RAYON_NUM_THREADS for everyone (TOKENIZERS_PARALLELISM=true); the encoders'
+#   THREADS      threads for everyone (RAYON_NUM_THREADS, TOKENIZERS_PARALLELISM=true, the raw
+#                encoder's RAW_THREADS, the build's -j); the encoders'
 #                pools size themselves to the cores, so keep it = the core count   2
 #   NICE         niceness of the measured commands (all alike)       10
 #   SEED         data seed                                           1
@@ -20,7 +21,7 @@
 #   NO_BUILD     1: use the binaries an earlier run left in $BENCH_WORK (no cargo)
 #   WAIT_QUIET   wait up to this many seconds for a 1-minute load under 0.5 before each run   0
 #   WRITE_VARIANTS  1: also run the stage's loop (raw program) with other Parquet write settings
-#                (zstd 1, snappy, none, no dictionary): where the output's cost can go      0
+#                (zstd 3, lz4, snappy, none, BYTE_STREAM_SPLIT, dictionary): where the cost goes   0
 #   KEEP_DATA    0: delete the generated data at the end (it is kept, and reused, by default)
 #
 # Results: $BENCH_WORK/results-<tag>/ (every run's GNU time report, JSON, build events; the
@@ -147,7 +148,7 @@ stages:
   tokens: {kind: tokenize, input: clean, tokenizer: gpt2.json, column: text, keep_columns: [id]}
 EOF
 
-export RAYON_NUM_THREADS=$THREADS TOKENIZERS_PARALLELISM=true
+export RAYON_NUM_THREADS=$THREADS TOKENIZERS_PARALLELISM=true RAW_THREADS=$THREADS
 export HF_HOME=$WORK/hf-home HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 mld() { MLDATA_HOME=$STORE "$BIN" -C "$PROJ" "$@"; }
 
@@ -212,9 +213,9 @@ cp "$PROJ/dataset.lock" "$RESULTS/dataset.lock" 2>/dev/null || true
 # Other Parquet write settings for the output, in the stage's loop (raw program, `phases`).
 if [ "$WRITE_VARIANTS" = 1 ] && [ "$PEERS" = 1 ]; then
     for i in $(seq 1 "$RUNS"); do
-        for v in stage:RAW_COMPRESSION=zstd3 zstd1:RAW_COMPRESSION=zstd1 snappy:RAW_COMPRESSION=snappy \
-            none:RAW_COMPRESSION=none nodict:RAW_DICT=0 nodict-zstd1:RAW_DICT=0,RAW_COMPRESSION=zstd1 \
-            nodict-none:RAW_DICT=0,RAW_COMPRESSION=none; do
+        for v in stage:RAW_COMPRESSION=zstd1 zstd3:RAW_COMPRESSION=zstd3 lz4:RAW_COMPRESSION=lz4 \
+            snappy:RAW_COMPRESSION=snappy none:RAW_COMPRESSION=none \
+            bss:RAW_ENCODING=bss,RAW_COMPRESSION=zstd1 dict:RAW_DICT=1; do
             name=${v%%:*}
             log "run $i/$RUNS: write settings $name (the stage's loop)"
             rm -rf "$SCRATCH/wv"

@@ -9,20 +9,23 @@
 //!   `Vec<u32>`). The figure the stage is held to (≥ 90 % of it).
 //! - `phases`: the stage's loop, serial as the stage runs it, each phase timed: Parquet read
 //!   and decode, text extraction (`batch_texts`: owned `String`s), encode, building the output
-//!   batch (`take` of the kept column, the `List<UInt32>`), Parquet write (zstd 3, row groups of
-//!   131,072 rows, as `ParquetSink`), close. No statistics. Where the stage's time goes.
+//!   batch (`take` of the kept column, the `List<UInt32>`), Parquet write (zstd 1, row groups of
+//!   131,072 rows, as `ParquetSink`), close. No statistics. Where the stage's time goes, and
+//!   its CPU: `encode_cpu_s` (the encoder's pool, all threads) and `io_cpu_s` (everything
+//!   else), which bound what any pipelining can reach on `cores` cores (benches/tokenize/README.md).
 //! - `pipelined`: the same work on three threads as the stage runs it since 453be6d: Parquet
 //!   reading on one, text extraction + encoding on the caller's, building + writing on a third
 //!   (bounded channels of 2 batches). No statistics. `read_s`/`write_s` are those threads' busy
 //!   time, `encode_s` includes extraction.
 //!
-//! `phases` and `pipelined` write as the stage does (`ParquetSink`: zstd 3, dictionary and page
-//! statistics on, parquet's defaults otherwise); RAW_COMPRESSION (`zstd3`, `zstd1`, `snappy`,
-//! `none`), RAW_DICT (`0`: no dictionary) and RAW_STATS (`page`, `chunk`, `none`) try
+//! `phases` and `pipelined` write as the stage does (`token_writer_properties`: zstd 1, no
+//! dictionary, page statistics, parquet's defaults otherwise); RAW_COMPRESSION (`zstd3`, `zstd1`, `snappy`,
+//! `lz4`, `none`), RAW_ENCODING of the ids (`plain`, `delta`: DELTA_BINARY_PACKED, `bss`:
+//! BYTE_STREAM_SPLIT), RAW_DICT (`1`: dictionary) and RAW_STATS (`page`, `chunk`, `none`) try
 //! other settings.
 //!
-//! Prints one JSON object on stdout. Threads: the tokenizer's own pool (available parallelism,
-//! or RAYON_NUM_THREADS / TOKENIZERS_PARALLELISM as it reads them).
+//! Prints one JSON object on stdout. Threads: the tokenizer's own pool (available parallelism),
+//! or RAW_THREADS of them (as the stage's `--jobs`; RAYON_NUM_THREADS does not size that pool).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -30,7 +33,9 @@ use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
-use arrow::array::{ArrayRef, AsArray, ListArray, RecordBatch, RecordBatchReader, UInt32Array, UInt64Array};
+use arrow::array::{
+    ArrayRef, AsArray, ListArray, RecordBatch, RecordBatchReader, UInt32Array, UInt64Array,
+};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -126,13 +131,20 @@ fn read_batches(path: &Path) -> Result<(ParquetRecordBatchReader, usize, usize, 
     let text_at = roots.iter().position(|&r| r == text).unwrap_or(0);
     let id_at = roots.iter().position(|&r| r == id).unwrap_or(0);
     let mask = ProjectionMask::roots(descr, roots);
-    Ok((b.with_projection(mask).with_batch_size(rows).build()?, rows, text_at, id_at))
+    Ok((
+        b.with_projection(mask).with_batch_size(rows).build()?,
+        rows,
+        text_at,
+        id_at,
+    ))
 }
 
 /// `batch_texts`: one owned String per row (no nulls in this data).
 fn batch_texts(batch: &RecordBatch, col: usize) -> Vec<String> {
     let s = batch.column(col).as_string::<i32>();
-    (0..batch.num_rows()).map(|r| s.value(r).to_owned()).collect()
+    (0..batch.num_rows())
+        .map(|r| s.value(r).to_owned())
+        .collect()
 }
 
 // ---- writing, as the stage's build_batch / ParquetSink --------------------------------------
@@ -151,9 +163,10 @@ fn out_schema(id_field: &Field) -> SchemaRef {
 fn writer(path: &Path, schema: &SchemaRef) -> Result<ArrowWriter<File>, Err> {
     // The stage's properties; RAW_COMPRESSION / RAW_DICT / RAW_STATS try others.
     let compression = match std::env::var("RAW_COMPRESSION").as_deref() {
-        Err(_) | Ok("zstd3") => Compression::ZSTD(ZstdLevel::try_new(3)?),
-        Ok("zstd1") => Compression::ZSTD(ZstdLevel::try_new(1)?),
+        Ok("zstd3") => Compression::ZSTD(ZstdLevel::try_new(3)?),
+        Err(_) | Ok("zstd1") => Compression::ZSTD(ZstdLevel::try_new(1)?),
         Ok("snappy") => Compression::SNAPPY,
+        Ok("lz4") => Compression::LZ4_RAW,
         Ok("none") => Compression::UNCOMPRESSED,
         Ok(o) => return Err(format!("RAW_COMPRESSION={o}?").into()),
     };
@@ -163,18 +176,44 @@ fn writer(path: &Path, schema: &SchemaRef) -> Result<ArrowWriter<File>, Err> {
         Ok("none") => EnabledStatistics::None,
         Ok(o) => return Err(format!("RAW_STATS={o}?").into()),
     };
-    let dict = std::env::var("RAW_DICT").map_or(true, |v| v != "0");
-    let props = WriterProperties::builder()
+    let dict = std::env::var("RAW_DICT").is_ok_and(|v| v == "1");
+    let encoding = match std::env::var("RAW_ENCODING").as_deref() {
+        Err(_) | Ok("plain") => None,
+        Ok("delta") => Some(parquet::basic::Encoding::DELTA_BINARY_PACKED),
+        Ok("bss") => Some(parquet::basic::Encoding::BYTE_STREAM_SPLIT),
+        Ok(o) => return Err(format!("RAW_ENCODING={o}?").into()),
+    };
+    let mut props = WriterProperties::builder();
+    if let Some(e) = encoding {
+        props = props.set_column_encoding(
+            parquet::schema::types::ColumnPath::new(vec![
+                "input_ids".into(),
+                "list".into(),
+                "item".into(),
+            ]),
+            e,
+        );
+    }
+    let props = props
         .set_compression(compression)
         .set_dictionary_enabled(dict)
         .set_statistics_enabled(stats)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by("mldatabuild".to_owned())
         .build();
-    Ok(ArrowWriter::try_new(File::create(path)?, schema.clone(), Some(props))?)
+    Ok(ArrowWriter::try_new(
+        File::create(path)?,
+        schema.clone(),
+        Some(props),
+    )?)
 }
 
-fn build_batch(schema: &SchemaRef, input: &RecordBatch, id_at: usize, seqs: &[Vec<u32>]) -> Result<RecordBatch, Err> {
+fn build_batch(
+    schema: &SchemaRef,
+    input: &RecordBatch,
+    id_at: usize,
+    seqs: &[Vec<u32>],
+) -> Result<RecordBatch, Err> {
     let rows = UInt64Array::from_iter_values(0..seqs.len() as u64);
     let id = arrow::compute::take(input.column(id_at), &rows, None)?;
     let ids = UInt32Array::from_iter_values(seqs.iter().flat_map(|s| s.iter().copied()));
@@ -204,6 +243,28 @@ struct Totals {
     build: Duration,
     write: Duration,
     close: Duration,
+    /// CPU time (all threads) of the encode calls, and of everything else in the loop
+    /// (`phases` only: the phases run one after another, so each one's CPU is measurable).
+    encode_cpu: Duration,
+    io_cpu: Duration,
+}
+
+/// CPU time used so far by the live threads of this process (the encoder's pool lives as long
+/// as the process), from /proc/self/task/*/schedstat (nanoseconds).
+fn process_cpu() -> Duration {
+    let mut ns = 0u64;
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for e in dir.flatten() {
+            if let Ok(s) = std::fs::read_to_string(e.path().join("schedstat")) {
+                ns += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    Duration::from_nanos(ns)
 }
 
 fn secs(d: Duration) -> f64 {
@@ -228,9 +289,11 @@ fn encode_mode(tok: &Tok, files: &[PathBuf], t: &mut Totals) -> Result<(), Err> 
         t.text_bytes += texts.iter().map(|s| s.len() as u64).sum::<u64>();
         t.batches += 1;
         let t1 = Instant::now();
+        let c1 = process_cpu();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let ids = tok.encode_batch(&refs, true)?;
         t.encode += t1.elapsed();
+        t.encode_cpu += process_cpu() - c1;
         t.tokens += ids.iter().map(|v| v.len() as u64).sum::<u64>();
     }
     Ok(())
@@ -243,6 +306,7 @@ fn phases_mode(tok: &Tok, files: &[PathBuf], out: &Path, t: &mut Totals) -> Resu
         let id_field = reader.schema().field(id_at).clone();
         let schema = out_schema(&id_field);
         let mut w = writer(&out.join(f.file_name().unwrap()), &schema)?;
+        let mut c0 = process_cpu();
         loop {
             let t0 = Instant::now();
             let Some(b) = reader.next() else { break };
@@ -257,11 +321,15 @@ fn phases_mode(tok: &Tok, files: &[PathBuf], out: &Path, t: &mut Totals) -> Resu
             t.batches += 1;
 
             let t0 = Instant::now();
+            let c1 = process_cpu();
+            t.io_cpu += c1 - c0;
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let seqs = tok.encode_batch(&refs, true)?;
             drop(refs);
             drop(texts);
             t.encode += t0.elapsed();
+            c0 = process_cpu();
+            t.encode_cpu += c0 - c1;
             t.tokens += seqs.iter().map(|v| v.len() as u64).sum::<u64>();
 
             let t0 = Instant::now();
@@ -276,6 +344,7 @@ fn phases_mode(tok: &Tok, files: &[PathBuf], out: &Path, t: &mut Totals) -> Resu
         let t0 = Instant::now();
         w.close()?;
         t.close += t0.elapsed();
+        t.io_cpu += process_cpu() - c0;
     }
     Ok(())
 }
@@ -345,10 +414,21 @@ fn pipelined_mode(tok: &Tok, files: &[PathBuf], out: &Path, t: &mut Totals) -> R
 fn main() -> Result<(), Err> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        return Err("usage: tokenize-raw encode|phases|pipelined TOKENIZER_JSON PARQUET_DIR [OUT_DIR]".into());
+        return Err(
+            "usage: tokenize-raw encode|phases|pipelined TOKENIZER_JSON PARQUET_DIR [OUT_DIR]"
+                .into(),
+        );
     }
     let mode = args[1].as_str();
     let t_load = Instant::now();
+    // RAW_THREADS: the library's encode pool (as the stage's `--jobs`); RAYON_NUM_THREADS
+    // does not size it.
+    if let Some(n) = std::env::var("RAW_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        tokenizers::parallelism::set_num_threads(n);
+    }
     let tok = Tok::load(Path::new(&args[2]))?;
     let load = t_load.elapsed();
     let files = parquet_files(Path::new(&args[3]))?;
@@ -377,7 +457,8 @@ fn main() -> Result<(), Err> {
          \"threads\": {threads}, \"rows\": {rows}, \"text_bytes\": {tb}, \"tokens\": {tk}, \
          \"batches\": {nb}, \"batch_rows\": {br}, \"tokenizer_load_s\": {ld}, \"wall_s\": {w}, \
          \"read_s\": {rd}, \"extract_s\": {ex}, \"encode_s\": {en}, \"build_s\": {bu}, \
-         \"write_s\": {wr}, \"close_s\": {cl}, \"mb_per_s\": {mb:.3}, \"tokens_per_s\": {ts:.0}}}",
+         \"write_s\": {wr}, \"close_s\": {cl}, \"encode_cpu_s\": {ec}, \"io_cpu_s\": {ic}, \
+         \"cores\": {cores}, \"mb_per_s\": {mb:.3}, \"tokens_per_s\": {ts:.0}}}",
         threads = tokenizers::parallelism::current_num_threads(),
         rows = t.rows,
         tb = t.text_bytes,
@@ -392,6 +473,9 @@ fn main() -> Result<(), Err> {
         bu = secs(t.build),
         wr = secs(t.write),
         cl = secs(t.close),
+        ec = secs(t.encode_cpu),
+        ic = secs(t.io_cpu),
+        cores = std::thread::available_parallelism().map_or(1, |n| n.get()),
         mb = mb_s,
         ts = tok_s,
     );
