@@ -706,91 +706,108 @@ impl Client {
             let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
             let mut done = std::fs::metadata(part).map_or(0, |m| m.len());
             let mut last_report = Instant::now();
-            // Hashing runs on its own thread, fed the chunks as they are written, so a
-            // download costs max(network + write, hash) rather than their sum. A fixed pool
-            // of buffers travels between the two threads (no allocation or zeroing per
-            // chunk), each filled by several reads so the hasher wakes once per MiB.
-            let taken = digests.take();
-            let (read_result, hashed) = std::thread::scope(|sc| {
-                const POOL: usize = 4;
-                // 1 MiB buffers, or just enough for a small file (one read past its end sees
-                // EOF): four 1 MiB buffers per file cost more than fetching a small file.
-                let buf_len = expected.or(total).map_or(1 << 20, |n| {
-                    usize::try_from(n)
-                        .unwrap_or(usize::MAX)
-                        .saturating_add(1)
-                        .clamp(16 << 10, 1 << 20)
-                });
-                let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(POOL);
-                let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-                for _ in 0..POOL - 1 {
-                    let _ = back_tx.send(vec![0u8; buf_len]);
-                }
-                let hasher = sc.spawn(move || {
-                    let mut taken = taken;
-                    for (chunk, n) in rx {
-                        if let Some((len, d)) = &mut taken {
-                            d.update(&chunk[..n]);
-                            *len += n as u64;
-                        }
-                        let _ = back_tx.send(chunk);
-                    }
-                    taken
-                });
-                let result: Result<(), FetchError> = (|| {
-                    let mut buf = vec![0u8; buf_len];
-                    let mut eof = false;
-                    while !eof {
-                        let mut n = 0;
-                        while n < buf.len() {
-                            match reader.read(&mut buf[n..]) {
-                                Ok(0) => {
-                                    eof = true;
-                                    break;
-                                }
-                                Ok(r) => {
-                                    n += r;
-                                    // Report inside the fill too: a slow link takes a while
-                                    // to fill a buffer, and must not look stalled.
-                                    if last_report.elapsed() > Duration::from_millis(100) {
-                                        progress(Progress {
-                                            done: done + n as u64,
-                                            total: expected.or(total),
-                                            resumed_from,
-                                        });
-                                        last_report = Instant::now();
-                                    }
-                                }
-                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                                Err(e) => {
-                                    // Keep what arrived: it is resumed from next time.
-                                    write_in_pieces(&mut file, &buf[..n]).map_err(io)?;
-                                    let _ = tx.send((std::mem::take(&mut buf), n));
-                                    done += n as u64;
-                                    let mut fe = FetchError::new(format!(
-                                        "the connection to {} broke after {done} bytes: {e}",
-                                        redact(&meta.url)
-                                    ));
-                                    fe.retryable = true;
-                                    return Err(fe);
+            // 1 MiB buffers, or just enough for a small file (one read past its end sees EOF).
+            let buf_len = expected.or(total).map_or(1 << 20, |n| {
+                usize::try_from(n)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1)
+                    .clamp(16 << 10, 1 << 20)
+            });
+            // The read loop: fill a buffer (several reads, so the hasher wakes once per MiB),
+            // write it, hand it to `feed`, which hashes it and returns the buffer to fill next
+            // (None: the hasher stopped).
+            let mut read_all = |feed: &mut dyn FnMut(Vec<u8>, usize) -> Option<Vec<u8>>| {
+                let mut buf = vec![0u8; buf_len];
+                let mut eof = false;
+                while !eof {
+                    let mut n = 0;
+                    while n < buf.len() {
+                        match reader.read(&mut buf[n..]) {
+                            Ok(0) => {
+                                eof = true;
+                                break;
+                            }
+                            Ok(r) => {
+                                n += r;
+                                // Report inside the fill too: a slow link takes a while to
+                                // fill a buffer, and must not look stalled.
+                                if last_report.elapsed() > Duration::from_millis(100) {
+                                    progress(Progress {
+                                        done: done + n as u64,
+                                        total: expected.or(total),
+                                        resumed_from,
+                                    });
+                                    last_report = Instant::now();
                                 }
                             }
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                // Keep what arrived: it is resumed from next time.
+                                write_in_pieces(&mut file, &buf[..n]).map_err(io)?;
+                                let _ = feed(std::mem::take(&mut buf), n);
+                                done += n as u64;
+                                let mut fe = FetchError::new(format!(
+                                    "the connection to {} broke after {done} bytes: {e}",
+                                    redact(&meta.url)
+                                ));
+                                fe.retryable = true;
+                                return Err(fe);
+                            }
                         }
-                        if n == 0 {
-                            break;
-                        }
-                        write_in_pieces(&mut file, &buf[..n]).map_err(io)?;
-                        done += n as u64;
-                        if tx.send((buf, n)).is_err() {
-                            return Err(FetchError::new("the hashing thread stopped"));
-                        }
-                        buf = back_rx.recv().unwrap_or_else(|_| vec![0u8; buf_len]);
                     }
-                    Ok(())
-                })();
-                drop(tx);
-                (result, hasher.join().ok().flatten())
-            });
+                    if n == 0 {
+                        break;
+                    }
+                    write_in_pieces(&mut file, &buf[..n]).map_err(io)?;
+                    done += n as u64;
+                    buf = feed(buf, n)
+                        .ok_or_else(|| FetchError::new("the hashing thread stopped"))?;
+                }
+                Ok(())
+            };
+            let mut taken = digests.take();
+            let (read_result, hashed) = if buf_len < 1 << 20 {
+                // A small file is hashed in line: a thread and a pool of buffers would cost
+                // more than the hashing.
+                let r = read_all(&mut |chunk, n| {
+                    if let Some((len, d)) = &mut taken {
+                        d.update(&chunk[..n]);
+                        *len += n as u64;
+                    }
+                    Some(chunk)
+                });
+                (r, taken)
+            } else {
+                // A large one is hashed on its own thread, fed the chunks as they are
+                // written, so a download costs max(network + write, hash) rather than their
+                // sum. A fixed pool of buffers travels between the two threads (no
+                // allocation or zeroing per chunk).
+                std::thread::scope(|sc| {
+                    const POOL: usize = 4;
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(POOL);
+                    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+                    for _ in 0..POOL - 1 {
+                        let _ = back_tx.send(vec![0u8; buf_len]);
+                    }
+                    let hasher = sc.spawn(move || {
+                        let mut taken = taken;
+                        for (chunk, n) in rx {
+                            if let Some((len, d)) = &mut taken {
+                                d.update(&chunk[..n]);
+                                *len += n as u64;
+                            }
+                            let _ = back_tx.send(chunk);
+                        }
+                        taken
+                    });
+                    let r = read_all(&mut |chunk, n| {
+                        tx.send((chunk, n)).ok()?;
+                        Some(back_rx.recv().unwrap_or_else(|_| vec![0u8; buf_len]))
+                    });
+                    drop(tx);
+                    (r, hasher.join().ok().flatten())
+                })
+            };
             digests = hashed;
             let read_result = match read_result {
                 Err(e) if !e.retryable => return Err(e),
