@@ -58,7 +58,7 @@ fn hf_whoami(secret: &Secret) -> std::result::Result<String, String> {
         header: format!("Bearer {}", secret.expose()),
     };
     let url = format!("{}/api/whoami-v2", hub.endpoint);
-    match client.json("GET", &url, Some(&cred), None) {
+    match client.json(&url, Some(&cred), None) {
         Ok((v, _)) => v["name"]
             .as_str()
             .map(str::to_owned)

@@ -180,7 +180,7 @@ fn search_hf(args: &SearchArgs) -> SourceAnswer {
         notes.push("hf: sizes are the repositories' storage, not the data's".into());
     }
     let hits = search_client()
-        .json("GET", &url, hub.cred.as_ref(), None)
+        .json(&url, hub.cred.as_ref(), None)
         .map_err(|e| e.message)
         .map(|(v, _)| {
             v.as_array()
@@ -311,7 +311,7 @@ fn search_openml(args: &SearchArgs) -> SourceAnswer {
     if let Some(key) = auth::find(Service::OpenMl) {
         let _ = write!(url, "?api_key={}", encode(key.secret.expose(), false));
     }
-    let hits = match search_client().json("GET", &url, None, None) {
+    let hits = match search_client().json(&url, None, None) {
         Err(e) if e.code.as_deref() == Some("372") || e.message.contains("No results") => {
             Ok(Vec::new())
         }
@@ -504,7 +504,6 @@ fn viewer_base(hub: &Hub) -> String {
     })
 }
 
-/// A cell for the terminal: media as placeholders, long text shortened.
 /// Sample rows are extra: a failure to read them is a warning, not an error of `info`.
 fn sample_or_warn<T>(r: std::result::Result<Option<T>, crate::fetch::FetchError>) -> Option<T> {
     r.map_err(|e| eprintln!("warning: no sample rows: {}", e.message))
@@ -543,6 +542,7 @@ fn print_sample(
     }
 }
 
+/// A cell for the terminal: media as placeholders, long text shortened.
 fn cell(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => "∅".into(),
@@ -597,26 +597,16 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
                 encode(&rev, false)
             );
             let (d, _) = client
-                .json("GET", &url, hub.cred.as_ref(), None)
+                .json(&url, hub.cred.as_ref(), None)
                 .map_err(|e| Error::from(hub.explain(&client, &repo, &rev, e)))?;
             let viewer = viewer_base(&hub);
             let q = format!("dataset={}", encode(&repo, false));
             let features = client
-                .json(
-                    "GET",
-                    &format!("{viewer}/info?{q}"),
-                    hub.cred.as_ref(),
-                    None,
-                )
+                .json(&format!("{viewer}/info?{q}"), hub.cred.as_ref(), None)
                 .ok()
                 .map(|(v, _)| v);
             let splits = client
-                .json(
-                    "GET",
-                    &format!("{viewer}/splits?{q}"),
-                    hub.cred.as_ref(),
-                    None,
-                )
+                .json(&format!("{viewer}/splits?{q}"), hub.cred.as_ref(), None)
                 .ok()
                 .map(|(v, _)| v);
             let first = splits
@@ -625,7 +615,6 @@ pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
             let rows = match (&first, args.sample) {
                 (Some(sp), n) if n > 0 => client
                     .json(
-                        "GET",
                         &format!(
                             "{viewer}/rows?{q}&config={}&split={}&offset=0&length={n}",
                             encode(sp["config"].as_str().unwrap_or("default"), false),

@@ -175,7 +175,7 @@ impl Hub {
         }
         let mut ids: Vec<String> = Vec::new();
         for url in urls {
-            if let Ok((v, _)) = client.json("GET", &url, self.cred.as_ref(), None) {
+            if let Ok((v, _)) = client.json(&url, self.cred.as_ref(), None) {
                 ids.extend(
                     v.as_array()
                         .into_iter()
@@ -215,7 +215,7 @@ impl Hub {
     ) -> Result<String, FetchError> {
         let url = format!("{}/revision/{}", self.api(repo), encode(revision, false));
         let (v, _) = client
-            .json("GET", &url, self.cred.as_ref(), None)
+            .json(&url, self.cred.as_ref(), None)
             .map_err(|e| self.explain(client, repo, revision, e))?;
         v["sha"]
             .as_str()
@@ -252,7 +252,7 @@ impl Hub {
                 ));
             }
             let (v, meta) = client
-                .json("GET", &u, self.cred.as_ref(), None)
+                .json(&u, self.cred.as_ref(), None)
                 .map_err(|e| self.explain(client, repo, commit, e))?;
             let entries = v.as_array().ok_or_else(|| {
                 FetchError::new(format!(
@@ -375,7 +375,7 @@ pub fn select_config(
 ) -> Result<std::collections::BTreeSet<String>, FetchError> {
     let url = format!("{}/revision/{}", hub.api(repo), encode(commit, false));
     let (info, _) = client
-        .json("GET", &url, hub.cred.as_ref(), None)
+        .json(&url, hub.cred.as_ref(), None)
         .map_err(|e| hub.explain(client, repo, commit, e))?;
     let opts = glob::MatchOptions {
         case_sensitive: true,

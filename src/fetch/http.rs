@@ -269,6 +269,14 @@ impl Digests {
     }
 }
 
+/// Hash `bytes` into the running digests, when there are any, counting them.
+fn hash_into(digests: &mut Option<(u64, Digests)>, bytes: &[u8]) {
+    if let Some((len, d)) = digests {
+        d.update(bytes);
+        *len += bytes.len() as u64;
+    }
+}
+
 /// Write `bytes` in pieces of at most [`crate::store::WRITE_SIZE`].
 fn write_in_pieces(file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
     for piece in bytes.chunks(crate::store::WRITE_SIZE) {
@@ -457,19 +465,17 @@ impl Client {
         Ok(meta)
     }
 
-    /// GET (or POST) a JSON document; non-2xx answers become errors carrying the server's
-    /// `X-Error-Code` and message; an HTML page instead of JSON is named as such.
+    /// GET a JSON document, or with `body` POST that JSON; non-2xx answers become errors
+    /// carrying the server's `X-Error-Code` and message; an HTML page instead of JSON is named
+    /// as such.
     pub fn json(
         &self,
-        method: &str,
         url: &str,
         cred: Option<&Credential>,
         body: Option<&[u8]>,
     ) -> Result<(serde_json::Value, Meta), FetchError> {
         let mut headers = vec![("accept", "application/json".to_owned())];
-        if body.is_some() {
-            headers.push(("content-type", "application/json".to_owned()));
-        }
+        let method = Target { url, post: body }.method(&mut headers);
         let (meta, mut resp) = self.request(method, url, cred, &headers, body, Follow::Any)?;
         let text = resp
             .body_mut()
@@ -512,7 +518,7 @@ impl Client {
         let method = target.method(&mut headers);
         let (meta, mut resp) = self.request(method, url, cred, &headers, post, Follow::Any)?;
         if !(200..300).contains(&meta.status) {
-            return Err(status_error(&meta, &short_text(&mut resp)));
+            return Err(status_error(&meta, &short_text(&mut resp, 64 << 10)));
         }
         let mut out = Vec::new();
         std::io::Read::read_to_end(
@@ -679,15 +685,7 @@ impl Client {
                     last_err = Some(e);
                     continue;
                 }
-                _ => {
-                    let text = resp
-                        .body_mut()
-                        .with_config()
-                        .limit(1 << 20)
-                        .read_to_string()
-                        .unwrap_or_default();
-                    return Err(status_error(&meta, &text));
-                }
+                _ => return Err(status_error(&meta, &short_text(&mut resp, 1 << 20))),
             };
             if let (Some(exp), Some(t)) = (expected, total)
                 && t != exp
@@ -770,10 +768,7 @@ impl Client {
                 // A small file is hashed in line: a thread and a pool of buffers would cost
                 // more than the hashing.
                 let r = read_all(&mut |chunk, n| {
-                    if let Some((len, d)) = &mut taken {
-                        d.update(&chunk[..n]);
-                        *len += n as u64;
-                    }
+                    hash_into(&mut taken, &chunk[..n]);
                     Some(chunk)
                 });
                 (r, taken)
@@ -792,10 +787,7 @@ impl Client {
                     let hasher = sc.spawn(move || {
                         let mut taken = taken;
                         for (chunk, n) in rx {
-                            if let Some((len, d)) = &mut taken {
-                                d.update(&chunk[..n]);
-                                *len += n as u64;
-                            }
+                            hash_into(&mut taken, &chunk[..n]);
                             let _ = back_tx.send(chunk);
                         }
                         taken
@@ -902,11 +894,11 @@ fn transport(url: &str, e: &ureq::Error) -> FetchError {
     fe
 }
 
-/// The start of an answer's body as text (an error page), at most 64 KiB.
-fn short_text(resp: &mut ureq::http::Response<ureq::Body>) -> String {
+/// An answer's body as text (an error page); empty when it is longer than `max` bytes.
+fn short_text(resp: &mut ureq::http::Response<ureq::Body>, max: u64) -> String {
     resp.body_mut()
         .with_config()
-        .limit(64 * 1024)
+        .limit(max)
         .read_to_string()
         .unwrap_or_default()
 }

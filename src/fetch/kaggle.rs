@@ -132,7 +132,7 @@ impl Api {
     /// GET a JSON document (REST); an RPC-style `{"code": 4xx, …}` body is an error even with a
     /// 200 status.
     fn get(&self, client: &Client, url: &str) -> Result<Value, FetchError> {
-        let (v, _) = client.json("GET", url, self.cred.as_ref(), None)?;
+        let (v, _) = client.json(url, self.cred.as_ref(), None)?;
         checked(url, v)
     }
 
@@ -140,7 +140,7 @@ impl Api {
     fn call(&self, client: &Client, method: &str, body: &Value) -> Result<Value, FetchError> {
         let url = self.rpc_url(method);
         let body = serde_json::to_vec(body).unwrap_or_default();
-        let (v, _) = client.json("POST", &url, self.cred.as_ref(), Some(&body))?;
+        let (v, _) = client.json(&url, self.cred.as_ref(), Some(&body))?;
         checked(&url, v)
     }
 
@@ -569,7 +569,7 @@ fn check_sizes(
         let zipped = std::fs::File::open(cache.blob(&f.sha256))
             .and_then(|mut r| std::io::Read::read_exact(&mut r, &mut head))
             .is_ok()
-            && (head == *b"PK\x03\x04" || head == *b"PK\x05\x06");
+            && crate::stages::detect::is_zip(&head);
         let listed_zip = Path::new(&f.path)
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
@@ -630,12 +630,8 @@ pub(crate) fn sample(
     };
     let api = Api::from_env();
     let job = api.download_job(owner, slug, version, Some(name));
-    let target = super::http::Target {
-        url: &job.url,
-        post: job.post.as_deref().map(str::as_bytes),
-    };
     let bytes = client
-        .prefix(target, api.cred.as_ref(), super::sample::PREFIX_BYTES)
+        .prefix(job.target(), api.cred.as_ref(), super::sample::PREFIX_BYTES)
         .map_err(|e| api.explain(owner, slug, Some(version), e))?;
     Ok(super::sample::rows(name, &bytes, n).map(|r| (name.to_owned(), r)))
 }

@@ -480,6 +480,16 @@ pub(super) struct Job {
     pub check: Check,
 }
 
+impl Job {
+    /// What the client requests for this file.
+    pub(super) fn target(&self) -> http::Target<'_> {
+        http::Target {
+            url: &self.url,
+            post: self.post.as_deref().map(str::as_bytes),
+        }
+    }
+}
+
 /// How a download is verified before it enters the cache.
 pub(super) enum Check {
     Sha256(String),
@@ -709,12 +719,7 @@ fn fetch_one_counted(
         });
     }
     let git = matches!(job.check, Check::GitSha1(_));
-    let post = job.post.as_deref().map(str::as_bytes);
-    let target = http::Target {
-        url: &job.url,
-        post,
-    };
-    let got = client.download(target, cred, &part, job.size, git, &mut |p| {
+    let got = client.download(job.target(), cred, &part, job.size, git, &mut |p| {
         if p.done >= seen {
             bytes.fetch_add(p.done - seen, Ordering::Relaxed);
         }

@@ -144,7 +144,7 @@ impl Api {
     /// GET an API document; a 200 answer carrying `{"error": …}` is an error too.
     fn get(&self, client: &Client, path: &str) -> Result<serde_json::Value, FetchError> {
         let url = self.with_key(&format!("{}{path}", self.base));
-        let (v, meta) = client.json("GET", &url, None, None)?;
+        let (v, meta) = client.json(&url, None, None)?;
         if let Some(err) = v.get("error").filter(|e| e.is_object()) {
             let mut e = FetchError::new(format!(
                 "{} answered {}{}",

@@ -32,8 +32,8 @@ pub struct Sample {
 /// when shorter than [`PREFIX_BYTES`]; otherwise its last line, which may be cut, is dropped.
 /// `None` when the bytes are not such a file (a zip archive, say).
 pub fn rows(name: &str, bytes: &[u8], n: usize) -> Option<Sample> {
-    let archive = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
-    if archive || crate::stages::detect::Compression::from_magic(bytes).is_some() {
+    use crate::stages::detect::{Compression, is_zip};
+    if is_zip(bytes) || Compression::from_magic(bytes).is_some() {
         return None;
     }
     let body = whole_lines(bytes)?;

@@ -186,6 +186,12 @@ impl Detected {
     }
 }
 
+/// Whether a file's first bytes are a zip archive's (a local file header, or the end record
+/// of an empty archive).
+pub fn is_zip(head: &[u8]) -> bool {
+    head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06")
+}
+
 /// Extensions of a name, innermost last: `a.csv.gz` → [csv, gz].
 fn extensions(name: &str) -> Vec<String> {
     let file = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
@@ -240,7 +246,7 @@ pub fn detect(
         return Err("the file decompresses to nothing".into());
     }
     // Archives.
-    if compression.is_none() && (raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06")) {
+    if compression.is_none() && is_zip(&raw) {
         return Ok(Detected {
             compression: None,
             archive: Some(Archive::Zip),
