@@ -7,13 +7,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-/// Files smaller than this get no bar of their own while a source downloads.
-const PER_FILE_BAR_MIN: u64 = 1 << 20;
 use owo_colors::OwoColorize;
 
 use super::events::{BuildSummary, Event, Reporter};
 use crate::error::color_enabled;
+
+/// Files smaller than this get no bar of their own while a source downloads.
+const PER_FILE_BAR_MIN: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {

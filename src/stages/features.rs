@@ -233,6 +233,8 @@ pub fn features(schema: &Schema, class_labels: &BTreeMap<String, Vec<String>>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::datatypes::Field;
+    use std::sync::Arc;
 
     #[test]
     fn temporal_dtypes_round_trip() {
@@ -251,8 +253,6 @@ mod tests {
         assert_eq!(temporal_type("timestamp[h]"), None);
         assert_eq!(temporal_type("int64"), None);
     }
-    use arrow::datatypes::Field;
-    use std::sync::Arc;
 
     #[test]
     fn maps_types() {
