@@ -491,6 +491,10 @@ pub struct RebuildArgs {
 pub struct VerifyArgs {
     /// A dataset.lock or manifest.yaml [default: the spec's lockfile].
     pub lock: Option<PathBuf>,
+    /// The project folder the lock's local sources are relative to [default: the lockfile's
+    /// folder; for a manifest.yaml, the folder that holds its dataset folder].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,

@@ -34,6 +34,11 @@ pub enum DirtyReason {
     OutputModified {
         path: String,
     },
+    /// The lock entry's key and files match, but the entry itself fails a check (a field edited
+    /// or damaged): the stage is rebuilt or restored so the entry is written anew.
+    EntryDamaged {
+        problem: String,
+    },
     KeyChanged,
 }
 
@@ -49,6 +54,7 @@ impl fmt::Display for DirtyReason {
             DirtyReason::InputChanged { name } => write!(f, "input {name} changed"),
             DirtyReason::OutputMissing { path } => write!(f, "output missing: {path}"),
             DirtyReason::OutputModified { path } => write!(f, "output modified: {path}"),
+            DirtyReason::EntryDamaged { problem } => write!(f, "lock entry damaged: {problem}"),
             DirtyReason::KeyChanged => f.write_str("action key changed"),
         }
     }

@@ -445,18 +445,28 @@ impl Executor<'_> {
         Ok((locks, hash))
     }
 
-    /// Is the lock entry's output present and intact? Returns the first problem.
+    /// Is the lock entry's output present and intact? Returns the first problem. A file reached
+    /// through a symbolic link inside the dataset folder is not an output mldatabuild wrote.
     fn check_outputs(&mut self, entry: &StageLock) -> Option<DirtyReason> {
         let out = self.project.out_path();
         for f in &entry.outputs {
-            let path = out.join(&f.path);
+            let Ok(path) = crate::trust::join_beneath(&out, &f.path) else {
+                return Some(DirtyReason::OutputModified {
+                    path: f.path.clone(),
+                });
+            };
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Some(DirtyReason::OutputModified {
+                    path: f.path.clone(),
+                });
+            }
             match self.stat.digest(&path) {
                 Err(_) => {
                     return Some(DirtyReason::OutputMissing {
                         path: f.path.clone(),
                     });
                 }
-                Ok(d) if d.sha256 != f.sha256 => {
+                Ok(d) if d.sha256 != f.sha256 || d.size != f.size => {
                     return Some(DirtyReason::OutputModified {
                         path: f.path.clone(),
                     });
@@ -465,6 +475,34 @@ impl Executor<'_> {
             }
         }
         None
+    }
+
+    /// What is wrong with a lock entry whose key matches the stage: every field must be what
+    /// this build would write (kind, impl, params, inputs, group, matrix), its output hash must
+    /// follow from its outputs, and the row counts and schema it claims must be those of its
+    /// Parquet files. A damaged entry is never kept: the stage is restored or run again.
+    fn entry_problem(
+        &self,
+        i: usize,
+        o: &StageLock,
+        inputs: &[(String, String)],
+    ) -> Option<String> {
+        let node = &self.project.nodes[i];
+        let NodeKind::Stage(stage) = &node.kind else {
+            return None;
+        };
+        if let Some(r) = dirty::explain(o, stage.kind(), stage.version(), &stage.params(), inputs) {
+            return Some(r.to_string());
+        }
+        if o.group != node.group || o.matrix != node.combination {
+            return Some("its group or matrix values differ from the spec".into());
+        }
+        if !o.output_hash_matches() {
+            return Some("output_hash does not match its outputs".into());
+        }
+        crate::trust::entry_claims(&self.project.out_path(), o)
+            .into_iter()
+            .next()
     }
 
     fn decide(
@@ -485,7 +523,10 @@ impl Executor<'_> {
             match &old {
                 None => DirtyReason::NoLockEntry,
                 Some(o) if o.key == key && o.output == node.output => match self.check_outputs(o) {
-                    None => return Decision::Fresh(o.clone()),
+                    None => match self.entry_problem(i, o, inputs) {
+                        None => return Decision::Fresh(o.clone()),
+                        Some(problem) => DirtyReason::EntryDamaged { problem },
+                    },
                     Some(r) => r,
                 },
                 Some(o) if o.key == key => DirtyReason::OutputMissing {
@@ -499,24 +540,48 @@ impl Executor<'_> {
         };
         if req.use_run_cache
             && !req.force
-            && let Some(rec) = self.verified_run(key)
+            && let Some(rec) = self.verified_run(i, key)
         {
             return Decision::Restore(rec, reason.to_string());
         }
         Decision::Run(reason.to_string())
     }
 
-    /// A run-cache record whose objects are all intact (checked through the stat cache). A
-    /// damaged object is removed, with a warning, and the stage runs instead.
-    fn verified_run(&mut self, key: &str) -> Option<RunRecord> {
-        let rec = self.store.lookup_run(key)?;
+    /// A run-cache record that passes its checks ([`RunRecord::check`]: paths, hashes, output
+    /// hash), of this stage's kind, whose objects are all intact (checked through the stat
+    /// cache) and whose row counts and schema are those of its Parquet objects. A damaged
+    /// object is removed, with a warning; a damaged or forged record is ignored, with a
+    /// warning; either way the stage runs instead.
+    fn verified_run(&mut self, i: usize, key: &str) -> Option<RunRecord> {
+        let ignored = |why: String| Event::Warning {
+            message: format!(
+                "run-cache record {} is damaged or was not written by mldatabuild ({why}); ignored it, and the stage runs instead",
+                crate::trust::short(key, 15)
+            ),
+        };
+        let rec = match self.store.lookup_run(key) {
+            Ok(r) => r?,
+            Err(why) => {
+                self.reporter.event(&ignored(why));
+                return None;
+            }
+        };
+        if let NodeKind::Stage(stage) = &self.project.nodes[i].kind
+            && rec.kind != stage.kind()
+        {
+            self.reporter.event(&ignored(format!(
+                "it is a record of a `{}` stage",
+                rec.kind
+            )));
+            return None;
+        }
         let mut intact = true;
         for f in &rec.outputs {
             let object = self.store.object_path(&f.sha256);
             if self
                 .stat
                 .digest(&object)
-                .map_or(true, |d| d.sha256 != f.sha256)
+                .map_or(true, |d| d.sha256 != f.sha256 || d.size != f.size)
             {
                 let _ = std::fs::remove_file(&object);
                 self.reporter.event(&Event::Warning {
@@ -525,7 +590,26 @@ impl Executor<'_> {
                 intact = false;
             }
         }
-        intact.then_some(rec)
+        if !intact {
+            return None;
+        }
+        let claimed: Vec<crate::trust::Claimed<'_>> = rec
+            .outputs
+            .iter()
+            .map(|f| crate::trust::Claimed {
+                name: &f.path,
+                file: self.store.object_path(&f.sha256),
+                rows: f.rows,
+            })
+            .collect();
+        if let Some(problem) = crate::trust::table_claims(&claimed, &rec.summary)
+            .into_iter()
+            .next()
+        {
+            self.reporter.event(&ignored(problem));
+            return None;
+        }
+        Some(rec)
     }
 
     fn stage_lock(
@@ -571,10 +655,19 @@ impl Executor<'_> {
 
     /// Put a run record's objects into the dataset folder, removing the node's stale outputs.
     /// Objects are trusted here: either this run hashed them a moment ago, or
-    /// [`Executor::verified_run`] checked them before a restore.
+    /// [`Executor::verified_run`] checked them before a restore. Every path is checked
+    /// ([`crate::trust::join_beneath`]): nothing is written or deleted outside the dataset folder,
+    /// nor through a symbolic link inside it.
     fn materialize(&mut self, i: usize, rec: &RunRecord) -> Result<Vec<InputFile>> {
         let node = &self.project.nodes[i];
         let out = self.project.out_path();
+        let unsafe_path = |e: crate::trust::UnsafePath| {
+            Error::failure(format!(
+                "stage `{}`: output {e}; mldatabuild writes only inside `{}`",
+                node.name, self.project.out_dir
+            ))
+            .hint("remove the symbolic link (or the file) at that place in the dataset folder")
+        };
         let keep: BTreeSet<String> = rec
             .outputs
             .iter()
@@ -582,15 +675,21 @@ impl Executor<'_> {
             .collect();
         if let Some(old) = self.old.and_then(|l| l.stages.get(&node.name)) {
             for f in &old.outputs {
-                if !keep.contains(&f.path) {
-                    let _ = std::fs::remove_file(out.join(&f.path));
+                if !keep.contains(&f.path)
+                    && let Ok(stale) = crate::trust::join_beneath(&out, &f.path)
+                {
+                    let _ = std::fs::remove_file(stale);
                 }
             }
         }
         let mut files = Vec::new();
         for f in &rec.outputs {
             let object = self.store.object_path(&f.sha256);
-            let dest = out.join(crate::lockfile::output_path(&node.output, &f.path));
+            let dest = crate::trust::join_beneath(
+                &out,
+                &crate::lockfile::output_path(&node.output, &f.path),
+            )
+            .map_err(unsafe_path)?;
             store::materialize(&object, &dest)
                 .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", dest.display())))?;
             // Both names are one read-only file whose bytes we know: remember them, so the next
@@ -618,6 +717,7 @@ impl Executor<'_> {
         self.store.clean_abandoned();
         store::remove_stale_temps(&p.out_path());
         store::remove_stale_temps_shallow(&p.root);
+        store::remove_stale_temps_shallow(&p.root.join(".mldatabuild"));
         self.reporter.event(&Event::BuildStarted {
             dataset: p.name.clone(),
             version: p.version.clone(),

@@ -20,6 +20,7 @@ pub mod stages;
 pub mod statcache;
 pub mod store;
 pub mod tokenizer;
+pub mod trust;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -148,6 +148,28 @@ pub struct StageLock {
     pub built: Option<Built>,
 }
 
+impl StageLock {
+    /// The names the stage gave its outputs (`part-0.parquet`, `@reports/checked.json`).
+    pub fn output_names(&self) -> Vec<String> {
+        self.outputs
+            .iter()
+            .map(|f| output_rel(&self.output, &f.path))
+            .collect()
+    }
+
+    /// Whether `output_hash` is the hash of `outputs` (names, sizes, SHA-256s).
+    pub fn output_hash_matches(&self) -> bool {
+        let names = self.output_names();
+        let rel: Vec<(&str, u64, &str)> = self
+            .outputs
+            .iter()
+            .zip(&names)
+            .map(|(f, n)| (n.as_str(), f.size, f.sha256.as_str()))
+            .collect();
+        crate::fingerprint::files_hash(crate::fingerprint::OUTPUT_DOMAIN, &rel) == self.output_hash
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputLock {
@@ -180,6 +202,10 @@ pub enum LockError {
     Parse { path: String, message: String },
     #[error("`{path}` has lockfile version {found}; this mldatabuild reads version {LOCK_VERSION}")]
     Version { path: String, found: u32 },
+    /// A value that parses but cannot be trusted: a path that leaves the dataset folder, a
+    /// hash that is not one (docs/trust.md).
+    #[error("`{path}` is not a lockfile mldatabuild wrote: {message}")]
+    Invalid { path: String, message: String },
 }
 
 impl LockError {
@@ -192,7 +218,12 @@ impl LockError {
                 "a damaged lockfile can be regenerated: delete it and run `mldatabuild build`"
                     .into(),
             ),
-            _ => None,
+            LockError::Invalid { .. } => Some(
+                "it was edited or damaged, and nothing was read from it, written or deleted; \
+                 a lock of your own can be regenerated: delete it and run `mldatabuild build`"
+                    .into(),
+            ),
+            LockError::Io { .. } | LockError::Version { .. } => None,
         }
     }
 }
@@ -222,7 +253,13 @@ impl Lock {
         // One full pass on the happy path; the version is checked first only when it fails, so
         // that a lock from a newer release gets "upgrade", not a parse error.
         match serde_saphyr::from_str::<Lock>(text) {
-            Ok(lock) if lock.version == LOCK_VERSION => Ok(lock),
+            Ok(lock) if lock.version == LOCK_VERSION => {
+                lock.check().map_err(|message| LockError::Invalid {
+                    path: path.to_owned(),
+                    message,
+                })?;
+                Ok(lock)
+            }
             Ok(lock) => Err(LockError::Version {
                 path: path.to_owned(),
                 found: lock.version,
@@ -247,7 +284,8 @@ impl Lock {
 
     /// Read a lockfile through a parse cache: YAML parsing of a large lock (tens of thousands of
     /// source files) costs tens of milliseconds, so the parsed lock is kept as JSON in `cache`,
-    /// keyed by the BLAKE3 of the lock's text. A stale or damaged cache is ignored.
+    /// keyed by the BLAKE3 of the lock's text and sealed with the local key
+    /// ([`crate::trust::seal`]): a stale, damaged, edited or copied cache is ignored.
     pub fn read_cached(path: &Path, cache: &Path) -> Result<Option<Lock>, LockError> {
         let Some((text, shown)) = read_text(path)? else {
             return Ok(None);
@@ -255,13 +293,21 @@ impl Lock {
         let key = blake3::hash(text.as_bytes()).to_hex().to_string();
         if let Ok(bytes) = std::fs::read(cache)
             && let Some(rest) = bytes.strip_prefix(format!("{key}\n").as_bytes())
-            && let Ok(lock) = serde_json::from_slice::<Lock>(rest)
+            && let Some(nl) = rest.iter().position(|&b| b == b'\n')
+            && let Ok(mac) = std::str::from_utf8(&rest[..nl])
+            && let body = &rest[nl + 1..]
+            && crate::trust::sealed(LOCK_CACHE_DOMAIN, &[key.as_bytes(), body].concat(), mac)
+            && let Ok(lock) = serde_json::from_slice::<Lock>(body)
+            && lock.check().is_ok()
         {
             return Ok(Some(lock));
         }
         let lock = Lock::parse(&text, &shown)?;
-        if let Ok(json) = serde_json::to_vec(&lock) {
-            let mut bytes = format!("{key}\n").into_bytes();
+        if let Ok(json) = serde_json::to_vec(&lock)
+            && let Some(mac) =
+                crate::trust::seal(LOCK_CACHE_DOMAIN, &[key.as_bytes(), &json].concat())
+        {
+            let mut bytes = format!("{key}\n{mac}\n").into_bytes();
             bytes.extend(json);
             if let Some(dir) = cache.parent() {
                 let _ = std::fs::create_dir_all(dir);
@@ -289,6 +335,81 @@ impl Lock {
             s.built = None;
         }
         l
+    }
+}
+
+/// The seal domain of the parsed-lock cache (`.mldatabuild/lock-cache-v1`).
+const LOCK_CACHE_DOMAIN: &str = "mldatabuild lock-cache v2";
+
+/// Where a value of a lock failed [`Lock::check`].
+fn bad(field: &str, e: impl std::fmt::Display) -> String {
+    format!("{field}: {e}")
+}
+
+impl Lock {
+    /// Check every value a command may turn into a path, or into a store object's name, before
+    /// any of it is used: the dataset folder, every stage's output folder and output files
+    /// (relative, normalized, inside the stage's folder or `reports/`), and the form of every
+    /// hash. A lock from elsewhere can name files only inside its own dataset folder.
+    pub fn check(&self) -> Result<(), String> {
+        use crate::trust::{check_relative, is_b3, is_sha256};
+        check_relative(&self.output).map_err(|e| bad("output", e))?;
+        check_relative(&self.spec.path).map_err(|e| bad("spec.path", e))?;
+        for (name, s) in &self.sources {
+            let at = |f: &str| format!("sources.{name}.{f}");
+            if !is_b3(&s.hash) {
+                return Err(bad(&at("hash"), "is not a `b3:` hash"));
+            }
+            for (i, f) in s.files.iter().enumerate() {
+                check_relative(&f.path).map_err(|e| bad(&at(&format!("files[{i}].path")), e))?;
+                if !is_sha256(&f.sha256) {
+                    return Err(bad(&at(&format!("files[{i}].sha256")), "is not a SHA-256"));
+                }
+            }
+        }
+        for (name, st) in &self.stages {
+            let at = |f: &str| format!("stages.{name}.{f}");
+            check_relative(&st.output).map_err(|e| bad(&at("output"), e))?;
+            if st.output == REPORTS_DIR || st.output.starts_with(&format!("{REPORTS_DIR}/")) {
+                return Err(bad(&at("output"), "is the shared reports folder"));
+            }
+            if !is_b3(&st.key) {
+                return Err(bad(&at("key"), "is not a `b3:` hash"));
+            }
+            if !is_b3(&st.output_hash) {
+                return Err(bad(&at("output_hash"), "is not a `b3:` hash"));
+            }
+            for (i, input) in st.inputs.iter().enumerate() {
+                if !is_b3(&input.hash) {
+                    return Err(bad(
+                        &at(&format!("inputs[{i}].hash")),
+                        "is not a `b3:` hash",
+                    ));
+                }
+            }
+            let folder = format!("{}/", st.output);
+            let reports = format!("{REPORTS_DIR}/");
+            for (i, f) in st.outputs.iter().enumerate() {
+                let field = at(&format!("outputs[{i}].path"));
+                check_relative(&f.path).map_err(|e| bad(&field, e))?;
+                if !f.path.starts_with(&folder) && !f.path.starts_with(&reports) {
+                    return Err(bad(
+                        &field,
+                        crate::trust::UnsafePath {
+                            path: f.path.clone(),
+                            problem: crate::trust::PathProblem::Outside(st.output.clone()),
+                        },
+                    ));
+                }
+                if !is_sha256(&f.sha256) {
+                    return Err(bad(
+                        &at(&format!("outputs[{i}].sha256")),
+                        "is not a SHA-256",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -357,25 +478,26 @@ mod tests {
             },
             output: "out/d".into(),
             sources: BTreeMap::new(),
+            // Any text where the format allows any text; paths and hashes must pass `check`.
             stages: BTreeMap::from([(
                 path.to_owned(),
                 StageLock {
                     kind: "normalize".into(),
                     group: path.into(),
-                    matrix: BTreeMap::new(),
+                    matrix: BTreeMap::from([(path.to_owned(), path.into())]),
                     impl_version: 1,
-                    key: "b3:11".into(),
+                    key: format!("b3:{}", "1".repeat(64)),
                     params,
                     inputs: vec![],
-                    output: path.into(),
-                    output_hash: "b3:22".into(),
+                    output: "stage".into(),
+                    output_hash: format!("b3:{}", "2".repeat(64)),
                     outputs: vec![FileLock {
-                        path: path.into(),
+                        path: "stage/part-0.parquet".into(),
                         size: 1,
-                        sha256: "ab".into(),
+                        sha256: "ab".repeat(32),
                         rows: Some(0),
                     }],
-                    summary: BTreeMap::new(),
+                    summary: BTreeMap::from([(path.to_owned(), path.into())]),
                     built: None,
                 },
             )]),

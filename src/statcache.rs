@@ -4,6 +4,10 @@
 //!
 //! Entries for files modified within [`RACY_NS`] of being hashed are not trusted: a write in the
 //! same timestamp tick could go unseen (git's "racily clean" rule).
+//!
+//! The file is sealed with the local key (a keyed BLAKE3 on its second line): a cache edited by
+//! hand or copied from elsewhere is ignored whole, so it can never put a hash into a lock that
+//! the file does not have. Entries whose hash is not a SHA-256 are dropped.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
@@ -14,7 +18,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-const MAGIC: &str = "mldatabuild-stat-cache-v1";
+const MAGIC: &str = "mldatabuild-stat-cache-v2";
+/// The seal domain of the cache's body ([`crate::trust::seal`]).
+const SEAL_DOMAIN: &str = "mldatabuild stat-cache v2";
 const RACY_NS: i128 = 2_000_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,12 +81,17 @@ impl StatCache {
         {
             return cache;
         }
-        let mut lines = text.lines();
-        if lines.next() != Some(MAGIC) {
+        let Some(rest) = text.strip_prefix(MAGIC).and_then(|r| r.strip_prefix('\n')) else {
+            return cache;
+        };
+        let Some((mac, body)) = rest.split_once('\n') else {
+            return cache;
+        };
+        if !crate::trust::sealed(SEAL_DOMAIN, body.as_bytes(), mac) {
             return cache;
         }
         cache.entries.reserve(text.len() / 120);
-        for line in lines {
+        for line in body.lines() {
             let mut f = line.splitn(7, '\t');
             let mut next = || f.next();
             let parsed = (|| {
@@ -91,7 +102,7 @@ impl StatCache {
                     mtime_ns: next()?.parse().ok()?,
                     ctime_ns: next()?.parse().ok()?,
                 };
-                let hash = next()?;
+                let hash = next().filter(|h| crate::trust::is_sha256(h))?;
                 let path = next()?;
                 Some((stamp, hash.to_owned(), PathBuf::from(path)))
             })();
@@ -166,8 +177,6 @@ impl StatCache {
             return;
         }
         let mut out = String::with_capacity(self.entries.len() * 160);
-        out.push_str(MAGIC);
-        out.push('\n');
         let mut entries: Vec<_> = self.entries.iter().filter(|(p, _)| p.exists()).collect();
         entries.sort_by(|a, b| a.0.cmp(b.0));
         for (p, (s, h)) in entries {
@@ -180,9 +189,16 @@ impl StatCache {
                 s.dev, s.ino, s.size, s.mtime_ns, s.ctime_ns
             ));
         }
+        // Without a local key nothing could be trusted on the next load: keep no cache.
+        let Some(mac) = crate::trust::seal(SEAL_DOMAIN, out.as_bytes()) else {
+            return;
+        };
+        let out = format!("{MAGIC}\n{mac}\n{out}");
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
-            if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
+            if let Ok(mut tmp) = tempfile::Builder::new()
+                .prefix(&format!(".mldatabuild-tmp-{}-", std::process::id()))
+                .tempfile_in(dir)
                 && tmp.write_all(out.as_bytes()).is_ok()
                 && std::fs::set_permissions(
                     tmp.path(),

@@ -59,33 +59,47 @@ pub struct RunOrigin {
 impl Store {
     /// The store named by `MLDATA_HOME`, or `~/.mldata`.
     pub fn from_env() -> io::Result<Store> {
-        let root = match std::env::var_os("MLDATA_HOME") {
+        Store::open(Store::default_root()?)
+    }
+
+    /// The folder of the store named by `MLDATA_HOME`, or `~/.mldata` (not created).
+    pub fn default_root() -> io::Result<PathBuf> {
+        Ok(match std::env::var_os("MLDATA_HOME") {
             Some(p) if !p.is_empty() => PathBuf::from(p),
             _ => {
                 let home = std::env::var_os("HOME")
                     .ok_or_else(|| io::Error::other("neither MLDATA_HOME nor HOME is set"))?;
                 PathBuf::from(home).join(".mldata")
             }
-        };
-        Store::open(root)
+        })
     }
 
     pub fn open(root: PathBuf) -> io::Result<Store> {
         for d in ["objects-v1/sha256", "runs-v1", "tmp"] {
             fs_err::create_dir_all(root.join(d))?;
         }
+        crate::trust::ensure_local_key(&root);
         Ok(Store { root })
     }
 
+    /// Where the object with this SHA-256 lives. A value that is not a SHA-256 (64 lowercase
+    /// hex digits) never becomes a path: it names a file that cannot exist.
     pub fn object_path(&self, sha256: &str) -> PathBuf {
-        let (a, b) = sha256.split_at(2.min(sha256.len()));
-        self.root.join("objects-v1/sha256").join(a).join(b)
+        let objects = self.root.join("objects-v1/sha256");
+        if !crate::trust::is_sha256(sha256) {
+            return objects.join("not-a-sha256");
+        }
+        let (a, b) = sha256.split_at(2);
+        objects.join(a).join(b)
     }
 
     fn run_path(&self, key: &str) -> PathBuf {
-        let hex = key.strip_prefix("b3:").unwrap_or(key);
-        let (a, b) = hex.split_at(2.min(hex.len()));
-        self.root.join("runs-v1").join(a).join(format!("{b}.json"))
+        let runs = self.root.join("runs-v1");
+        if !crate::trust::is_b3(key) {
+            return runs.join("not-a-key.json");
+        }
+        let (a, b) = key["b3:".len()..].split_at(2);
+        runs.join(a).join(format!("{b}.json"))
     }
 
     /// A fresh folder for one stage run, named after this process so a later run can tell
@@ -128,25 +142,34 @@ impl Store {
         Ok(dest)
     }
 
-    pub fn lookup_run(&self, key: &str) -> Option<RunRecord> {
-        let text = fs::read_to_string(self.run_path(key)).ok()?;
-        let rec: RunRecord = serde_json::from_str(&text).ok()?;
-        (rec.key == key
-            && rec
-                .outputs
-                .iter()
-                .all(|o| self.object_path(&o.sha256).is_file()))
-        .then_some(rec)
+    /// The run-cache record of `key`: `Ok(None)` when there is none (or an object it names is
+    /// gone), `Err` with the reason when the record is damaged or was forged. Records come from
+    /// a store other users (and later a remote cache) write into, so every record is checked
+    /// ([`RunRecord::check`]) before anything it says is used.
+    pub fn lookup_run(&self, key: &str) -> Result<Option<RunRecord>, String> {
+        let path = self.run_path(key);
+        let Some(text) = read_record(&path)? else {
+            return Ok(None);
+        };
+        let rec: RunRecord =
+            serde_json::from_str(&text).map_err(|e| format!("not a run record: {e}"))?;
+        rec.check(key)?;
+        Ok(rec
+            .outputs
+            .iter()
+            .all(|o| self.object_path(&o.sha256).is_file())
+            .then_some(rec))
     }
 
-    /// Every readable record of the run cache (for `ls` history), in no particular order.
+    /// Every valid record of the run cache (for `ls` history), in no particular order.
     pub fn runs(&self) -> Vec<RunRecord> {
         walkdir::WalkDir::new(self.root.join("runs-v1"))
             .into_iter()
             .flatten()
             .filter(|e| e.file_type().is_file())
-            .filter_map(|e| fs::read_to_string(e.path()).ok())
-            .filter_map(|t| serde_json::from_str(&t).ok())
+            .filter_map(|e| read_record(e.path()).ok().flatten())
+            .filter_map(|t| serde_json::from_str::<RunRecord>(&t).ok())
+            .filter(|r| r.check(&r.key).is_ok())
             .collect()
     }
 
@@ -154,6 +177,68 @@ impl Store {
         let path = self.run_path(&rec.key);
         let text = serde_json::to_string_pretty(rec).map_err(io::Error::other)?;
         crate::lockfile::write_atomic(&path, &text).map(|_| ())
+    }
+}
+
+/// The largest run-cache record read (a record lists a stage's outputs and its summary).
+const MAX_RECORD_BYTES: u64 = 64 << 20;
+
+/// A record's text; `Ok(None)` when there is none, `Err` when it is too large or unreadable.
+fn read_record(path: &Path) -> Result<Option<String>, String> {
+    use std::io::Read;
+    let file = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
+    let mut text = String::new();
+    file.take(MAX_RECORD_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if text.len() as u64 > MAX_RECORD_BYTES {
+        return Err(format!("it is larger than {} MiB", MAX_RECORD_BYTES >> 20));
+    }
+    Ok(Some(text))
+}
+
+impl RunRecord {
+    /// Check what a record says before any of it is used: its key, output names (relative,
+    /// normalized; reports under `@reports/`), SHA-256s (which name store objects) and the
+    /// output hash recomputed from the outputs. Row counts and schemas are compared with the
+    /// objects' Parquet footers by the executor, after the objects' hashes are verified.
+    pub fn check(&self, key: &str) -> Result<(), String> {
+        if self.key != key {
+            return Err(format!(
+                "it is filed under {key} but names the key {}",
+                self.key
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, o) in self.outputs.iter().enumerate() {
+            let rel = o
+                .path
+                .strip_prefix(crate::lockfile::REPORTS_PREFIX)
+                .unwrap_or(&o.path);
+            crate::trust::check_relative(rel).map_err(|e| format!("outputs[{i}].path: {e}"))?;
+            if !crate::trust::is_sha256(&o.sha256) {
+                return Err(format!("outputs[{i}].sha256 is not a SHA-256"));
+            }
+            if !seen.insert(o.path.as_str()) {
+                return Err(format!("outputs[{i}].path `{}` appears twice", o.path));
+            }
+        }
+        let recomputed = crate::fingerprint::files_hash(
+            crate::fingerprint::OUTPUT_DOMAIN,
+            &self
+                .outputs
+                .iter()
+                .map(|f| (f.path.as_str(), f.size, f.sha256.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        if recomputed != self.output_hash {
+            return Err("its output_hash does not match its outputs".into());
+        }
+        Ok(())
     }
 }
 

@@ -8,6 +8,9 @@ use crate::settings::Settings;
 
 pub(crate) fn clean(settings: &Settings, args: &CleanArgs) -> Result<u8> {
     let project = super::load_project(settings)?;
+    // A build in progress would finish "successfully" with its outputs gone: wait for it. The
+    // lock file itself stays, so a build started meanwhile waits for this clean in turn.
+    let _guard = super::project_lock(settings)?;
     let mut removed = Vec::new();
     let out = project.out_path();
     let rm_dir = |p: &std::path::Path| -> Result<bool> {
@@ -27,7 +30,7 @@ pub(crate) fn clean(settings: &Settings, args: &CleanArgs) -> Result<u8> {
     if let Ok(entries) = std::fs::read_dir(&state) {
         for e in entries.flatten() {
             let p = e.path();
-            if e.file_name() == "releases" {
+            if e.file_name() == "releases" || e.file_name() == "build.lock" {
                 continue;
             }
             let r = if p.is_dir() {
@@ -38,15 +41,12 @@ pub(crate) fn clean(settings: &Settings, args: &CleanArgs) -> Result<u8> {
             r.map_err(|err| Error::failure(format!("cannot remove `{}`: {err}", p.display())))?;
             state_removed = true;
         }
-        if std::fs::remove_dir(&state).is_ok() {
-            state_removed = true;
-        }
     }
     if state_removed {
         removed.push(if state.join("releases").exists() {
             ".mldatabuild/ (recorded releases kept)".into()
         } else {
-            ".mldatabuild/".into()
+            ".mldatabuild/ (its build lock kept)".into()
         });
     }
     if args.lock {

@@ -208,8 +208,10 @@ pub(crate) fn rebuild(settings: &Settings, args: &RebuildArgs) -> Result<u8> {
     for st in lock.stages.values() {
         for f in &st.outputs {
             total += 1;
-            let path = out.join(&f.path);
-            let got = crate::statcache::sha256_file(&path).ok();
+            // The lock's paths were checked when it was read: none leaves `out`.
+            let got = crate::trust::join_beneath(&out, &f.path)
+                .ok()
+                .and_then(|p| crate::statcache::sha256_file(&p).ok());
             let good = got.as_deref() == Some(f.sha256.as_str());
             ok += usize::from(good);
             let mark = if good { "✓" } else { "✗" };
@@ -218,8 +220,8 @@ pub(crate) fn rebuild(settings: &Settings, args: &RebuildArgs) -> Result<u8> {
                 (None, _) => "  (not produced)".into(),
                 (Some(g), false) => format!(
                     "  (expected {}…, got {}…)",
-                    &f.sha256[..12.min(f.sha256.len())],
-                    &g[..12.min(g.len())]
+                    crate::trust::short(&f.sha256, 12),
+                    crate::trust::short(g, 12)
                 ),
             };
             let _ = writeln!(stdout, "{mark} {}{detail}", f.path);

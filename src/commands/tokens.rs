@@ -472,7 +472,15 @@ pub(crate) fn rm(settings: &Settings, args: &RmArgs) -> Result<u8> {
     for name in &doomed {
         if let Some(st) = lock.stages.get(name) {
             for f in &st.outputs {
-                files.push(output_file(&project, &f.path));
+                let path = crate::trust::join_beneath(&project.out_path(), &f.path).map_err(|e| {
+                    Error::user(format!(
+                        "`{}`: an output {e}; `rm` deletes only inside `{}`",
+                        project.lock_path().display(),
+                        project.out_dir
+                    ))
+                    .hint("remove the symbolic link, or regenerate the lock with `mldatabuild build`")
+                })?;
+                files.push(path);
                 bytes += f.size;
             }
         }
@@ -522,6 +530,9 @@ pub(crate) fn rm(settings: &Settings, args: &RmArgs) -> Result<u8> {
     }
     // Folders left empty.
     let out = project.out_path();
+    if whole {
+        let _ = std::fs::remove_file(out.join("manifest.yaml"));
+    }
     let mut dirs: BTreeSet<PathBuf> = files
         .iter()
         .flat_map(|f| {
@@ -541,12 +552,17 @@ pub(crate) fn rm(settings: &Settings, args: &RmArgs) -> Result<u8> {
     for name in &doomed {
         lock.stages.remove(name);
     }
-    crate::lockfile::write_atomic(&project.lock_path(), &lock.to_yaml()).map_err(|e| {
-        Error::failure(format!(
-            "cannot write `{}`: {e}",
-            project.lock_path().display()
-        ))
-    })?;
+    // The lockfile and the dataset folder's manifest.yaml say the same, as after a build; with
+    // the whole dataset removed there is no dataset folder to hold a manifest.
+    let text = lock.to_yaml();
+    let mut targets = vec![project.lock_path()];
+    if !whole && out.is_dir() {
+        targets.push(out.join("manifest.yaml"));
+    }
+    for path in targets {
+        crate::lockfile::write_atomic(&path, &text)
+            .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", path.display())))?;
+    }
     eprintln!("{msg}");
     eprintln!(
         "The outputs stay in the run cache: `mldatabuild build` restores them while the spec still names the stage."

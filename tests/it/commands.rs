@@ -225,7 +225,7 @@ fn clean_removes_outputs_and_state() {
     let cx = built(10);
     cx.run(&["clean"])
         .success()
-        .stderr_has("Removed out/demo, .mldatabuild/");
+        .stderr_has("Removed out/demo, .mldatabuild/ (its build lock kept)");
     assert!(!cx.exists("out") || !cx.exists("out/demo"));
     assert!(cx.exists("dataset.lock"));
     cx.run(&["clean", "--lock"])

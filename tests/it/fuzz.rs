@@ -28,7 +28,7 @@ const NAME: &str = "dataset.yaml";
 
 /// `n` cases, or `n` times `MLDATABUILD_FUZZ_SCALE` (e.g. `MLDATABUILD_FUZZ_SCALE=100`) for a
 /// longer local run.
-fn cases(n: u32) -> ProptestConfig {
+pub(crate) fn cases(n: u32) -> ProptestConfig {
     let scale = std::env::var("MLDATABUILD_FUZZ_SCALE")
         .ok()
         .and_then(|s| s.parse::<u32>().ok())

@@ -26,4 +26,5 @@ mod release;
 mod schema;
 mod split;
 mod tokenize;
+mod trust;
 mod validate;
