@@ -424,6 +424,50 @@ mod tests {
         assert!(join_beneath(&root, "link").is_ok());
     }
 
+    /// A server's file listing is untrusted: a snapshot naming `../x` is refused before
+    /// anything is written, and a manifest on disk naming one is a cache miss.
+    #[test]
+    fn the_download_cache_never_publishes_outside_a_snapshot() {
+        use crate::fetch::cache::{Cache, CachedFile, Manifest};
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(&dir.path().join("cache")).unwrap();
+        let file = dir.path().join("download");
+        std::fs::write(&file, b"x").unwrap();
+        let sha = crate::statcache::sha256_file(&file).unwrap();
+        cache.store_blob(&file, &sha).unwrap();
+        for name in ["../../../escaped", "/tmp/escaped-abs", "a/../../../escaped"] {
+            let m = Manifest {
+                uri: "hf://datasets/evil/repo".into(),
+                revision: "0".repeat(40),
+                files: vec![CachedFile {
+                    path: name.into(),
+                    size: 1,
+                    sha256: sha.clone(),
+                }],
+            };
+            let e = cache.publish("k", &m).unwrap_err();
+            assert!(
+                e.message.contains("the source lists a file whose name"),
+                "{}",
+                e.message
+            );
+            assert!(!dir.path().join("escaped").exists());
+        }
+        // A manifest written by someone else with such a name is not used.
+        let snap = cache.snapshot("forged");
+        std::fs::create_dir_all(&snap).unwrap();
+        std::fs::write(
+            snap.join(crate::fetch::cache::MANIFEST),
+            format!(r#"{{"uri":"x","revision":"r","files":[{{"path":"../../x","size":1,"sha256":"{sha}"}}]}}"#),
+        )
+        .unwrap();
+        assert!(cache.manifest("forged").is_none());
+        assert_eq!(
+            cache.blob("../../x"),
+            dir.path().join("cache/blobs/not-a-sha256")
+        );
+    }
+
     proptest! {
         /// Whatever a checked path is, joining it never leaves the root.
         #[test]

@@ -90,8 +90,13 @@ impl Cache {
         })
     }
 
+    /// Where the blob with this SHA-256 lives; any other value names a file that cannot exist
+    /// (a hash from a manifest or a server never becomes a path).
     pub fn blob(&self, sha256: &str) -> PathBuf {
-        let (a, b) = sha256.split_at(2.min(sha256.len()));
+        if !crate::trust::is_sha256(sha256) {
+            return self.root.join("blobs").join("not-a-sha256");
+        }
+        let (a, b) = sha256.split_at(2);
         self.root.join("blobs").join(a).join(b)
     }
 
@@ -106,7 +111,15 @@ impl Cache {
     /// A complete snapshot's manifest, or `None`.
     pub fn manifest(&self, key: &str) -> Option<Manifest> {
         let text = fs::read_to_string(self.snapshot(key).join(MANIFEST)).ok()?;
-        serde_json::from_str(&text).ok()
+        let m: Manifest = serde_json::from_str(&text).ok()?;
+        // Other users of the cache folder may have written it: a name that leaves the snapshot
+        // or a hash that is not one makes it a miss (the source is fetched again).
+        m.files
+            .iter()
+            .all(|f| {
+                crate::trust::check_relative(&f.path).is_ok() && crate::trust::is_sha256(&f.sha256)
+            })
+            .then_some(m)
     }
 
     /// Mark a snapshot as used now (least-recently-used eviction reads this).
@@ -161,7 +174,12 @@ impl Cache {
         let err = |e: io::Error| FetchError::new(format!("cannot write the cache: {e}"));
         let _ = fs::remove_dir_all(&tmp);
         for f in &manifest.files {
-            let dest = tmp.join(&f.path);
+            // File names come from a server's listing: one that would leave the snapshot
+            // (`../../.bashrc`, `/etc/x`) is refused before anything is written.
+            let dest = crate::trust::join_beneath(&tmp, &f.path).map_err(|e| {
+                FetchError::new(format!("the source lists a file whose name {e}"))
+                    .hint("the server's file listing is not one mldatabuild can store safely")
+            })?;
             if let Some(d) = dest.parent() {
                 fs::create_dir_all(d).map_err(err)?;
             }
