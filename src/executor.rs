@@ -237,7 +237,7 @@ impl Executor<'_> {
         let old = self.old.and_then(|l| l.sources.get(&node.name));
         let pinned = old
             .filter(|o| {
-                o.uri == def.uri
+                o.uri == crate::fetch::uri::redacted(&def.uri)
                     && o.files_glob == def.files
                     && o.config == def.config
                     && o.split == def.split
@@ -384,7 +384,8 @@ impl Executor<'_> {
                 .collect();
             return Ok((
                 SourceLock {
-                    uri: def.uri.clone(),
+                    // Never a password: the lock is committed and shipped.
+                    uri: crate::fetch::uri::redacted(&def.uri),
                     files_glob: def.files.clone(),
                     config: def.config.clone(),
                     split: def.split.clone(),

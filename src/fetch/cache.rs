@@ -252,7 +252,9 @@ impl Cache {
                 .map_or(0, |d| d.as_secs());
             out.push(SnapshotInfo {
                 key,
-                uri: m.uri.clone(),
+                // Redacted again: a snapshot written before passwords were kept out of
+                // the cache still has one.
+                uri: super::http::redact(&m.uri),
                 revision: m.revision.clone(),
                 files: m.files.len(),
                 bytes: m.files.iter().map(|f| f.size).sum(),

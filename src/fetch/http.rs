@@ -105,6 +105,26 @@ pub struct Credential {
     pub header: String,
 }
 
+impl Credential {
+    /// A URL without its user info, and the credential that was in it: HTTP Basic for the
+    /// URL's origin (`https://user:pass@host/…` → `Authorization: Basic base64(user:pass)`,
+    /// sent to that scheme, host and port only). `None` when the URL has no user info, or
+    /// holds the mask a lockfile records instead of the password.
+    pub fn from_url(url: &str) -> (String, Option<Credential>) {
+        use base64::Engine as _;
+        let masked = super::uri::credential_is_masked(url);
+        let (plain, userinfo) = super::uri::split_userinfo(url);
+        let cred = userinfo.filter(|_| !masked).map(|(user, pass)| Credential {
+            origin: origin(&plain),
+            header: format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+            ),
+        });
+        (plain, cred)
+    }
+}
+
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Credential({}, [redacted])", self.origin)
@@ -125,10 +145,12 @@ pub fn origin(url: &str) -> String {
     }
 }
 
-/// A URL safe to print: query parameters that carry secrets are masked.
+/// A URL safe to print: a password in it is masked (see [`super::uri::redacted`]), and so are
+/// query parameters that carry secrets.
 pub fn redact(url: &str) -> String {
+    let url = super::uri::redacted(url);
     let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
+        return url;
     };
     let parts: Vec<String> = query
         .split('&')
@@ -390,6 +412,11 @@ impl Client {
         body: Option<&[u8]>,
         follow: Follow,
     ) -> Result<(Meta, ureq::http::Response<ureq::Body>), FetchError> {
+        // User info in the URL is a credential for its origin: it goes into the
+        // `Authorization` header there (and nowhere else, as any credential), never into
+        // the URL a message or an answer's `Meta` shows.
+        let (plain, own) = Credential::from_url(url);
+        let (url, cred) = (plain.as_str(), own.as_ref().or(cred));
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -972,6 +999,26 @@ mod tests {
             "https://openml.org/api/v1/json/data/61?api_key=***&x=1"
         );
         assert_eq!(redact("https://h/x"), "https://h/x");
+        assert_eq!(
+            redact("https://user:s3cr3t@h/x?token=t0k"),
+            "https://user:***@h/x?token=***"
+        );
+    }
+
+    #[test]
+    fn user_info_becomes_a_basic_credential_for_its_origin() {
+        let (plain, cred) = Credential::from_url("http://user:s3cr3t@127.0.0.1:8080/f.csv");
+        assert_eq!(plain, "http://127.0.0.1:8080/f.csv");
+        let cred = cred.unwrap();
+        assert_eq!(cred.origin, "http://127.0.0.1:8080");
+        // base64("user:s3cr3t")
+        assert_eq!(cred.header, "Basic dXNlcjpzM2NyM3Q=");
+        assert!(!format!("{cred:?}").contains("dXNl"));
+        // A lockfile's mask is no credential.
+        let (plain, cred) = Credential::from_url("https://user:***@h/f.csv");
+        assert_eq!(plain, "https://h/f.csv");
+        assert!(cred.is_none());
+        assert!(Credential::from_url("https://h/f.csv").1.is_none());
     }
 
     #[test]

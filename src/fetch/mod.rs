@@ -818,7 +818,11 @@ fn fetch_url(
     opts: FetchOptions,
     events: &mut dyn FnMut(FetchEvent),
 ) -> Result<Fetched, FetchError> {
-    let name = url_file_name(url);
+    // A password in the URL is sent to its origin only, and never recorded or shown: the
+    // cache, the lock and messages know the URL as `shown` (`https://user:***@host/…`).
+    let shown = uri::redacted(url);
+    let (plain, cred) = http::Credential::from_url(url);
+    let name = url_file_name(&plain);
     let spec_pin = def.sha256.as_deref().map(|s| s.trim().to_ascii_lowercase());
     // The content we expect: the spec's pin, else the lock's (unless refreshing).
     let want = spec_pin.clone().or_else(|| {
@@ -828,7 +832,7 @@ fn fetch_url(
             .map(str::to_owned)
     });
     if let Some(sha) = &want {
-        let key = cache::key(url, &format!("sha256:{sha}"), &selection(def));
+        let key = cache::key(&shown, &format!("sha256:{sha}"), &selection(def));
         if let Some(f) = cached(cache, &key, opts, events) {
             events(FetchEvent::Cached {
                 revision: f.revision.clone(),
@@ -838,15 +842,24 @@ fn fetch_url(
     }
     if opts.offline {
         return Err(FetchError::new(format!(
-            "`{url}` is not in the cache, and --offline forbids downloading it"
+            "`{}` is not in the cache, and --offline forbids downloading it",
+            http::redact(url)
         ))
         .hint("build once without --offline")
+        .user());
+    }
+    if uri::credential_is_masked(url) {
+        return Err(FetchError::new(format!(
+            "`{}` is not in the cache, and cannot be downloaded without its password, which a lockfile never records",
+            http::redact(url)
+        ))
+        .hint("build from the dataset.yaml that has the URL with its password (`mldatabuild build`)")
         .user());
     }
     events(FetchEvent::Downloading { files: 1, bytes: 0 });
     let job = Job {
         name: name.clone(),
-        url: url.to_owned(),
+        url: plain,
         post: None,
         size: None,
         check: match &spec_pin {
@@ -855,7 +868,7 @@ fn fetch_url(
         },
     };
     let notes = Mutex::new(Vec::new());
-    let file = fetch_one(cache, client, None, &job, &notes).map_err(|e| match &spec_pin {
+    let file = fetch_one(cache, client, cred.as_ref(), &job, &notes).map_err(|e| match &spec_pin {
         Some(_) if e.message.starts_with("checksum mismatch") => FetchError::new(format!(
             "`{name}` from {}: {}",
             http::redact(url),
@@ -880,9 +893,9 @@ fn fetch_url(
         )));
     }
     let revision = format!("sha256:{}", file.sha256);
-    let key = cache::key(url, &revision, &selection(def));
+    let key = cache::key(&shown, &revision, &selection(def));
     let manifest = Manifest {
-        uri: url.to_owned(),
+        uri: shown,
         revision: revision.clone(),
         files: vec![file],
     };

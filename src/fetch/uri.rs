@@ -69,7 +69,101 @@ fn repo_part_ok(s: &str) -> bool {
 }
 
 fn bad(uri: &str, why: &str) -> String {
-    format!("`{uri}`: {why} | hint: accepted forms: {ACCEPTED}")
+    format!(
+        "`{}`: {why} | hint: accepted forms: {ACCEPTED}",
+        super::http::redact(uri)
+    )
+}
+
+/// An `http(s)://` URL cut around its user info: (`scheme://`, the user info, what follows its
+/// `@`). `None` for other URIs and for URLs without user info.
+fn userinfo_parts(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..end].rfind('@')?;
+    Some((&url[..scheme.len() + 3], &rest[..at], &rest[at + 1..]))
+}
+
+/// What a source URI is recorded and shown as (`dataset.lock`, `manifest.yaml`, the download
+/// cache, messages): an `http(s)://` URL's password becomes `***`
+/// (`https://user:***@host/…`), and a user name without a password, which is usually a token,
+/// becomes `***` (`https://***@host/…`), as pip shows URLs. Other URIs, and URLs without user
+/// info, are returned as they are; applying it twice changes nothing. The password is used
+/// for the download only (see [`split_userinfo`]). Query parameters are kept: they can name the
+/// content, so masking them would make two different files one source (messages mask the
+/// secret ones, see [`super::http::redact`]).
+pub fn redacted(uri: &str) -> String {
+    match userinfo_parts(uri) {
+        None => uri.to_owned(),
+        Some((head, info, tail)) => match info.split_once(':') {
+            Some((user, _)) => format!("{head}{user}:{MASK}@{tail}"),
+            None => format!("{head}{MASK}@{tail}"),
+        },
+    }
+}
+
+/// What [`redacted`] puts in place of a password.
+const MASK: &str = "***";
+
+/// Whether an `http(s)://` URL's credential is the mask [`redacted`] writes (a URL read back
+/// from a lockfile): it cannot be sent, the real one is only in `dataset.yaml`.
+pub fn credential_is_masked(url: &str) -> bool {
+    userinfo_parts(url).is_some_and(|(_, info, _)| {
+        info == MASK || info.split_once(':').is_some_and(|(_, p)| p == MASK)
+    })
+}
+
+/// An `http(s)://` URL without its user info, and the user name and password that were in it
+/// (percent-decoded; the password empty when there was none). Other URIs come back as they are.
+pub fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
+    match userinfo_parts(url) {
+        None => (url.to_owned(), None),
+        Some((head, info, tail)) => {
+            let (user, pass) = info.split_once(':').unwrap_or((info, ""));
+            (
+                format!("{head}{tail}"),
+                Some((percent_decode(user), percent_decode(pass))),
+            )
+        }
+    }
+}
+
+/// `%XX` escapes decoded (a malformed escape is kept as written).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the host part of an `http(s)://` URL (after any user info) is `host[:port]` with a
+/// numeric port, or `[v6][:port]`.
+fn host_port_ok(host: &str) -> bool {
+    let digits = |p: &str| p.chars().all(|c| c.is_ascii_digit());
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6.split_once(']').is_some_and(|(_, after)| {
+            after.is_empty() || after.strip_prefix(':').is_some_and(digits)
+        });
+    }
+    match host.rsplit_once(':') {
+        None => true,
+        Some((h, port)) => !h.contains(':') && digits(port),
+    }
 }
 
 /// Parse a source URI. `Ok(None)` for a local path (including `file://`).
@@ -150,9 +244,17 @@ pub fn parse(uri: &str) -> Result<Option<Remote>, String> {
                 )
             }),
         "https" | "http" => {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
             if host.is_empty() || host.contains(char::is_whitespace) {
                 return Err(bad(uri, "the URL has no host"));
+            }
+            if !host_port_ok(host) {
+                // Likely a password with a `/`, `?` or `#` in it: the URL is not echoed, since
+                // where the user info ends cannot be told.
+                return Err(format!(
+                    "`{scheme}://…`: the URL's host is not `host` or `host:port` | hint: in a user name or password, percent-encode `/`, `?`, `#` and `@` (`%2F`, `%3F`, `%23`, `%40`), and a `:` in the user name (`%3A`)"
+                ));
             }
             Ok(Some(Remote::Http {
                 url: uri.to_owned(),
@@ -189,7 +291,7 @@ impl fmt::Display for Remote {
                 None => write!(f, "kaggle://{owner}/{slug}"),
             },
             Remote::OpenMl { id } => write!(f, "openml://{id}"),
-            Remote::Http { url } => f.write_str(url),
+            Remote::Http { url } => f.write_str(&super::http::redact(url)),
         }
     }
 }
@@ -249,6 +351,75 @@ mod tests {
             parse("https://example.com/a.csv").unwrap(),
             Some(Remote::Http { .. })
         ));
+    }
+
+    #[test]
+    fn passwords_are_redacted_and_split_off() {
+        let u = "https://user:s3cr3t@example.com:8443/a/b.csv?x=1";
+        assert_eq!(redacted(u), "https://user:***@example.com:8443/a/b.csv?x=1");
+        assert_eq!(redacted(&redacted(u)), redacted(u));
+        // A user name alone is usually a token.
+        assert_eq!(redacted("https://ghp_tok@h/x"), "https://***@h/x");
+        assert_eq!(redacted("https://***@h/x"), "https://***@h/x");
+        // `@` in the path or query is not user info; other schemes are left alone.
+        for same in [
+            "https://h/pkg@1.0/x.csv",
+            "https://h/x?who=a@b",
+            "hf://glue@main",
+            "kaggle://a/b@4",
+            "data/x@1.csv",
+        ] {
+            assert_eq!(redacted(same), same);
+            assert_eq!(split_userinfo(same), (same.to_owned(), None));
+        }
+        // An unencoded `@` in the password: the last `@` before the path ends the user info.
+        assert_eq!(redacted("http://u:p@ss@h/x"), "http://u:***@h/x");
+        assert_eq!(
+            split_userinfo("HTTPS://us%40er:p%3As%2Fs@h/x"),
+            (
+                "HTTPS://h/x".to_owned(),
+                Some(("us@er".to_owned(), "p:s/s".to_owned()))
+            )
+        );
+        assert_eq!(
+            split_userinfo("https://tok@h"),
+            (
+                "https://h".to_owned(),
+                Some(("tok".to_owned(), String::new()))
+            )
+        );
+        assert!(credential_is_masked("https://user:***@h/x"));
+        assert!(credential_is_masked("https://***@h/x"));
+        assert!(!credential_is_masked("https://user:s3cr3t@h/x"));
+        assert!(!credential_is_masked("https://h/x?token=***"));
+        // Shown redacted wherever a remote is printed.
+        assert_eq!(
+            parse(u).unwrap().unwrap().to_string(),
+            "https://user:***@example.com:8443/a/b.csv?x=1"
+        );
+    }
+
+    #[test]
+    fn a_url_whose_user_info_cannot_be_told_apart_is_refused_without_echoing_it() {
+        for u in [
+            "https://user:pa55/w@h/x",
+            "https://user:pa55?w@h/x",
+            "https://user:pa55#w@h/x",
+        ] {
+            let e = parse(u).unwrap_err();
+            assert!(!e.contains("pa55"), "{e}");
+            assert!(e.contains("percent-encode"), "{e}");
+        }
+        for ok in [
+            "https://h:8080/x",
+            "https://[::1]:8080/x",
+            "https://[::1]/x",
+            "https://u:p@h:1/x",
+        ] {
+            assert!(parse(ok).is_ok(), "{ok}");
+        }
+        let e = parse("https://user:s3cr3t@").unwrap_err();
+        assert!(!e.contains("s3cr3t") && e.contains("no host"), "{e}");
     }
 
     #[test]

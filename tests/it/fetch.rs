@@ -963,3 +963,276 @@ fn a_full_disk_is_refused_before_downloading() {
     assert_eq!(partial, 0, "nothing half-written (only lock files)");
     run(&cx, &hub, &["build"]).success();
 }
+
+/// The password planted in URLs below, and `Basic base64("user:s3cr3t")`.
+const PASSWORD: &str = "s3cr3t";
+const BASIC: &str = "Basic dXNlcjpzM2NyM3Q=";
+
+/// Every file under `dir` (names and contents) whose text holds `needle`.
+fn files_holding(dir: &std::path::Path, needle: &str, skip: &[&std::path::Path]) -> Vec<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| !skip.contains(&e.path()))
+        .filter(|e| {
+            e.path().to_string_lossy().contains(needle)
+                || (e.file_type().is_file()
+                    && std::fs::read(e.path())
+                        .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())))
+        })
+        .map(|e| e.path().display().to_string())
+        .collect()
+}
+
+/// `mldatabuild` with quick retries (a refused connection fails fast).
+fn run_fast(cx: &TestContext, args: &[&str]) -> crate::context::Output {
+    let out = cx
+        .command(args)
+        .env("MLDATA_HTTP_BACKOFF_MS", "1")
+        .env("MLDATA_HTTP_RETRIES", "2")
+        .output()
+        .expect("run mldatabuild");
+    crate::context::Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: cx.filter(&String::from_utf8_lossy(&out.stdout)),
+        stderr: cx.filter(&String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+#[track_caller]
+fn shows_no_password(out: &crate::context::Output) {
+    for text in [&out.stdout, &out.stderr] {
+        assert!(
+            !text.contains(PASSWORD) && !text.contains(&BASIC[6..]),
+            "the password leaked\n--- stdout\n{}\n--- stderr\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}
+
+/// A server that wants `user:s3cr3t` for `/file.csv` (401 otherwise), and answers 404 for
+/// anything else.
+fn password_server(body: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> MockServer {
+    let body = body.clone();
+    MockServer::start(move |req| match req.path_only() {
+        "/file.csv" if req.header("authorization") == Some(BASIC) => {
+            Response::bytes(200, body.lock().unwrap().clone())
+        }
+        "/file.csv" => Response::text(401, "who are you?").header("WWW-Authenticate", "Basic"),
+        _ => Response::text(404, "not found"),
+    })
+}
+
+#[test]
+fn a_password_in_a_url_is_used_but_never_shown_or_recorded() {
+    let body = std::sync::Arc::new(std::sync::Mutex::new(csv(0..10)));
+    let server = password_server(&body);
+    let port = server.addr.port();
+    let url = format!("http://user:{PASSWORD}@127.0.0.1:{port}/file.csv");
+    let shown = format!("http://user:***@127.0.0.1:{port}/file.csv");
+    let cx = TestContext::new();
+    cx.spec(&spec(&url));
+    let first = cx.run(&["build", "-v"]);
+    first.success();
+    shows_no_password(&first);
+    // The server was asked with the credential (and only sees it in the header).
+    let asked = server.requests();
+    assert!(
+        asked
+            .iter()
+            .any(|r| r.method == "GET" && r.header("authorization") == Some(BASIC)),
+        "{asked:?}"
+    );
+    assert!(asked.iter().all(|r| !r.path.contains(PASSWORD)));
+    let lock = cx.read("dataset.lock");
+    assert!(lock.contains(&format!("uri: {shown}")), "{lock}");
+    // Nothing on disk holds it: the lock, manifest.yaml, local state, the store, the cache.
+    let spec_file = cx.path("dataset.yaml");
+    for dir in [cx.root(), cx.home()] {
+        let found = files_holding(dir, PASSWORD, &[&spec_file]);
+        assert!(found.is_empty(), "{found:?}");
+        let found = files_holding(dir, &BASIC[6..], &[&spec_file]);
+        assert!(found.is_empty(), "{found:?}");
+    }
+    assert!(
+        walkdir::WalkDir::new(cx.root())
+            .into_iter()
+            .flatten()
+            .any(|e| e.file_name() == "manifest.yaml"),
+        "a manifest.yaml was checked"
+    );
+
+    // The next build is a no-op: the lock's redacted URI is this source's (no refetch), in
+    // JSON and verbose output alike.
+    let before = server.requests().len();
+    for args in [&["build", "--json", "-v"][..], &["build", "-v"][..]] {
+        let again = cx.run(args);
+        again.success();
+        shows_no_password(&again);
+    }
+    assert_eq!(server.requests().len(), before, "nothing fetched again");
+    assert_eq!(cx.read("dataset.lock"), lock);
+    for args in [
+        &["status"][..],
+        &["status", "--json"][..],
+        &["dag"][..],
+        &["cache", "ls"][..],
+        &["cache", "ls", "--json"][..],
+    ] {
+        let out = cx.run(args);
+        shows_no_password(&out);
+    }
+    cx.run(&["cache", "ls"]).success().stdout_has(&shown);
+    let info = cx.run(&["info", &url]);
+    info.success().stdout_has(&shown);
+    shows_no_password(&info);
+    let doctor = cx
+        .command(&["doctor"])
+        .env("MLDATA_OFFLINE", "1")
+        .env(
+            "HF_ENDPOINT",
+            format!("http://mirror:{PASSWORD}@127.0.0.1:{port}"),
+        )
+        .output()
+        .unwrap();
+    let doctor_text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        doctor_text.contains("http://mirror:***@127.0.0.1"),
+        "{doctor_text}"
+    );
+    assert!(!doctor_text.contains(PASSWORD), "{doctor_text}");
+
+    // A new password for the same URL keeps the pin and the cache.
+    let before = server.requests().len();
+    cx.spec(&spec(&url.replace(PASSWORD, "n3w-pa55")));
+    cx.run(&["build"]).success();
+    assert_eq!(server.requests().len(), before, "nothing fetched again");
+    cx.spec(&spec(&url));
+
+    // The file changes on the server: `--refresh` fetches it again, and `diff` shows the
+    // change without the password.
+    std::fs::write(cx.path("old.lock"), &lock).unwrap();
+    *body.lock().unwrap() = csv(0..20);
+    let refreshed = cx.run(&["build", "--refresh", "--json"]);
+    refreshed.success();
+    shows_no_password(&refreshed);
+    assert!(cx.read("dataset.lock").contains("rows: 20"));
+    for args in [
+        &["diff", "old.lock"][..],
+        &["diff", "old.lock", "--json"][..],
+    ] {
+        let diff = cx.run(args);
+        diff.success().stdout_has("raw");
+        shows_no_password(&diff);
+    }
+
+    // `rebuild` reads the URI from the lock: the cached copy serves it; without the cache it
+    // cannot download (the lock has no password) and says so, never sending the mask.
+    let rebuilt = cx.run(&["rebuild"]);
+    rebuilt.success();
+    shows_no_password(&rebuilt);
+    let asked = server.requests().len();
+    let fresh = tempfile::tempdir().unwrap();
+    let out = cx
+        .command(&["rebuild"])
+        .env("MLDATA_HOME", fresh.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot be downloaded without its password"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+    assert_eq!(server.requests().len(), asked, "nothing sent");
+}
+
+#[test]
+fn a_failing_url_with_a_password_never_shows_it() {
+    let body = std::sync::Arc::new(std::sync::Mutex::new(csv(0..10)));
+    let server = password_server(&body);
+    let base = format!("127.0.0.1:{}", server.addr.port());
+    // A closed port: bound, then released.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cases = [
+        (
+            format!("http://user:{PASSWORD}@{base}/missing.csv"),
+            1,
+            "answered 404",
+        ),
+        (
+            format!("http://user:wr0ng-{PASSWORD}@{base}/file.csv"),
+            1,
+            "answered 401",
+        ),
+        (
+            format!("http://user:{PASSWORD}@127.0.0.1:{closed}/file.csv"),
+            1,
+            "cannot reach http://127.0.0.1",
+        ),
+    ];
+    for (url, code, says) in cases {
+        let cx = TestContext::new();
+        cx.spec(&spec(&url));
+        for args in [&["build"][..], &["build", "--json", "-v"][..]] {
+            let out = run_fast(&cx, args);
+            out.code(code).stderr_has(says);
+            shows_no_password(&out);
+        }
+        assert!(!cx.exists("dataset.lock"));
+        let found = files_holding(cx.home(), PASSWORD, &[]);
+        assert!(found.is_empty(), "{found:?}");
+    }
+    // A password with an unencoded `/`: where the user info ends cannot be told, so the
+    // message does not quote the URL. (The spec error's excerpt of dataset.yaml below it
+    // does quote the line, as any spec error quotes the spec.)
+    let cx = TestContext::new();
+    cx.spec(&spec(&format!("http://user:{PASSWORD}/x@{base}/file.csv")));
+    let out = run_fast(&cx, &["build"]);
+    out.code(2).stderr_has("percent-encode");
+    let message = out.stderr.lines().next().unwrap_or_default();
+    assert!(message.contains("`http://…`"), "{message}");
+    assert!(!message.contains(PASSWORD), "{message}");
+}
+
+#[test]
+fn a_password_in_a_url_never_follows_a_redirect_to_another_origin() {
+    let data = csv(0..10);
+    let elsewhere = {
+        let data = data.clone();
+        MockServer::start(move |_| Response::bytes(200, data.clone()))
+    };
+    let target = format!("{}/file.csv", elsewhere.url());
+    let origin = MockServer::start(move |req| match req.path_only() {
+        "/same.csv" => Response::new(302).header("Location", "/moved/file.csv"),
+        "/moved/file.csv" if req.header("authorization") == Some(BASIC) => {
+            Response::new(302).header("Location", target.clone())
+        }
+        _ => Response::text(401, "who are you?"),
+    });
+    let cx = TestContext::new();
+    cx.spec(&spec(&format!(
+        "http://user:{PASSWORD}@127.0.0.1:{}/same.csv",
+        origin.addr.port()
+    )));
+    let out = cx.run(&["build"]);
+    out.success();
+    shows_no_password(&out);
+    // Its own origin got it on every hop (a same-origin redirect included) ...
+    let hops: Vec<_> = origin.requests();
+    assert_eq!(hops.len(), 2, "{hops:?}");
+    assert!(
+        hops.iter()
+            .all(|r| r.header("authorization") == Some(BASIC))
+    );
+    // ... another origin (another port) never did.
+    let got = elsewhere.requests();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].header("authorization"), None);
+}
