@@ -60,6 +60,17 @@ impl Error {
     pub fn render(&self) -> String {
         if let Some(spec) = &self.spec
             && !spec.labels.is_empty()
+            && !spec.snippet_fits()
+        {
+            // A line too wide to draw (miette panics past 65,535 columns): a clipped excerpt.
+            let mut out = format!("error: {spec}\n{}", spec.clipped_snippet());
+            if let Some(h) = &self.hint {
+                let _ = write!(out, "\nhint: {h}\n");
+            }
+            return out;
+        }
+        if let Some(spec) = &self.spec
+            && !spec.labels.is_empty()
         {
             let theme = if color_enabled() {
                 miette::GraphicalTheme::unicode()

@@ -1,6 +1,7 @@
 //! Spec errors that point at the offending text.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
@@ -131,6 +132,108 @@ impl SpecError {
         let (start, _, _) = self.labels.first()?;
         let (line, col) = file.line_col(*start);
         Some(format!("{}:{line}:{col}", file.name))
+    }
+}
+
+/// Lines wider than this (in columns) are not drawn by miette: it pads underlines with a
+/// format width, which panics past 65,535 columns, and a snippet line that wide is unreadable
+/// anyway. Such errors get [`SpecError::clipped_snippet`] instead.
+pub const MAX_SNIPPET_COLUMNS: usize = 1000;
+
+/// Characters shown on each side of a label in a clipped snippet.
+const CLIP_CONTEXT: usize = 40;
+/// At most this many characters of a label are underlined in a clipped snippet.
+const CLIP_LABEL: usize = 60;
+
+/// A line's width in terminal columns, counted generously (a tab as 8, anything beyond ASCII
+/// as 2) so that a line under [`MAX_SNIPPET_COLUMNS`] surely fits.
+fn columns(line: &str) -> usize {
+    line.chars()
+        .map(|c| match c {
+            '\t' => 8,
+            c if c.is_ascii() => 1,
+            _ => 2,
+        })
+        .sum()
+}
+
+impl SpecError {
+    /// Whether the graphical snippet can be drawn: every line it shows (each label's lines and
+    /// one line of context on either side) is at most [`MAX_SNIPPET_COLUMNS`] wide.
+    pub fn snippet_fits(&self) -> bool {
+        let Some(file) = &self.file else {
+            return true;
+        };
+        let starts = file.line_starts();
+        let line_text = |i: usize| -> &str {
+            let s = starts[i];
+            let e = starts.get(i + 1).copied().unwrap_or(file.text.len());
+            &file.text[s..e]
+        };
+        self.labels.iter().all(|&(start, len, _)| {
+            let first = starts.partition_point(|&s| s <= start).saturating_sub(1);
+            let last = starts
+                .partition_point(|&s| s <= start + len.saturating_sub(1))
+                .saturating_sub(1);
+            (first.saturating_sub(1)..=(last + 1).min(starts.len() - 1))
+                .all(|i| columns(line_text(i)) <= MAX_SNIPPET_COLUMNS)
+        })
+    }
+
+    /// A plain snippet for labels on very long lines: each label's line clipped to
+    /// [`CLIP_CONTEXT`] characters around it, with a caret underline.
+    ///
+    /// ```text
+    ///   --> dataset.yaml:3:70027 (line 3 is 70052 characters long)
+    ///    3 | …xxxxxxxxxxxx", bogus: 1}
+    ///      |                 ^^^^^ unknown key
+    /// ```
+    pub fn clipped_snippet(&self) -> String {
+        let Some(file) = &self.file else {
+            return String::new();
+        };
+        let starts = file.line_starts();
+        let mut out = String::new();
+        for (start, len, label) in &self.labels {
+            let (line, col) = file.line_col(*start);
+            let s = starts[line - 1];
+            let text = file.text[s..].split(['\n', '\r']).next().unwrap_or("");
+            let chars: Vec<char> = text
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            let at = (col - 1).min(chars.len());
+            let label_chars = file.text[file.floor(*start)..file.floor(start + len)]
+                .chars()
+                .take_while(|&c| c != '\n' && c != '\r')
+                .count()
+                .clamp(1, CLIP_LABEL);
+            let from = at.saturating_sub(CLIP_CONTEXT);
+            let to = (at + label_chars + CLIP_CONTEXT).min(chars.len());
+            let shown: String = chars[from..to].iter().collect();
+            let (open, close) = (
+                if from > 0 { "…" } else { "" },
+                if to < chars.len() { "…" } else { "" },
+            );
+            let gutter = line.to_string().len();
+            let _ = writeln!(
+                out,
+                "{:gutter$}--> {}:{line}:{col} (line {line} is {} characters long)",
+                "",
+                file.name,
+                chars.len()
+            );
+            let _ = writeln!(out, " {line} | {open}{shown}{close}");
+            let pad = open.chars().count() + at - from;
+            let _ = writeln!(
+                out,
+                " {:gutter$} | {:pad$}{} {label}",
+                "",
+                "",
+                "^".repeat(label_chars)
+            );
+        }
+        out
     }
 }
 

@@ -19,20 +19,44 @@ use crate::stages::KINDS;
 pub const MAX_SPEC_BYTES: usize = 1024 * 1024;
 
 /// Read and parse a spec file. Semantic checks happen in [`super::resolve`].
+///
+/// The file is untrusted: at most `MAX_SPEC_BYTES + 1` bytes are ever read (a file that grows
+/// while it is read, or a pipe that never ends, cannot exhaust memory), and only a regular file
+/// or a pipe is read at all (`-f /dev/zero` or a folder is refused before reading).
 pub fn load_file(path: &Path, display_name: &str) -> Result<(SourceFile, Spec), SpecError> {
+    let cannot_read = |e: &std::io::Error| {
+        SpecError::new(format!("cannot read `{display_name}`: {}", io_reason(e)))
+    };
     let meta = fs_err::metadata(path).map_err(|e| {
-        SpecError::new(format!("cannot read `{display_name}`: {}", io_reason(&e)))
+        cannot_read(&e)
             .help("run `mldatabuild init` to create a starter dataset.yaml, or pass `-f PATH`")
     })?;
-    if meta.len() > MAX_SPEC_BYTES as u64 {
+    if let Some(what) = not_a_spec_file(&meta.file_type()) {
         return Err(SpecError::new(format!(
-            "`{display_name}` is {} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes",
-            meta.len()
+            "cannot read `{display_name}`: it is {what}; a spec is a file of at most {MAX_SPEC_BYTES} bytes"
         ))
-        .help("a dataset spec describes data, it does not contain it: move data into files and name them under `sources:`"));
+        .help("pass the path of a dataset.yaml with `-f PATH`"));
     }
-    let bytes = fs_err::read(path)
-        .map_err(|e| SpecError::new(format!("cannot read `{display_name}`: {}", io_reason(&e))))?;
+    let too_big = |len: String| {
+        SpecError::new(format!(
+            "`{display_name}` is {len} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes"
+        ))
+        .help("a dataset spec describes data, it does not contain it: move data into files and name them under `sources:`")
+    };
+    if meta.len() > MAX_SPEC_BYTES as u64 {
+        return Err(too_big(meta.len().to_string()));
+    }
+    let file = fs_err::File::open(path).map_err(|e| cannot_read(&e))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_SPEC_BYTES as u64 + 1),
+        &mut bytes,
+    )
+    .map_err(|e| cannot_read(&e))?;
+    if bytes.len() > MAX_SPEC_BYTES {
+        // A pipe, or a file that grew after its size was read.
+        return Err(too_big(format!("more than {MAX_SPEC_BYTES}")));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         SpecError::new(format!(
             "`{display_name}` is not valid UTF-8 (invalid byte at offset {})",
@@ -42,6 +66,31 @@ pub fn load_file(path: &Path, display_name: &str) -> Result<(SourceFile, Spec), 
     let file = SourceFile::new(display_name, text);
     let spec = parse(&file)?;
     Ok((file, spec))
+}
+
+/// What a path that is neither a regular file nor a pipe is ("a folder", "a device"), or
+/// `None` when a spec may be read from it. Pipes are read (`-f <(generate-spec)`), bounded.
+fn not_a_spec_file(t: &std::fs::FileType) -> Option<&'static str> {
+    if t.is_file() {
+        return None;
+    }
+    if t.is_dir() {
+        return Some("a folder");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return None;
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return Some("a device");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -15,6 +15,7 @@ mod fetch;
 mod fetch_kaggle;
 mod fetch_openml;
 mod fuzz;
+mod hostile;
 mod lockfile;
 mod media;
 mod mock;
