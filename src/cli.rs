@@ -306,7 +306,7 @@ pub struct ExportCmdArgs {
     /// webdataset, pytorch, croissant.
     #[arg(long, value_delimiter = ',', required = true, value_name = "FORMATS")]
     pub format: Vec<String>,
-    /// Parquet compression: none, snappy, gzip, zstd.
+    /// Parquet compression: none, snappy, gzip, lz4, brotli, zstd.
     #[arg(long, value_name = "CODEC")]
     pub compression: Option<String>,
     /// Where the generated spec, lockfile and exported files go [default: ./<name>-export].

@@ -268,10 +268,10 @@ pub(crate) fn export(settings: &Settings, args: &ExportCmdArgs) -> Result<u8> {
         }
     }
     if let Some(c) = &args.compression
-        && !["none", "snappy", "gzip", "zstd"].contains(&c.as_str())
+        && !["none", "snappy", "gzip", "lz4", "brotli", "zstd"].contains(&c.as_str())
     {
         return Err(Error::user(format!("unknown compression `{c}`"))
-            .hint("--compression takes none, snappy, gzip or zstd"));
+            .hint("--compression takes none, snappy, gzip, lz4, brotli or zstd"));
     }
     let input = input_path(settings, &args.path)?;
     let dir = args.output.as_ref().map_or_else(

@@ -4,6 +4,7 @@
 mod context;
 
 mod build;
+mod codecs;
 mod commands;
 mod diff_detailed;
 mod errors;

@@ -127,13 +127,18 @@ fn check(p: &ExportParams) -> Result<(), String> {
     if let Some(level) = p.parquet.level {
         let (lo, hi) = match p.parquet.compression {
             options::ParquetCompression::Gzip => (0, 10),
+            options::ParquetCompression::Brotli => (0, 11),
             options::ParquetCompression::Zstd => (1, 22),
-            options::ParquetCompression::None | options::ParquetCompression::Snappy => {
+            c @ (options::ParquetCompression::None
+            | options::ParquetCompression::Snappy
+            | options::ParquetCompression::Lz4) => {
+                let name = serde_json::to_value(c)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
                 return Err(format!(
-                    "`parquet.level` does not apply to {:?} | hint: remove it, or use gzip or zstd",
-                    p.parquet.compression
-                )
-                .to_lowercase());
+                    "`parquet.level` does not apply to {name} | hint: remove it, or use gzip, brotli or zstd"
+                ));
             }
         };
         bound("parquet.level", u64::from(level), lo, hi)?;

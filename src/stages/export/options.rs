@@ -87,6 +87,9 @@ pub enum ParquetCompression {
     None,
     Snappy,
     Gzip,
+    /// LZ4_RAW (the codec current readers mean by lz4; pyarrow's `compression="lz4"`).
+    Lz4,
+    Brotli,
     #[default]
     Zstd,
 }
@@ -95,10 +98,11 @@ pub enum ParquetCompression {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParquetOptions {
-    /// `none`, `snappy`, `gzip` or `zstd` (default).
+    /// `none`, `snappy`, `gzip`, `lz4`, `brotli` or `zstd` (default).
     #[serde(default)]
     pub compression: ParquetCompression,
-    /// The codec's level (gzip 0–10, zstd 1–22); default: the codec's usual default.
+    /// The codec's level (gzip 0–10, brotli 0–11, zstd 1–22); default: the codec's usual
+    /// default.
     #[serde(default)]
     pub level: Option<u32>,
     /// Rows per row group (1 to 10,000,000; default 100,000).

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -36,6 +36,11 @@ pub fn writer_properties(
         ParquetCompression::Gzip => Compression::GZIP(match opts.level {
             Some(l) => GzipLevel::try_new(l).map_err(bad)?,
             None => GzipLevel::default(),
+        }),
+        ParquetCompression::Lz4 => Compression::LZ4_RAW,
+        ParquetCompression::Brotli => Compression::BROTLI(match opts.level {
+            Some(l) => BrotliLevel::try_new(l).map_err(bad)?,
+            None => BrotliLevel::default(),
         }),
         ParquetCompression::Zstd => Compression::ZSTD(match opts.level {
             Some(l) => ZstdLevel::try_new(l as i32).map_err(bad)?,
