@@ -2,6 +2,7 @@
 //! cache, resume, retries, verification, errors, and that a token never leaks.
 
 use std::io::Write as _;
+use std::os::unix::process::ExitStatusExt as _;
 use std::process::Command;
 
 use crate::context::TestContext;
@@ -701,41 +702,142 @@ fn progress_events_and_ctrl_c_leaves_nothing_half_recorded() {
     );
     assert!(progress.iter().all(|(_, _, files)| files.len() <= 2));
 
-    // Ctrl-C while the CDN stalls: no lock, no snapshot recorded as complete.
-    hub.stall_cdn(std::time::Duration::from_secs(30));
+    // Ctrl-C in the middle of the download (the CDN holds a file back), sent to a build that
+    // started with SIGINT ignored, as every command a script starts with `&` does (a CI run
+    // started that way saw the build swallow it and exit 0): the build dies of SIGINT, with no
+    // lock and no snapshot recorded as complete.
+    hub.stall_cdn(std::time::Duration::from_secs(600));
     let cx = TestContext::new();
     cx.spec(&spec("hf://acme/tiny"));
     let fresh = tempfile::tempdir().unwrap();
-    let mut c = cx.command(&["build"]);
+    let mut c = cx.command(&["build", "--json"]);
     c.env("HF_ENDPOINT", hub.url())
+        .env("HF_HOME", fresh.path().join("hf"))
         .env("MLDATA_HOME", fresh.path())
-        .env_remove("HF_TOKEN")
-        .stderr(std::process::Stdio::null());
-    let mut child = c.spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !hub.cdn.requests().iter().any(|r| r.method == "GET")
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
+        // One try: a build that ignored the Ctrl-C fails at the first timeout, not minutes on.
+        .env("MLDATA_HTTP_RETRIES", "1")
+        .env_remove("HF_TOKEN");
+    let mut child = ignoring_sigint(&c)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .unwrap();
-    assert!(status.success());
-    let code = child.wait().unwrap();
-    assert!(!code.success());
+    // Not a time: the first progress event says the download is under way.
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let progress = std::io::BufRead::lines(stdout)
+        .map_while(Result::ok)
+        .find(|l| l.contains(r#""type":"source_progress""#));
+    assert!(progress.is_some(), "the build ended without downloading");
+    interrupt(&child);
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
     assert!(!cx.exists("dataset.lock"));
-    let complete = walkdir::WalkDir::new(fresh.path().join("cache/snapshots"))
-        .into_iter()
-        .flatten()
-        .any(|e| e.file_name() == ".mldata-snapshot.json");
-    assert!(!complete);
+    assert!(!snapshot_recorded(fresh.path()));
     hub.stall_cdn(std::time::Duration::ZERO);
     run_with(&cx, &hub, &["build"], |c| {
         c.env("MLDATA_HOME", fresh.path());
     })
     .success();
+}
+
+/// `c` (its program, arguments, environment and folder; not its stdio) run through `sh`, which
+/// ignores SIGINT and then `exec`s it: the process starts with SIGINT ignored, as a command a
+/// non-interactive shell starts in the background does.
+fn ignoring_sigint(c: &Command) -> Command {
+    let mut w = Command::new("sh");
+    w.args(["-c", "trap '' INT; exec \"$@\"", "sh"])
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => w.env(k, v),
+            None => w.env_remove(k),
+        };
+    }
+    if let Some(d) = c.get_current_dir() {
+        w.current_dir(d);
+    }
+    // The wrapper does what it says (Linux shows it; SIGINT is bit 2 of SigIgn).
+    if let Ok(out) = Command::new("sh")
+        .args(["-c", "trap '' INT; exec cat /proc/self/status"])
+        .output()
+        && let Some(mask) = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+    {
+        assert_ne!(
+            mask & (1 << (libc::SIGINT - 1)),
+            0,
+            "sh did not ignore SIGINT"
+        );
+    }
+    w
+}
+
+/// Send SIGINT (what Ctrl-C sends) to a child.
+fn interrupt(child: &std::process::Child) {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Whether the download cache under `home` has a snapshot recorded as complete.
+fn snapshot_recorded(home: &std::path::Path) -> bool {
+    walkdir::WalkDir::new(home.join("cache/snapshots"))
+        .into_iter()
+        .flatten()
+        .any(|e| e.file_name() == ".mldata-snapshot.json")
+}
+
+#[test]
+fn ctrl_c_before_the_server_answers_ends_the_build() {
+    // The server holds its answer (before any header) until the gate opens, and says when a
+    // request arrived.
+    let gate = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let (arrived_tx, arrived) = std::sync::mpsc::channel::<()>();
+    let server = {
+        let gate = gate.clone();
+        let arrived_tx = std::sync::Mutex::new(arrived_tx);
+        MockServer::start(move |_| {
+            let _ = arrived_tx.lock().unwrap().send(());
+            let (open, opened) = &*gate;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = opened.wait(open).unwrap();
+            }
+            Response::bytes(200, csv(0..10))
+        })
+    };
+    let release = || {
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+    };
+    let cx = TestContext::new();
+    cx.spec(&spec(&format!("{}/file.csv", server.url())));
+    let mut c = cx.command(&["build", "--json"]);
+    c.env("MLDATA_HTTP_RETRIES", "1");
+    let mut child = ignoring_sigint(&c)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let asked = arrived.recv_timeout(std::time::Duration::from_secs(300));
+    if asked.is_err() {
+        let _ = child.kill();
+        release();
+        panic!("the build never asked the server");
+    }
+    interrupt(&child);
+    let status = child.wait().unwrap();
+    release();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert!(!cx.exists("dataset.lock"));
+    assert!(!snapshot_recorded(cx.home()));
+    cx.run(&["build"]).success();
+    assert!(cx.exists("dataset.lock") && snapshot_recorded(cx.home()));
 }
 
 #[test]
