@@ -1020,7 +1020,7 @@ pub(crate) fn pull(settings: &Settings, args: &PullArgs) -> Result<u8> {
     let _ = writeln!(
         err,
         "Pulled {} ({} files, {}) into {} in {secs:.1}s ({}/s); revision {}",
-        args.uri,
+        crate::fetch::uri::redacted(&args.uri),
         fetched.files.len(),
         human(bytes),
         dir.display(),

@@ -563,6 +563,14 @@ fn aux_source(nodes: &mut Vec<Node>, aux: &stages::AuxInput) -> Result<usize, St
     {
         return Ok(i);
     }
+    if crate::fetch::uri::redacted(&aux.uri) != aux.uri {
+        // The URI is a stage parameter: recorded in the lock, shown by `dag` and events.
+        return Err(format!(
+            "{} URL has a password, which would be recorded with the stage's parameters \
+             (declare it as a source, `sources: {{tok: {{uri: …}}}}`, and name the source here)",
+            aux.role
+        ));
+    }
     let name = format!("{}:{}", aux.role, aux.uri);
     if let Some(i) = nodes.iter().position(|n| n.name == name) {
         return Ok(i);
