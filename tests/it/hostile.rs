@@ -371,3 +371,72 @@ fn a_bad_limit_variable_is_an_error() {
     );
     stage_not_recorded(&cx, "clean");
 }
+
+/// A `template` export of the table `clean` with `source` (YAML single-quoted).
+fn template_spec(source: &str) -> String {
+    format!(
+        "name: demo
+version: 1.0.0
+sources:
+  raw: {{uri: data.csv}}
+stages:
+  clean: {{kind: normalize, input: raw}}
+  chat:
+    kind: export
+    input: clean
+    formats: [template]
+    template:
+      target: text
+      source: '{source}'
+"
+    )
+}
+
+/// Nested loops ran forever: a row's rendering now has minijinja fuel (10,000,000
+/// instructions), and running out is an error naming the template, the row and the knob.
+#[test]
+fn template_with_endless_loops_runs_out_of_fuel() {
+    let cx = TestContext::new();
+    cx.csv("data.csv", 3).spec(&template_spec(
+        "{% for i in \"x\" * 100000 %}{% for j in \"x\" * 100000 %}{% for k in \"x\" * 100000 %}{% endfor %}{% endfor %}{% endfor %}{{ text }}",
+    ));
+    let out = cx.run(&["build"]);
+    out.code(1)
+        .stderr_has("template `template.source` at line 1 (row 0 of split `train`) ran out of fuel")
+        .stderr_has("at most 10000000 template instructions (MLDATA_TEMPLATE_FUEL)")
+        .stderr_has("set MLDATA_TEMPLATE_FUEL above 10000000");
+    stage_not_recorded(&cx, "chat");
+    assert!(!cx.exists("out/demo/artifacts/chat"), "nothing published");
+    // Fuel is per row and the knob works both ways: a loop over a row's text fits the default
+    // and not a fuel of 50.
+    cx.spec(&template_spec("{% for c in text %}{{ c }}{% endfor %}"));
+    let out = cx
+        .command(&["build"])
+        .env("MLDATA_TEMPLATE_FUEL", "50")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ran out of fuel"), "{stderr}");
+    cx.run(&["build"]).success();
+    assert_eq!(
+        cx.read("out/demo/artifacts/chat/template/train.txt"),
+        "row number 0\nrow number 1\nrow number 2\n"
+    );
+}
+
+/// A row's rendering is held in memory: it may be at most 64 MiB.
+#[test]
+fn template_rendering_past_the_output_limit_is_refused() {
+    let cx = TestContext::new();
+    cx.csv("data.csv", 3).spec(&template_spec(
+        "{% for i in \"x\" * 1000 %}{{ \"y\" * 100000 }}{% endfor %}",
+    ));
+    let out = cx.run(&["build"]);
+    out.code(1)
+        .stderr_has("(row 0 of split `train`) renders to more than 64 MiB")
+        .stderr_has("MLDATA_TEMPLATE_MAX_OUTPUT_MIB=64")
+        .stderr_has("set MLDATA_TEMPLATE_MAX_OUTPUT_MIB above 64");
+    stage_not_recorded(&cx, "chat");
+    assert!(!cx.exists("out/demo/artifacts/chat"), "nothing published");
+}
