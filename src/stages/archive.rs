@@ -223,14 +223,58 @@ fn safe_path(name: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// What the archives read by one stage have expanded to so far. `max_bytes` and
+/// `max_entries` bound these totals too: archives inside archives (each within its own
+/// ratio) cannot multiply past them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Spent {
+    pub bytes: u64,
+    pub entries: usize,
+}
+
+impl Spent {
+    /// The error once the totals pass the limits, if they do.
+    pub fn check(&self, limits: &Limits) -> Result<(), StageError> {
+        if self.bytes > limits.max_bytes {
+            let gib = limits.max_bytes >> 30;
+            return Err(StageError::new(format!(
+                "the archives and compressed files of this stage expand past {} in all (nested archives?; at most {ENV_GIB}={gib} GiB)",
+                human(limits.max_bytes)
+            ))
+            .hint(format!("if the files are genuine, raise the limit: set {ENV_GIB} to more than {gib}")));
+        }
+        if self.entries > limits.max_entries {
+            return Err(StageError::new(format!(
+                "the archives of this stage hold more than {} entries in all (nested archives?; at most {ENV_ENTRIES}={})",
+                limits.max_entries, limits.max_entries
+            ))
+            .hint(format!(
+                "if the archives are genuine, raise the limit: set {ENV_ENTRIES} to more than {}",
+                limits.max_entries
+            )));
+        }
+        Ok(())
+    }
+}
+
 struct Budget {
     limits: Limits,
     archive_size: u64,
     written: u64,
     entries: usize,
+    /// The stage's totals before this archive.
+    before: Spent,
 }
 
 impl Budget {
+    /// The stage's totals with this archive's so far.
+    fn spent(&self) -> Spent {
+        Spent {
+            bytes: self.before.bytes.saturating_add(self.written),
+            entries: self.before.entries.saturating_add(self.entries),
+        }
+    }
+
     fn entry(&mut self) -> Result<(), StageError> {
         self.entries += 1;
         if self.entries > self.limits.max_entries {
@@ -243,7 +287,7 @@ impl Budget {
                 self.limits.max_entries
             )));
         }
-        Ok(())
+        self.spent().check(&self.limits)
     }
 
     /// Copy one member, counting bytes against the cap.
@@ -269,6 +313,7 @@ impl Budget {
                 let (message, hint) = self.limits.exceeded("an archive", self.archive_size);
                 return Err(StageError::new(message).hint(hint));
             }
+            self.spent().check(&self.limits)?;
             std::io::Write::write_all(&mut f, &buf[..k]).map_err(|e| io(e.to_string()))?;
         }
         Ok(n)
@@ -279,14 +324,36 @@ impl Budget {
 const PATH_HINT: &str =
     "mldatabuild refuses archive entries that would land outside the extraction folder";
 
-/// Extract `path` into `dest`; returns the member names (files only, sorted).
+/// Extract `path` into `dest`; returns the member names (files only, sorted). What it
+/// extracts, even when it fails part way, is added to `spent`.
 pub fn extract(
     path: &Path,
     kind: Archive,
     compression: Option<Compression>,
     dest: &Path,
     limits: Limits,
+    spent: &mut Spent,
 ) -> Result<Vec<String>, StageError> {
+    let mut budget = Budget {
+        limits,
+        archive_size: 0,
+        written: 0,
+        entries: 0,
+        before: *spent,
+    };
+    let result = extract_into(path, kind, compression, dest, &mut budget);
+    *spent = budget.spent();
+    result
+}
+
+fn extract_into(
+    path: &Path,
+    kind: Archive,
+    compression: Option<Compression>,
+    dest: &Path,
+    budget: &mut Budget,
+) -> Result<Vec<String>, StageError> {
+    let limits = budget.limits;
     let plain = |m: String| StageError::new(m);
     let unsafe_path = |m: String| StageError::new(m).hint(PATH_HINT);
     let in_entry = |name: &str, e: StageError| StageError {
@@ -296,12 +363,7 @@ pub fn extract(
     let archive_size = std::fs::metadata(path)
         .map_err(|e| plain(e.to_string()))?
         .len();
-    let mut budget = Budget {
-        limits,
-        archive_size,
-        written: 0,
-        entries: 0,
-    };
+    budget.archive_size = archive_size;
     let mut names = Vec::new();
     match kind {
         Archive::Zip => {
@@ -425,6 +487,55 @@ mod tests {
         );
         assert_eq!(human(512), "512 bytes");
         assert_eq!(human(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn nested_archives_share_the_stage_totals() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        // A zip of one 1.5 MiB member, stored: well within its own ratio.
+        let zip_path = dir.path().join("a.zip");
+        {
+            let mut z = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+            let stored = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            z.start_file("m.csv", stored).unwrap();
+            z.write_all(&vec![b'a'; 3 << 19]).unwrap();
+            z.finish().unwrap();
+        }
+        let limits = Limits {
+            max_bytes: 2 << 20,
+            ..Limits::default()
+        };
+        let mut spent = Spent::default();
+        extract(
+            &zip_path,
+            Archive::Zip,
+            None,
+            &dir.path().join("x1"),
+            limits,
+            &mut spent,
+        )
+        .unwrap();
+        assert_eq!((spent.bytes, spent.entries), (3 << 19, 1));
+        // The same archive again: alone within its caps, but past the stage's total.
+        let e = extract(
+            &zip_path,
+            Archive::Zip,
+            None,
+            &dir.path().join("x2"),
+            limits,
+            &mut spent,
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains(
+                "expand past 2 MiB in all (nested archives?; at most MLDATA_MAX_EXPANDED_GIB=0 GiB)"
+            ),
+            "{}",
+            e.message
+        );
+        assert!(spent.bytes > 2 << 20);
     }
 
     #[test]

@@ -221,6 +221,8 @@ impl Normalize {
         // Every input is untrusted: archives and compressed files may expand only so far, and
         // a CSV record or JSON Lines line may be only so long (raised by environment variables).
         let limits = ReadLimits::from_env()?;
+        // What the archives and compressed files expand to, all together.
+        let mut spent = archive::Spent::default();
         let mut tables = Vec::new();
         let mut skipped = Vec::new();
         let mut queue: Vec<InputFile> = cx.input.to_vec();
@@ -250,6 +252,7 @@ impl Normalize {
                         det.compression,
                         &dest,
                         limits.expansion,
+                        &mut spent,
                     )
                     .map_err(|e| StageError {
                         message: format!("`{}`: {}", file.name, e.message),
@@ -279,11 +282,18 @@ impl Normalize {
                         Capped::new(r, limits.expansion, "a compressed file", size, trip.clone());
                     let mut out =
                         std::fs::File::create(&dest).map_err(|e| StageError::new(e.to_string()))?;
-                    std::io::copy(&mut r, &mut out).map_err(|e| match trip.get() {
-                        Some((m, h)) => {
-                            StageError::new(format!("`{}`: {m}", file.name)).hint(h.clone())
-                        }
-                        None => StageError::new(format!("`{}`: cannot decompress: {e}", file.name)),
+                    spent.bytes +=
+                        std::io::copy(&mut r, &mut out).map_err(|e| match trip.get() {
+                            Some((m, h)) => {
+                                StageError::new(format!("`{}`: {m}", file.name)).hint(h.clone())
+                            }
+                            None => {
+                                StageError::new(format!("`{}`: cannot decompress: {e}", file.name))
+                            }
+                        })?;
+                    spent.check(&limits.expansion).map_err(|e| StageError {
+                        message: format!("`{}`: {}", file.name, e.message),
+                        ..e
                     })?;
                     path = dest;
                     compression = None;
