@@ -440,3 +440,24 @@ fn template_rendering_past_the_output_limit_is_refused() {
     stage_not_recorded(&cx, "chat");
     assert!(!cx.exists("out/demo/artifacts/chat"), "nothing published");
 }
+
+/// A template file is read like a spec: at most 1 MiB.
+#[test]
+fn oversized_template_file_is_refused() {
+    let cx = TestContext::new();
+    let mut big = String::from("{{ text }}");
+    big.push_str(&" ".repeat(1 << 20));
+    cx.csv("data.csv", 3)
+        .file("chat.jinja", &big)
+        .spec(&template_spec("x").replace("      source: 'x'\n", "      path: chat.jinja\n"));
+    let out = cx.run(&["build"]);
+    out.code(1)
+        .stderr_has("the template `chat.jinja` is more than 1048576 bytes");
+    stage_not_recorded(&cx, "chat");
+    cx.file("chat.jinja", "{{ text }}");
+    cx.run(&["build"]).success();
+    assert_eq!(
+        cx.read("out/demo/artifacts/chat/template/train.txt"),
+        "row number 0\nrow number 1\nrow number 2\n"
+    );
+}

@@ -27,6 +27,32 @@ pub const ENV_FUEL: &str = "MLDATA_TEMPLATE_FUEL";
 const DEFAULT_MAX_OUTPUT_MIB: u64 = 64;
 pub const ENV_MAX_OUTPUT: &str = "MLDATA_TEMPLATE_MAX_OUTPUT_MIB";
 
+/// The largest template file, as for a spec (a template inside the spec is part of its 1 MiB).
+const MAX_TEMPLATE_BYTES: u64 = 1 << 20;
+
+/// A template file's text: at most [`MAX_TEMPLATE_BYTES`] are read.
+fn read_template(p: &Path, origin: &str) -> Result<String, StageError> {
+    let f = File::open(p).map_err(|e| file_err(p, e))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(f, MAX_TEMPLATE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| file_err(p, e))?;
+    if bytes.len() as u64 > MAX_TEMPLATE_BYTES {
+        return Err(StageError::new(format!(
+            "the template {origin} is more than {MAX_TEMPLATE_BYTES} bytes; a template may be at most {MAX_TEMPLATE_BYTES} bytes"
+        ))
+        .hint("a template describes one row's rendering: put data in the table, not in the template"));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        StageError::new(format!(
+            "the template {origin} is not valid UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 /// A row's rendering, in memory, refused past `max` bytes.
 struct Bounded<'a> {
     buf: &'a mut Vec<u8>,
@@ -115,10 +141,10 @@ pub fn create(
 ) -> Result<Box<dyn FormatWriter>, StageError> {
     let (source, origin) = match (&o.source, file) {
         (Some(s), _) => (s.clone(), "`template.source`".to_owned()),
-        (None, Some(p)) => (
-            std::fs::read_to_string(p).map_err(|e| file_err(p, e))?,
-            format!("`{}`", o.path.as_deref().unwrap_or("template")),
-        ),
+        (None, Some(p)) => {
+            let origin = format!("`{}`", o.path.as_deref().unwrap_or("template"));
+            (read_template(p, &origin)?, origin)
+        }
         (None, None) => {
             return Err(StageError::new("the template file is missing")
                 .hint("set `template.source` or `template.path`"));
