@@ -598,6 +598,19 @@ impl Normalize {
                     .hint("see the skipped files above"));
             }
             let (schema, merge_warnings) = table::merge_schemas(&schemas);
+            let max_columns = tables.first().map_or(usize::MAX, |t| t.limits.max_columns);
+            let width = schema.flattened_fields().len();
+            if width > max_columns {
+                let what = if used.len() == 1 {
+                    format!("`{}` has {width} columns", tables[used[0]].name)
+                } else {
+                    format!(
+                        "the {} input files have {width} columns together",
+                        used.len()
+                    )
+                };
+                return Err(table::too_many_columns(&what, max_columns));
+            }
             let schema = Arc::new(schema);
             match self.write(tables, &used, &schema, &out_path, &mut skipped) {
                 Ok((pass, out_schema)) => {
