@@ -469,8 +469,11 @@ fn too_many_columns_name_the_limit_and_how_to_raise_it() {
     let cx = TestContext::new();
     let header: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
     let row: Vec<&str> = vec!["1"; 101];
-    cx.file("data.csv", format!("{}\n{}\n", header.join(","), row.join(",")))
-        .spec(&GZ_SPEC.replace("data.csv.gz", "data.csv"));
+    cx.file(
+        "data.csv",
+        format!("{}\n{}\n", header.join(","), row.join(",")),
+    )
+    .spec(&GZ_SPEC.replace("data.csv.gz", "data.csv"));
     let out = cx
         .command(&["build"])
         .env("MLDATA_MAX_COLUMNS", "100")
@@ -479,10 +482,15 @@ fn too_many_columns_name_the_limit_and_how_to_raise_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("`data.csv` has 101 columns; a table may have at most MLDATA_MAX_COLUMNS=100 columns"),
+        stderr.contains(
+            "`data.csv` has 101 columns; a table may have at most MLDATA_MAX_COLUMNS=100 columns"
+        ),
         "{stderr}"
     );
-    assert!(stderr.contains("set MLDATA_MAX_COLUMNS above 100"), "{stderr}");
+    assert!(
+        stderr.contains("set MLDATA_MAX_COLUMNS above 100"),
+        "{stderr}"
+    );
     stage_not_recorded(&cx, "clean");
     // Within the default.
     cx.run(&["build"]).success();
@@ -491,9 +499,9 @@ fn too_many_columns_name_the_limit_and_how_to_raise_it() {
     let header = vec!["a"; 20_000].join(",");
     let row = vec!["1"; 20_000].join(",");
     cx.file("data.csv", format!("{header}\n{row}\n"));
-    cx.run(&["build"])
-        .code(1)
-        .stderr_has("`data.csv` has 20000 columns; a table may have at most MLDATA_MAX_COLUMNS=10000 columns");
+    cx.run(&["build"]).code(1).stderr_has(
+        "`data.csv` has 20000 columns; a table may have at most MLDATA_MAX_COLUMNS=10000 columns",
+    );
 }
 
 /// 5,000 columns of the same name: each repeat gets the first free suffix, in linear time
