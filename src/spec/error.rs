@@ -318,3 +318,44 @@ pub fn did_you_mean<'a>(
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{c}`?"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str, start: usize, len: usize) -> SpecError {
+        let mut e = SpecError::new("bad");
+        e.file = Some(SourceFile::new("d.yaml", text));
+        e.labels.push((start, len, "here".into()));
+        e
+    }
+
+    #[test]
+    fn long_lines_are_clipped_around_the_label() {
+        let line = format!("a: {}\n", "x".repeat(2000));
+        // Short lines are drawn by miette; a long one around the label, or next to it.
+        assert!(err("a: 1\nb: 2\n", 0, 1).snippet_fits());
+        assert!(!err(&line, 0, 1).snippet_fits());
+        assert!(
+            !err(&format!("a: 1\n{line}"), 0, 1).snippet_fits(),
+            "context line"
+        );
+        assert!(err(&format!("a: 1\nb: 2\n{line}"), 0, 1).snippet_fits());
+        // At the start, the end, and past the end (an error at the end of input).
+        let s = err(&line, 0, 1).clipped_snippet();
+        assert!(s.contains(" 1 | a: xxx"), "{s}");
+        assert!(s.contains("   | ^ here"), "{s}");
+        let s = err(&line, line.len() - 2, 1).clipped_snippet();
+        assert!(s.contains("(line 1 is 2003 characters long)"), "{s}");
+        assert!(
+            s.ends_with(&format!("x\n   | {}^ here\n", " ".repeat(41))),
+            "the caret under the last character, after `…` and 40 of context: {s:?}"
+        );
+        let s = err(&line, line.len(), 0).clipped_snippet();
+        assert!(s.contains("--> d.yaml:2:1"), "{s}");
+        // A label spanning lines is underlined on its first line only.
+        let two = format!("{line}{line}");
+        let s = err(&two, 1000, 2000).clipped_snippet();
+        assert!(s.contains(&format!("{} here", "^".repeat(60))), "{s}");
+    }
+}

@@ -31,7 +31,7 @@ pub fn load_file(path: &Path, display_name: &str) -> Result<(SourceFile, Spec), 
         cannot_read(&e)
             .help("run `mldatabuild init` to create a starter dataset.yaml, or pass `-f PATH`")
     })?;
-    if let Some(what) = not_a_spec_file(&meta.file_type()) {
+    if let Some(what) = not_a_spec_file(meta.file_type()) {
         return Err(SpecError::new(format!(
             "cannot read `{display_name}`: it is {what}; a spec is a file of at most {MAX_SPEC_BYTES} bytes"
         ))
@@ -70,7 +70,7 @@ pub fn load_file(path: &Path, display_name: &str) -> Result<(SourceFile, Spec), 
 
 /// What a path that is neither a regular file nor a pipe is ("a folder", "a device"), or
 /// `None` when a spec may be read from it. Pipes are read (`-f <(generate-spec)`), bounded.
-fn not_a_spec_file(t: &std::fs::FileType) -> Option<&'static str> {
+fn not_a_spec_file(t: std::fs::FileType) -> Option<&'static str> {
     if t.is_file() {
         return None;
     }

@@ -10,12 +10,12 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::archive::{self, Limits};
+use super::archive::{self, Capped, Tripwire};
 use super::detect::{self, Detected, Format};
 use super::features::{self, ClassNames};
 use super::filter::{self, Filter};
 use super::media;
-use super::table::{self, SAMPLE_ROWS, Table};
+use super::table::{self, ReadLimits, SAMPLE_ROWS, Table};
 use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 
 /// Bumped whenever the same inputs and parameters would give different bytes.
@@ -218,6 +218,11 @@ impl Normalize {
         } else {
             Some((Format::Parquet, None))
         };
+        // Every input is untrusted: archives and compressed files may expand only so far, and
+        // a CSV record or JSON Lines line may be only so long (raised by environment variables).
+        let limits = ReadLimits::from_env()?;
+        // What the archives and compressed files expand to, all together.
+        let mut spent = archive::Spent::default();
         let mut tables = Vec::new();
         let mut skipped = Vec::new();
         let mut queue: Vec<InputFile> = cx.input.to_vec();
@@ -241,8 +246,18 @@ impl Normalize {
                 if let Some(kind) = det.archive {
                     n += 1;
                     let dest = cx.scratch_dir.join(format!("archive-{n}"));
-                    let members = archive::extract(&file.path, kind, det.compression, &dest, Limits::default())
-                        .map_err(|e| StageError::new(format!("`{}`: {e}", file.name)).hint("mldatabuild refuses archive entries that would land outside the extraction folder"))?;
+                    let members = archive::extract(
+                        &file.path,
+                        kind,
+                        det.compression,
+                        &dest,
+                        limits.expansion,
+                        &mut spent,
+                    )
+                    .map_err(|e| StageError {
+                        message: format!("`{}`: {}", file.name, e.message),
+                        ..e
+                    })?;
                     for m in members {
                         queue.push(InputFile {
                             name: format!("{}/{m}", file.name),
@@ -259,12 +274,26 @@ impl Normalize {
                     let dest = cx.scratch_dir.join(format!("decompressed-{n}"));
                     let src = std::fs::File::open(&path)
                         .map_err(|e| StageError::new(format!("`{}`: {e}", file.name)))?;
-                    let mut r = detect::decompress(Box::new(src), detected.compression)
+                    let size = src.metadata().map_or(0, |m| m.len());
+                    let r = detect::decompress(Box::new(src), detected.compression)
                         .map_err(|e| StageError::new(format!("`{}`: {e}", file.name)))?;
+                    let trip = Tripwire::default();
+                    let mut r =
+                        Capped::new(r, limits.expansion, "a compressed file", size, trip.clone());
                     let mut out =
                         std::fs::File::create(&dest).map_err(|e| StageError::new(e.to_string()))?;
-                    std::io::copy(&mut r, &mut out).map_err(|e| {
-                        StageError::new(format!("`{}`: cannot decompress: {e}", file.name))
+                    spent.bytes +=
+                        std::io::copy(&mut r, &mut out).map_err(|e| match trip.get() {
+                            Some((m, h)) => {
+                                StageError::new(format!("`{}`: {m}", file.name)).hint(h.clone())
+                            }
+                            None => {
+                                StageError::new(format!("`{}`: cannot decompress: {e}", file.name))
+                            }
+                        })?;
+                    spent.check(&limits.expansion).map_err(|e| StageError {
+                        message: format!("`{}`: {}", file.name, e.message),
+                        ..e
                     })?;
                     path = dest;
                     compression = None;
@@ -275,6 +304,7 @@ impl Normalize {
                     detected,
                     compression,
                     json_field: self.params.json_field.clone(),
+                    limits,
                 }))
             })();
             match result {
@@ -505,6 +535,7 @@ impl Normalize {
             },
             compression: None,
             json_field: None,
+            limits: ReadLimits::default(),
         };
         // Labels from class folders are class labels, as `imagefolder` makes them.
         let mut params = self.params.clone();
@@ -567,6 +598,19 @@ impl Normalize {
                     .hint("see the skipped files above"));
             }
             let (schema, merge_warnings) = table::merge_schemas(&schemas);
+            let max_columns = tables.first().map_or(usize::MAX, |t| t.limits.max_columns);
+            let width = schema.flattened_fields().len();
+            if width > max_columns {
+                let what = if used.len() == 1 {
+                    format!("`{}` has {width} columns", tables[used[0]].name)
+                } else {
+                    format!(
+                        "the {} input files have {width} columns together",
+                        used.len()
+                    )
+                };
+                return Err(table::too_many_columns(&what, max_columns));
+            }
             let schema = Arc::new(schema);
             match self.write(tables, &used, &schema, &out_path, &mut skipped) {
                 Ok((pass, out_schema)) => {

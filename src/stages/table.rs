@@ -14,6 +14,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use super::archive::{self, Tripwire};
 use super::detect::{self, Detected, Dialect, Format};
 use super::infer::ColumnStats;
 use super::{InputFile, StageError};
@@ -24,6 +25,101 @@ pub const BATCH_ROWS: usize = 64 * 1024;
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// Records sampled to infer the types of text formats (a later mismatch triggers a full pass).
 pub const SAMPLE_ROWS: usize = 50_000;
+
+/// At most this many cells (rows × columns) are decoded into one CSV batch: arrow's CSV
+/// decoder reserves room for a whole batch up front (16 bytes a cell), so a file of 5,000
+/// columns would reserve 5 GB for 64 Ki rows. Wide files are decoded a few rows at a time and
+/// the rows put back together into batches of [`BATCH_ROWS`] (so the output does not depend
+/// on the width), which costs memory in proportion to the data.
+const CSV_BATCH_CELLS: usize = 1 << 20;
+
+/// The default of `MLDATA_MAX_COLUMNS`. Memory no longer grows with the columns when text is
+/// decoded, but Parquet writers and readers keep state per column (~60 KB each, per open
+/// file): 10,000 columns cost `normalize` about 600 MB whatever the rows.
+const DEFAULT_MAX_COLUMNS: u64 = 10_000;
+pub const ENV_COLUMNS: &str = "MLDATA_MAX_COLUMNS";
+
+/// The error for a table wider than `max` columns (`what`: "`a.csv` has 20000 columns").
+pub fn too_many_columns(what: &str, max: usize) -> StageError {
+    StageError::new(format!(
+        "{what}; a table may have at most {ENV_COLUMNS}={max} columns"
+    ))
+    .hint(format!(
+        "each column costs memory in every stage that reads or writes the table (about 60 KB per open Parquet file); if the table is genuine, set {ENV_COLUMNS} above {max}"
+    ))
+}
+
+/// A repeated name gets a suffix: the second `a` becomes `a_2` (the first `_k` not taken by
+/// any column). Linear time: a header of 100,000 copies of one name is hostile input too.
+fn unique_names(names: &mut [String], file: &str, warnings: &mut Vec<String>) {
+    use std::collections::{HashMap, HashSet};
+    // How many columns hold each name right now (renamed ones under their new name).
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for n in names.iter() {
+        *count.entry(n.clone()).or_default() += 1;
+    }
+    let mut seen: HashSet<String> = HashSet::new();
+    // Names only ever get added, so the first free suffix of a name never goes down.
+    let mut next: HashMap<String, usize> = HashMap::new();
+    for name in names.iter_mut() {
+        if seen.contains(name.as_str()) {
+            let base = name.clone();
+            let mut k = next.get(&base).copied().unwrap_or(2);
+            while count.get(&format!("{base}_{k}")).is_some_and(|&c| c > 0) {
+                k += 1;
+            }
+            next.insert(base.clone(), k);
+            let renamed = format!("{base}_{k}");
+            warnings.push(format!(
+                "`{file}`: column name `{base}` repeats; the second is named `{renamed}`"
+            ));
+            if let Some(c) = count.get_mut(&base) {
+                *c -= 1;
+            }
+            *count.entry(renamed.clone()).or_default() += 1;
+            *name = renamed;
+        }
+        seen.insert(name.clone());
+    }
+}
+
+/// The default of `MLDATA_MAX_RECORD_MIB`: the longest CSV record or JSON Lines line.
+const DEFAULT_MAX_RECORD_MIB: u64 = 64;
+pub const ENV_RECORD_MIB: &str = "MLDATA_MAX_RECORD_MIB";
+
+/// Bounds on reading one input file (every input is untrusted): how far a compressed file
+/// may expand (the archive limits), and how long one CSV record or JSON Lines line may be
+/// (parsers hold a whole record in memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    pub expansion: archive::Limits,
+    pub max_record: u64,
+    pub max_columns: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            expansion: archive::Limits::default(),
+            max_record: DEFAULT_MAX_RECORD_MIB << 20,
+            max_columns: DEFAULT_MAX_COLUMNS as usize,
+        }
+    }
+}
+
+impl ReadLimits {
+    /// The defaults, changed by `MLDATA_MAX_EXPANSION_RATIO`, `MLDATA_MAX_EXPANDED_GIB`,
+    /// `MLDATA_MAX_ARCHIVE_ENTRIES`, `MLDATA_MAX_RECORD_MIB` and `MLDATA_MAX_COLUMNS`.
+    pub fn from_env() -> Result<Self, StageError> {
+        Ok(ReadLimits {
+            expansion: archive::Limits::from_env()?,
+            max_record: archive::env_limit(ENV_RECORD_MIB, DEFAULT_MAX_RECORD_MIB)?
+                .saturating_mul(1 << 20),
+            max_columns: usize::try_from(archive::env_limit(ENV_COLUMNS, DEFAULT_MAX_COLUMNS)?)
+                .unwrap_or(usize::MAX),
+        })
+    }
+}
 
 /// A stream of batches.
 pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch, StageError>> + Send + 'a>;
@@ -39,6 +135,7 @@ pub struct Table {
     pub compression: Option<detect::Compression>,
     /// `json_field:` for JSON documents with records under a key.
     pub json_field: Option<String>,
+    pub limits: ReadLimits,
 }
 
 fn err(name: &str, e: impl std::fmt::Display) -> StageError {
@@ -58,16 +155,59 @@ impl Table {
         })
     }
 
-    /// The file's bytes, decompressed, with a UTF-8 byte order mark removed.
-    fn reader(&self) -> Result<Box<dyn Read + Send>, StageError> {
+    /// The file's bytes, decompressed (at most [`archive::Limits::cap`] of them), with a
+    /// UTF-8 byte order mark removed; and the tripwire a limit leaves its error on.
+    fn reader(&self) -> Result<(Box<dyn Read + Send>, Tripwire), StageError> {
         let f = File::open(&self.path).map_err(|e| err(&self.name, format!("cannot open: {e}")))?;
-        let r =
+        let size = f.metadata().map_or(0, |m| m.len());
+        let trip = Tripwire::default();
+        let mut r =
             detect::decompress(Box::new(f), self.compression).map_err(|e| err(&self.name, e))?;
-        Ok(Box::new(SkipBom {
-            inner: r,
-            checked: false,
-            pending: Vec::new(),
-        }))
+        if let Some(c) = self.compression {
+            let what = match c {
+                detect::Compression::Gzip => "a gzip file",
+                detect::Compression::Zstd => "a zstd file",
+                detect::Compression::Bzip2 => "a bzip2 file",
+                detect::Compression::Xz => "an xz file",
+            };
+            r = Box::new(archive::Capped::new(
+                r,
+                self.limits.expansion,
+                what,
+                size,
+                trip.clone(),
+            ));
+        }
+        Ok((
+            Box::new(SkipBom {
+                inner: r,
+                checked: false,
+                pending: Vec::new(),
+            }),
+            trip,
+        ))
+    }
+
+    /// The file's text, guarded: no CSV record (or JSON Lines line) longer than the limit.
+    fn records(
+        &self,
+        trip: Tripwire,
+        r: Box<dyn Read + Send>,
+    ) -> RecordGuard<Box<dyn Read + Send>> {
+        let quote = match self.format() {
+            Format::Csv => {
+                let d = self.dialect();
+                Some((d.quote, d.delimiter))
+            }
+            _ => None,
+        };
+        RecordGuard::new(r, quote, self.limits.max_record, trip)
+    }
+
+    /// The error of the limit that stopped a reader, if one did (it replaces the decoder's
+    /// error, which only says that reading failed).
+    fn tripped(&self, trip: &Tripwire) -> Option<StageError> {
+        trip.get().map(|(m, h)| err(&self.name, m).hint(h.clone()))
     }
 
     /// Infer the schema; returns warnings (mixed-type columns, renamed headers).
@@ -75,9 +215,15 @@ impl Table {
         match self.format() {
             Format::Csv => self.infer_csv(sample),
             Format::Jsonl => {
-                let (schema, _) =
-                    arrow::json::reader::infer_json_schema(BufReader::new(self.reader()?), sample)
-                        .map_err(|e| self.jsonl_error(&e.to_string()))?;
+                let (r, trip) = self.reader()?;
+                let (schema, _) = arrow::json::reader::infer_json_schema(
+                    BufReader::new(self.records(trip.clone(), r)),
+                    sample,
+                )
+                .map_err(|e| {
+                    self.tripped(&trip)
+                        .unwrap_or_else(|| self.jsonl_error(&e.to_string()))
+                })?;
                 if schema.fields().is_empty() {
                     return Err(err(&self.name, "has no records")
                         .hint("a JSON Lines file has one JSON object per line"));
@@ -105,9 +251,12 @@ impl Table {
                 Ok((r.schema().as_ref().clone(), Vec::new()))
             }
             Format::ArrowStream => {
-                let r = arrow::ipc::reader::StreamReader::try_new(self.reader()?, None).map_err(
-                    |e| err(&self.name, format!("not a readable Arrow IPC stream: {e}")),
-                )?;
+                let (r, trip) = self.reader()?;
+                let r = arrow::ipc::reader::StreamReader::try_new(r, None).map_err(|e| {
+                    self.tripped(&trip).unwrap_or_else(|| {
+                        err(&self.name, format!("not a readable Arrow IPC stream: {e}"))
+                    })
+                })?;
                 Ok((r.schema().as_ref().clone(), Vec::new()))
             }
         }
@@ -115,22 +264,33 @@ impl Table {
 
     fn infer_csv(&self, sample: Option<usize>) -> Result<(Schema, Vec<String>), StageError> {
         let d = self.dialect();
+        let (r, trip) = self.reader()?;
         let mut rdr = csv::ReaderBuilder::new()
             .delimiter(d.delimiter)
             .quote(d.quote)
             .has_headers(false)
             .flexible(true)
-            .from_reader(self.reader()?);
+            .from_reader(self.records(trip.clone(), r));
+        let fail = |e: &csv::Error| {
+            self.tripped(&trip)
+                .unwrap_or_else(|| self.csv_error(&e.to_string()))
+        };
         let mut records = rdr.byte_records();
         let first = match records.next() {
             None => {
                 return Err(err(&self.name, "is empty: no header row")
                     .hint("remove the file from the source, or write its header row"));
             }
-            Some(r) => r.map_err(|e| self.csv_error(&e.to_string()))?,
+            Some(r) => r.map_err(|e| fail(&e))?,
         };
         let mut warnings = Vec::new();
         let width = first.len();
+        if width > self.limits.max_columns {
+            return Err(too_many_columns(
+                &format!("`{}` has {width} columns", self.name),
+                self.limits.max_columns,
+            ));
+        }
         let mut names: Vec<String> = if d.header {
             first
                 .iter()
@@ -147,20 +307,7 @@ impl Table {
         } else {
             (1..=width).map(|i| format!("column_{i}")).collect()
         };
-        // Unique names: a repeated header gets a suffix.
-        for i in 0..names.len() {
-            if names[..i].contains(&names[i]) {
-                let mut k = 2;
-                while names.contains(&format!("{}_{k}", names[i])) {
-                    k += 1;
-                }
-                warnings.push(format!(
-                    "`{}`: column name `{}` repeats; the second is named `{}_{k}`",
-                    self.name, names[i], names[i]
-                ));
-                names[i] = format!("{}_{k}", names[i]);
-            }
-        }
+        unique_names(&mut names, &self.name, &mut warnings);
         let mut stats = vec![ColumnStats::default(); width];
         let mut add = |rec: &csv::ByteRecord| {
             for (i, v) in rec.iter().enumerate().take(width) {
@@ -177,7 +324,7 @@ impl Table {
             }
             match rec {
                 Ok(r) => add(&r),
-                Err(e) => return Err(self.csv_error(&e.to_string())),
+                Err(e) => return Err(fail(&e)),
             }
         }
         let fields: Vec<Field> = names
@@ -195,17 +342,20 @@ impl Table {
     /// JSON: the records of an array document, or of the array under `json_field` (or the
     /// only array of objects at the top level).
     fn json_records(&self) -> Result<Vec<serde_json::Value>, StageError> {
-        let doc: serde_json::Value = serde_json::from_reader(BufReader::new(self.reader()?))
-            .map_err(|e| {
-                err(
-                    &self.name,
-                    format!(
-                        "JSON syntax error at line {} column {}: {e}",
-                        e.line(),
-                        e.column()
-                    ),
-                )
-            })?;
+        let (r, trip) = self.reader()?;
+        let doc: serde_json::Value = serde_json::from_reader(BufReader::new(r)).map_err(|e| {
+            if let Some(tripped) = self.tripped(&trip) {
+                return tripped;
+            }
+            err(
+                &self.name,
+                format!(
+                    "JSON syntax error at line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
         let records = match doc {
             serde_json::Value::Array(a) => a,
             serde_json::Value::Object(mut o) => {
@@ -260,20 +410,27 @@ impl Table {
         match self.format() {
             Format::Csv => {
                 let d = self.dialect();
-                let tracker = QuoteTracker::new(self.reader()?, d.quote, d.delimiter);
-                let state = tracker.state.clone();
+                let (r, trip) = self.reader()?;
+                let guard = self.records(trip.clone(), r);
+                let state = guard.state.clone();
                 let fmt = arrow::csv::reader::Format::default()
                     .with_header(d.header)
                     .with_delimiter(d.delimiter)
                     .with_quote(d.quote);
                 let reader = arrow::csv::ReaderBuilder::new(schema.clone())
                     .with_format(fmt)
-                    .with_batch_size(BATCH_ROWS)
-                    .build(tracker)
+                    .with_batch_size(decode_rows(schema.fields().len()))
+                    .build(guard)
                     .map_err(|e| self.csv_error(&e.to_string()))?;
                 let me = self.clone();
                 let mut done = false;
-                Ok(Box::new(reader.map(move |b| b.map_err(|e| me.csv_error(&e.to_string()))).chain(std::iter::from_fn(move || {
+                let batches = reader.map(move |b| {
+                    b.map_err(|e| {
+                        me.tripped(&trip)
+                            .unwrap_or_else(|| me.csv_error(&e.to_string()))
+                    })
+                });
+                Ok(Box::new(rebatch(schema, batches).chain(std::iter::from_fn(move || {
                     if done {
                         return None;
                     }
@@ -285,27 +442,33 @@ impl Table {
                 }))))
             }
             Format::Jsonl => {
+                let (r, trip) = self.reader()?;
                 let reader = arrow::json::ReaderBuilder::new(schema.clone())
-                    .with_batch_size(BATCH_ROWS)
-                    .build(BufReader::new(self.reader()?))
+                    .with_batch_size(decode_rows(schema.flattened_fields().len()))
+                    .build(BufReader::new(self.records(trip.clone(), r)))
                     .map_err(|e| err(&name, e))?;
                 let me = self.clone();
-                Ok(Box::new(reader.map(move |b| {
-                    b.map_err(|e| me.jsonl_error(&e.to_string()))
-                })))
+                let batches = reader.map(move |b| {
+                    b.map_err(|e| {
+                        me.tripped(&trip)
+                            .unwrap_or_else(|| me.jsonl_error(&e.to_string()))
+                    })
+                });
+                Ok(Box::new(rebatch(schema, batches)))
             }
             Format::Json => {
                 let records = self.json_records()?;
-                let schema = schema.clone();
-                let mut chunks = records
-                    .chunks(BATCH_ROWS)
-                    .map(<[serde_json::Value]>::to_vec)
-                    .collect::<Vec<_>>()
-                    .into_iter();
-                Ok(Box::new(std::iter::from_fn(move || {
-                    let chunk = chunks.next()?;
+                let rows = decode_rows(schema.flattened_fields().len());
+                let mut records = records.into_iter();
+                let decoder_schema = schema.clone();
+                let batches = std::iter::from_fn(move || {
+                    let chunk: Vec<serde_json::Value> = records.by_ref().take(rows).collect();
+                    if chunk.is_empty() {
+                        return None;
+                    }
                     Some((|| {
-                        let mut dec = arrow::json::ReaderBuilder::new(schema.clone())
+                        let mut dec = arrow::json::ReaderBuilder::new(decoder_schema.clone())
+                            .with_batch_size(rows)
                             .build_decoder()
                             .map_err(|e| err(&name, e))?;
                         dec.serialize(&chunk).map_err(|e| err(&name, e))?;
@@ -313,7 +476,8 @@ impl Table {
                             .map_err(|e| err(&name, e))?
                             .ok_or_else(|| err(&name, "no rows decoded"))
                     })())
-                })))
+                });
+                Ok(Box::new(rebatch(schema, batches)))
             }
             Format::Parquet => {
                 let f = File::open(&self.path).map_err(|e| err(&name, e))?;
@@ -339,12 +503,14 @@ impl Table {
                 })))
             }
             Format::ArrowStream => {
-                let reader = arrow::ipc::reader::StreamReader::try_new(self.reader()?, None)
-                    .map_err(|e| err(&name, e))?;
+                let (r, trip) = self.reader()?;
+                let reader = arrow::ipc::reader::StreamReader::try_new(r, None)
+                    .map_err(|e| self.tripped(&trip).unwrap_or_else(|| err(&name, e)))?;
                 let schema = schema.clone();
+                let me = self.clone();
                 Ok(Box::new(reader.map(move |b| {
                     b.and_then(|b| conform(&b, &schema))
-                        .map_err(|e| err(&name, e))
+                        .map_err(|e| me.tripped(&trip).unwrap_or_else(|| err(&name, e)))
                 })))
             }
         }
@@ -377,7 +543,8 @@ impl Table {
     /// A JSON Lines error, located at its line when the decoder does not say.
     fn jsonl_error(&self, msg: &str) -> StageError {
         let located = (|| {
-            let r = BufReader::new(self.reader().ok()?);
+            let (r, trip) = self.reader().ok()?;
+            let r = BufReader::new(self.records(trip, r));
             for (i, line) in std::io::BufRead::lines(r).enumerate() {
                 let line = match line {
                     Ok(l) => l,
@@ -453,67 +620,199 @@ impl QuoteState {
     }
 }
 
-/// Passes bytes through while following quoted fields as csv-core does: a quote opens a field
-/// only at the start of one; inside, `""` is an escaped quote. At the end of the input,
-/// [`QuoteState::unterminated`] tells whether a quoted field was left open, and where.
-struct QuoteTracker<R> {
+/// Rows decoded at a time for a table of `columns` columns: [`BATCH_ROWS`], or fewer for wide
+/// tables so that one decode stays within [`CSV_BATCH_CELLS`] cells (a power of two, so the
+/// pieces add up to whole batches exactly).
+fn decode_rows(columns: usize) -> usize {
+    let rows = (CSV_BATCH_CELLS / columns.max(1)).clamp(1, BATCH_ROWS);
+    1 << rows.ilog2()
+}
+
+/// Batches of [`BATCH_ROWS`] rows (the last may be shorter) from smaller pieces, so that the
+/// batches (and the Parquet written from them) do not depend on how the rows were decoded.
+/// The first error ends the stream.
+fn rebatch<'a>(
+    schema: &SchemaRef,
+    pieces: impl Iterator<Item = Result<RecordBatch, StageError>> + Send + 'a,
+) -> impl Iterator<Item = Result<RecordBatch, StageError>> + Send + 'a {
+    let schema = schema.clone();
+    let mut pieces = pieces.fuse();
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    let mut rows = 0usize;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        while rows < BATCH_ROWS {
+            match pieces.next() {
+                None => break,
+                Some(Err(e)) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
+                Some(Ok(b)) => {
+                    rows += b.num_rows();
+                    pending.push(b);
+                }
+            }
+        }
+        if pending.is_empty() {
+            return None;
+        }
+        let all = if pending.len() == 1 {
+            pending
+                .pop()
+                .unwrap_or_else(|| RecordBatch::new_empty(schema.clone()))
+        } else {
+            let schema = pending[0].schema();
+            match arrow::compute::concat_batches(&schema, &pending) {
+                Ok(b) => b,
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(StageError::new(format!("internal error: {e}"))));
+                }
+            }
+        };
+        pending.clear();
+        rows = 0;
+        if all.num_rows() > BATCH_ROWS {
+            let rest = all.slice(BATCH_ROWS, all.num_rows() - BATCH_ROWS);
+            rows = rest.num_rows();
+            pending.push(rest);
+            return Some(Ok(all.slice(0, BATCH_ROWS)));
+        }
+        Some(Ok(all))
+    })
+}
+
+/// Passes bytes through while following records, and fails once one record is longer than
+/// `max_record` bytes (a CSV parser holds a whole record in memory: one endless field must not
+/// take all of it).
+///
+/// For CSV it follows quoted fields as csv-core does: a quote opens a field only at the start
+/// of one; inside, `""` is an escaped quote; a line break outside quotes ends a record. At
+/// the end of the input, [`QuoteState::unterminated`] tells whether a quoted field was left
+/// open, and where. For JSON Lines (no quote), every `\n` ends a record.
+struct RecordGuard<R> {
     inner: R,
-    quote: u8,
-    delimiter: u8,
+    /// (quote, delimiter) for CSV; `None` for JSON Lines.
+    csv: Option<(u8, u8)>,
     line: u64,
     offset: u64,
     last_byte: Option<u8>,
     /// Absolute offset of the quote that last closed a field.
     closed_at: Option<u64>,
     state: Arc<QuoteState>,
+    /// Where the current record starts: byte offset and line.
+    record_start: u64,
+    record_line: u64,
+    max_record: u64,
+    trip: Tripwire,
 }
 
-impl<R> QuoteTracker<R> {
-    fn new(inner: R, quote: u8, delimiter: u8) -> Self {
-        QuoteTracker {
+impl<R> RecordGuard<R> {
+    fn new(inner: R, csv: Option<(u8, u8)>, max_record: u64, trip: Tripwire) -> Self {
+        RecordGuard {
             inner,
-            quote,
-            delimiter,
+            csv,
             line: 1,
             offset: 0,
             last_byte: None,
             closed_at: None,
             state: Arc::new(QuoteState::default()),
+            record_start: 0,
+            record_line: 1,
+            max_record,
+            trip,
         }
+    }
+
+    /// The error for a record past the limit: which record, which limit, how to raise it.
+    fn too_long(&self) -> std::io::Error {
+        let limit = archive::human(self.max_record);
+        let mib = self.max_record >> 20;
+        let raise = format!("set {ENV_RECORD_MIB} above {mib} (MiB)");
+        let (message, hint) = match self.state.unterminated() {
+            Some(open) => (
+                format!(
+                    "the quoted field opened at line {open} is still open after {limit} (a CSV record may be at most {ENV_RECORD_MIB}={mib} MiB)"
+                ),
+                format!(
+                    "close the quote, or double a quote character inside a quoted field (\"\"); if the field is genuine, {raise}"
+                ),
+            ),
+            None if self.csv.is_some() => (
+                format!(
+                    "the record starting at line {} is longer than {limit} (a CSV record may be at most {ENV_RECORD_MIB}={mib} MiB)",
+                    self.record_line
+                ),
+                format!("if the record is genuine, {raise}"),
+            ),
+            None => (
+                format!(
+                    "line {} is longer than {limit} (a JSON Lines record may be at most {ENV_RECORD_MIB}={mib} MiB)",
+                    self.record_line
+                ),
+                format!("if the record is genuine, {raise}"),
+            ),
+        };
+        self.trip.trip(message, hint)
     }
 }
 
-impl<R: Read> Read for QuoteTracker<R> {
+impl<R: Read> Read for RecordGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut open = self.state.open.load(Ordering::Relaxed);
-        for i in memchr::memchr2_iter(self.quote, b'\n', &buf[..n]) {
-            if buf[i] == b'\n' {
-                self.line += 1;
-                continue;
+        let data = &buf[..n];
+        match self.csv {
+            Some((quote, delimiter)) => {
+                let mut open = self.state.open.load(Ordering::Relaxed);
+                for i in memchr::memchr3_iter(quote, b'\n', b'\r', data) {
+                    let at = self.offset + i as u64;
+                    if data[i] != quote {
+                        if data[i] == b'\n' {
+                            self.line += 1;
+                        }
+                        if !open {
+                            self.record_start = at + 1;
+                            self.record_line = self.line;
+                        }
+                        continue;
+                    }
+                    let prev = if i > 0 {
+                        Some(data[i - 1])
+                    } else {
+                        self.last_byte
+                    };
+                    if open {
+                        open = false;
+                        self.closed_at = Some(at);
+                    } else if at > 0 && self.closed_at == Some(at - 1) {
+                        open = true; // `""` inside a quoted field
+                        self.closed_at = None;
+                    } else if prev.is_none_or(|p| p == delimiter || p == b'\n' || p == b'\r') {
+                        open = true;
+                        self.state.open_line.store(self.line, Ordering::Relaxed);
+                    }
+                }
+                self.state.open.store(open, Ordering::Relaxed);
             }
-            let at = self.offset + i as u64;
-            let prev = if i > 0 {
-                Some(buf[i - 1])
-            } else {
-                self.last_byte
-            };
-            if open {
-                open = false;
-                self.closed_at = Some(at);
-            } else if at > 0 && self.closed_at == Some(at - 1) {
-                open = true; // `""` inside a quoted field
-                self.closed_at = None;
-            } else if prev.is_none_or(|p| p == self.delimiter || p == b'\n' || p == b'\r') {
-                open = true;
-                self.state.open_line.store(self.line, Ordering::Relaxed);
+            None => {
+                for i in memchr::memchr_iter(b'\n', data) {
+                    self.line += 1;
+                    self.record_start = self.offset + i as u64 + 1;
+                    self.record_line = self.line;
+                }
             }
         }
         if n > 0 {
-            self.last_byte = Some(buf[n - 1]);
+            self.last_byte = Some(data[n - 1]);
         }
         self.offset += n as u64;
-        self.state.open.store(open, Ordering::Relaxed);
+        if self.offset - self.record_start > self.max_record {
+            return Err(self.too_long());
+        }
         Ok(n)
     }
 }
@@ -558,10 +857,12 @@ fn widen(a: &DataType, b: &DataType) -> DataType {
 /// warnings for columns whose types conflict between files.
 pub fn merge_schemas(schemas: &[(String, Schema)]) -> (Schema, Vec<String>) {
     let mut fields: Vec<Field> = Vec::new();
+    // Where each name is in `fields` (wide tables: no search per column).
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut warnings = Vec::new();
     for (i, (file, schema)) in schemas.iter().enumerate() {
         for f in schema.fields() {
-            if let Some(existing) = fields.iter_mut().find(|e| e.name() == f.name()) {
+            if let Some(existing) = at.get(f.name()).map(|&k| &mut fields[k]) {
                 let dt = widen(existing.data_type(), f.data_type());
                 if dt == DataType::Utf8
                     && existing.data_type() != &DataType::Utf8
@@ -576,6 +877,7 @@ pub fn merge_schemas(schemas: &[(String, Schema)]) -> (Schema, Vec<String>) {
                 }
                 *existing = Field::new(f.name(), dt, true);
             } else {
+                at.insert(f.name().clone(), fields.len());
                 fields.push(Field::new(
                     f.name(),
                     f.data_type().clone(),
@@ -583,8 +885,10 @@ pub fn merge_schemas(schemas: &[(String, Schema)]) -> (Schema, Vec<String>) {
                 ));
             }
         }
+        let here: std::collections::HashSet<&str> =
+            schema.fields().iter().map(|f| f.name().as_str()).collect();
         for existing in &mut fields {
-            if schema.field_with_name(existing.name()).is_err() {
+            if !here.contains(existing.name().as_str()) {
                 *existing = existing.clone().with_nullable(true);
             }
         }
@@ -666,6 +970,7 @@ pub fn open_parquet_inputs(input: &[InputFile]) -> Result<ParquetInputs, StageEr
             },
             compression: None,
             json_field: None,
+            limits: ReadLimits::default(),
         })
         .collect();
     if tables.is_empty() {
@@ -847,18 +1152,27 @@ pub fn type_name(dt: &DataType) -> String {
 mod tests {
     use super::*;
 
-    fn unterminated(text: &str) -> Option<u64> {
-        let mut t = QuoteTracker::new(text.as_bytes(), b'"', b',');
-        let mut sink = Vec::new();
-        // Small reads, to cross buffer boundaries.
+    /// Read `text` through a guard in small reads (to cross buffer boundaries).
+    fn guarded(text: &str, csv: bool, max_record: u64) -> (RecordGuard<&[u8]>, Result<(), String>) {
+        let mut t = RecordGuard::new(
+            text.as_bytes(),
+            csv.then_some((b'"', b',')),
+            max_record,
+            Tripwire::default(),
+        );
         let mut buf = [0u8; 3];
         loop {
-            let n = t.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
+            match t.read(&mut buf) {
+                Ok(0) => return (t, Ok(())),
+                Ok(_) => {}
+                Err(e) => return (t, Err(e.to_string())),
             }
-            sink.extend_from_slice(&buf[..n]);
         }
+    }
+
+    fn unterminated(text: &str) -> Option<u64> {
+        let (t, r) = guarded(text, true, u64::MAX);
+        r.unwrap();
         t.state.unterminated()
     }
 
@@ -873,5 +1187,111 @@ mod tests {
         );
         assert_eq!(unterminated("a,b\n1,2\n\"open,3\n4,5\n"), Some(3));
         assert_eq!(unterminated("a,b\n\"multi\nline\",1\n"), None);
+    }
+
+    #[test]
+    fn records_longer_than_the_limit_stop_the_read() {
+        // Records of at most 10 bytes (line breaks included) pass, whatever the line endings.
+        for text in [
+            "a,b\n123456,8\n1,2\n",
+            "a,b\r\n123456,8\r\n",
+            "a,b\r1234567,8\r",
+        ] {
+            assert!(guarded(text, true, 10).1.is_ok(), "{text:?}");
+        }
+        let (t, r) = guarded("a,b\n1,2\n12345678901,2\n", true, 10);
+        assert!(
+            r.unwrap_err()
+                .contains("the record starting at line 3 is longer than 10 bytes")
+        );
+        assert!(t.trip.get().unwrap().1.contains("MLDATA_MAX_RECORD_MIB"));
+        // A line break inside quotes does not end the record.
+        let (_, r) = guarded("a,b\n\"1\n2\n3\n4\n5\n6\",2\n", true, 10);
+        assert!(
+            r.unwrap_err()
+                .contains("the quoted field opened at line 2 is still open")
+        );
+        // JSON Lines: a line is a record.
+        assert!(guarded("{\"a\": 1}\n{\"a\": 22}\n", false, 10).1.is_ok());
+        let (_, r) = guarded("{\"a\": 1}\n{\"a\": \"xxxxx\"}\n", false, 10);
+        assert!(r.unwrap_err().contains("line 2 is longer than 10 bytes"));
+    }
+
+    /// The quadratic search this replaced, as the reference.
+    fn unique_names_slowly(names: &mut [String]) {
+        for i in 0..names.len() {
+            if names[..i].contains(&names[i]) {
+                let mut k = 2;
+                while names.contains(&format!("{}_{k}", names[i])) {
+                    k += 1;
+                }
+                names[i] = format!("{}_{k}", names[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_names_get_the_same_suffixes_in_linear_time() {
+        for header in [
+            "a,a,a",
+            "a,a_2,a,a",
+            "a_2,a,a,a_2,a_2_2,a",
+            "x,y,x,x_3,x,y,y_2,y",
+            "a,,a,,b",
+        ] {
+            let mut fast: Vec<String> = header.split(',').map(str::to_owned).collect();
+            let mut slow = fast.clone();
+            let mut w = Vec::new();
+            unique_names(&mut fast, "f", &mut w);
+            unique_names_slowly(&mut slow);
+            assert_eq!(fast, slow, "{header}");
+        }
+        let mut many = vec!["a".to_owned(); 200_000];
+        let mut w = Vec::new();
+        unique_names(&mut many, "f", &mut w);
+        assert_eq!(many[199_999], "a_200000");
+        assert_eq!(w.len(), 199_999);
+    }
+
+    #[test]
+    fn wide_tables_decode_fewer_rows_in_whole_batches() {
+        assert_eq!(decode_rows(3), BATCH_ROWS);
+        assert_eq!(decode_rows(16), BATCH_ROWS);
+        assert_eq!(decode_rows(17), BATCH_ROWS / 2);
+        assert_eq!(decode_rows(5000), 128);
+        assert_eq!(decode_rows(10_000_000), 1);
+        for cols in [1, 17, 5000, 1 << 21] {
+            assert_eq!(BATCH_ROWS % decode_rows(cols), 0);
+        }
+    }
+
+    #[test]
+    fn rebatch_makes_whole_batches() {
+        use arrow::array::{AsArray, Int64Array};
+        let schema: SchemaRef = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+        let total = BATCH_ROWS * 2 + 5;
+        let pieces: Vec<Result<RecordBatch, StageError>> = (0..total)
+            .step_by(1000)
+            .map(|s| {
+                let e = (s + 1000).min(total);
+                let a = Int64Array::from_iter_values(s as i64..e as i64);
+                Ok(RecordBatch::try_new(schema.clone(), vec![Arc::new(a)]).unwrap())
+            })
+            .collect();
+        let out: Vec<RecordBatch> = rebatch(&schema, pieces.into_iter())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let sizes: Vec<usize> = out.iter().map(RecordBatch::num_rows).collect();
+        assert_eq!(sizes, [BATCH_ROWS, BATCH_ROWS, 5]);
+        let values: Vec<i64> = out
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(values, (0..total as i64).collect::<Vec<_>>());
     }
 }

@@ -18,6 +18,63 @@ use crate::stages::StageError;
 
 const NAME: &str = "template";
 
+/// minijinja's fuel for one row: the template instructions its rendering may execute. A chat
+/// template uses a few hundred a row; a loop that never ends (nested loops over long strings
+/// or lists) runs out instead of running forever.
+const DEFAULT_FUEL: u64 = 10_000_000;
+pub const ENV_FUEL: &str = "MLDATA_TEMPLATE_FUEL";
+/// The longest rendering of one row, in MiB: output is held in memory until it is checked.
+const DEFAULT_MAX_OUTPUT_MIB: u64 = 64;
+pub const ENV_MAX_OUTPUT: &str = "MLDATA_TEMPLATE_MAX_OUTPUT_MIB";
+
+/// The largest template file, as for a spec (a template inside the spec is part of its 1 MiB).
+const MAX_TEMPLATE_BYTES: u64 = 1 << 20;
+
+/// A template file's text: at most [`MAX_TEMPLATE_BYTES`] are read.
+fn read_template(p: &Path, origin: &str) -> Result<String, StageError> {
+    let f = File::open(p).map_err(|e| file_err(p, e))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(f, MAX_TEMPLATE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| file_err(p, e))?;
+    if bytes.len() as u64 > MAX_TEMPLATE_BYTES {
+        return Err(StageError::new(format!(
+            "the template {origin} is more than {MAX_TEMPLATE_BYTES} bytes; a template may be at most {MAX_TEMPLATE_BYTES} bytes"
+        ))
+        .hint("a template describes one row's rendering: put data in the table, not in the template"));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        StageError::new(format!(
+            "the template {origin} is not valid UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// A row's rendering, in memory, refused past `max` bytes.
+struct Bounded<'a> {
+    buf: &'a mut Vec<u8>,
+    max: usize,
+    over: bool,
+}
+
+impl Write for Bounded<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + b.len() > self.max {
+            self.over = true;
+            return Err(std::io::Error::other("the rendering is too long"));
+        }
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Where a template error is: `line L, column C` in the template.
 fn locate(source: &str, e: &minijinja::Error) -> String {
     let line = e.line();
@@ -63,6 +120,9 @@ pub fn compile(source: &str, origin: &str) -> Result<Environment<'static>, Stage
 
 pub struct TemplateWriter {
     cx: ExportContext,
+    fuel: u64,
+    max_output: u64,
+    out_buf: Vec<u8>,
     env: Environment<'static>,
     source: String,
     origin: String,
@@ -81,16 +141,21 @@ pub fn create(
 ) -> Result<Box<dyn FormatWriter>, StageError> {
     let (source, origin) = match (&o.source, file) {
         (Some(s), _) => (s.clone(), "`template.source`".to_owned()),
-        (None, Some(p)) => (
-            std::fs::read_to_string(p).map_err(|e| file_err(p, e))?,
-            format!("`{}`", o.path.as_deref().unwrap_or("template")),
-        ),
+        (None, Some(p)) => {
+            let origin = format!("`{}`", o.path.as_deref().unwrap_or("template"));
+            (read_template(p, &origin)?, origin)
+        }
         (None, None) => {
             return Err(StageError::new("the template file is missing")
                 .hint("set `template.source` or `template.path`"));
         }
     };
-    let env = compile(&source, &origin)?;
+    let mut env = compile(&source, &origin)?;
+    // Every row's rendering is bounded: in instructions (fuel) and in output.
+    let fuel = crate::stages::archive::env_limit(ENV_FUEL, DEFAULT_FUEL)?;
+    let max_output = crate::stages::archive::env_limit(ENV_MAX_OUTPUT, DEFAULT_MAX_OUTPUT_MIB)?
+        .saturating_mul(1 << 20);
+    env.set_fuel(Some(fuel));
     // A misspelt column is caught before any row is rendered.
     let tmpl = env
         .get_template(NAME)
@@ -127,6 +192,9 @@ pub fn create(
     Ok(Box::new(TemplateWriter {
         dir: cx.format_dir("template")?,
         cx: cx.clone(),
+        fuel,
+        max_output,
+        out_buf: Vec::new(),
         env,
         source,
         origin,
@@ -179,17 +247,43 @@ impl FormatWriter for TemplateWriter {
             let row: serde_json::Value = serde_json::from_slice(line)
                 .map_err(|e| StageError::new(format!("internal error: {e}")))?;
             let ctx = minijinja::Value::from_serialize(&row);
-            let out = tmpl.render(ctx).map_err(|e| {
-                StageError::new(format!(
-                    "template error in {} at {}: {} (row {} of split `{}`)",
+            self.out_buf.clear();
+            let mut bounded = Bounded {
+                buf: &mut self.out_buf,
+                max: usize::try_from(self.max_output).unwrap_or(usize::MAX),
+                over: false,
+            };
+            let rendered = tmpl.render_captured_to(ctx, &mut bounded);
+            let over = bounded.over;
+            if let Err(e) = rendered {
+                let at = format!(
+                    "{} at {} (row {} of split `{}`)",
                     self.origin,
                     locate(&self.source, &e),
-                    describe(&e),
                     *n,
                     split.name
-                ))
-                .hint("the row's columns are the template's variables; `| default(\"\")` handles nulls")
-            })?;
+                );
+                return Err(if over {
+                    let mib = self.max_output >> 20;
+                    StageError::new(format!(
+                        "template {at} renders to more than {mib} MiB (one row may render to at most {ENV_MAX_OUTPUT}={mib} MiB)"
+                    ))
+                    .hint(format!("if the output is intended, set {ENV_MAX_OUTPUT} above {mib}"))
+                } else if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                    StageError::new(format!(
+                        "template {at} ran out of fuel: one row's rendering may execute at most {} template instructions ({ENV_FUEL})",
+                        self.fuel
+                    ))
+                    .hint(format!(
+                        "look for a loop that never ends or nests too deep; if the template is right, set {ENV_FUEL} above {}",
+                        self.fuel
+                    ))
+                } else {
+                    StageError::new(format!("template error in {at}: {}", describe(&e)))
+                        .hint("the row's columns are the template's variables; `| default(\"\")` handles nulls")
+                });
+            }
+            let out = String::from_utf8_lossy(&self.out_buf);
             match self.target {
                 TemplateTarget::Jsonl => {
                     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&out) {
