@@ -126,6 +126,40 @@ pub fn short(s: &str, n: usize) -> &str {
     s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
 }
 
+/// `text` with the password of every `scheme://user:password@host` in it replaced by as many
+/// `*` as it has bytes, so that byte offsets into the text (error spans) stay valid.
+pub fn mask_url_passwords(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("://") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = text.as_bytes().to_vec();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(k) = text[i..].find("://") {
+        let start = i + k + 3;
+        let end = b[start..]
+            .iter()
+            .position(|c| {
+                matches!(
+                    c,
+                    b'/' | b'?' | b'#' | b'"' | b'\'' | b',' | b'}' | b']' | b'<' | b'>'
+                ) || c.is_ascii_whitespace()
+            })
+            .map_or(b.len(), |e| start + e);
+        if let Some(at) = b[start..end].iter().rposition(|&c| c == b'@')
+            && let Some(colon) = b[start..start + at].iter().position(|&c| c == b':')
+        {
+            for c in &mut out[start + colon + 1..start + at] {
+                *c = b'*';
+            }
+        }
+        i = end.max(start);
+    }
+    // Only ASCII bytes inside a password were replaced by ASCII, or whole multi-byte
+    // characters by as many `*`: still UTF-8.
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
 // ---- the local key ------------------------------------------------------------------------
 
 /// The per-user key that seals the project's local caches, read from the store; `None` while
@@ -395,6 +429,19 @@ mod tests {
         for (p, want) in bad {
             assert_eq!(check_relative(p).map_err(|e| e.problem), Err(want), "{p:?}");
         }
+    }
+
+    #[test]
+    fn url_passwords_are_masked_in_place() {
+        let t = "uri: \"https://u:s3cr3t@h:1/x?t=1\", b: http://h/p, c: ftp://a:é@b";
+        let m = mask_url_passwords(t);
+        assert_eq!(m.len(), t.len());
+        assert!(!m.contains("s3cr3t") && !m.contains('é'), "{m}");
+        assert!(
+            m.contains("https://u:******@h:1/x?t=1") && m.contains("http://h/p"),
+            "{m}"
+        );
+        assert_eq!(mask_url_passwords("no urls"), "no urls");
     }
 
     #[test]

@@ -197,7 +197,8 @@ impl SpecError {
         for (start, len, label) in &self.labels {
             let (line, col) = file.line_col(*start);
             let s = starts[line - 1];
-            let text = file.text[s..].split(['\n', '\r']).next().unwrap_or("");
+            let masked = crate::trust::mask_url_passwords(&file.text);
+            let text = masked[s..].split(['\n', '\r']).next().unwrap_or("");
             let chars: Vec<char> = text
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
@@ -239,10 +240,11 @@ impl SpecError {
 
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = crate::trust::mask_url_passwords(&self.message);
         match (&self.file, self.position()) {
-            (_, Some(pos)) => write!(f, "{pos}: {}", self.message),
-            (Some(file), None) => write!(f, "{}: {}", file.name, self.message),
-            (None, None) => f.write_str(&self.message),
+            (_, Some(pos)) => write!(f, "{pos}: {message}"),
+            (Some(file), None) => write!(f, "{}: {message}", file.name),
+            (None, None) => f.write_str(&message),
         }
     }
 }
@@ -255,7 +257,11 @@ impl SpecError {
         SpecDiagnostic {
             message: self.to_string(),
             source: self.file.as_ref().map(|f| {
-                NamedSource::new(f.name.clone(), f.text.to_string()).with_language("yaml")
+                NamedSource::new(
+                    f.name.clone(),
+                    crate::trust::mask_url_passwords(&f.text).into_owned(),
+                )
+                .with_language("yaml")
             }),
             labels: self
                 .labels

@@ -651,3 +651,41 @@ mod mutated {
         }
     }
 }
+
+#[test]
+fn a_password_in_a_spec_never_appears_in_an_error() {
+    let cx = TestContext::new();
+    cx.csv("data.csv", 10);
+    // A tokenizer URL with a password: refused (it would be a recorded parameter), and the
+    // snippet that points at it masks the password.
+    cx.spec(
+        "name: demo
+version: 1.0.0
+sources:
+  raw: {uri: data.csv}
+stages:
+  clean: {kind: normalize, input: raw}
+  tokens: {kind: tokenize, input: clean, tokenizer: \"https://u:s3cr3t@127.0.0.1:9/tok.json\"}
+",
+    );
+    for args in [&["build"][..], &["dag"], &["status"]] {
+        let out = cx.run(args);
+        out.code(2).stderr_has("has a password");
+        assert!(!out.stderr.contains("s3cr3t"), "{}", out.stderr);
+        assert!(!out.stdout.contains("s3cr3t"), "{}", out.stdout);
+    }
+    // Any other error on a line holding a password masks it too.
+    cx.spec(
+        "name: demo
+version: 1.0.0
+sources:
+  raw: {uri: \"https://u:s3cr3t@127.0.0.1:9/x.csv\", bogus: 1}
+stages:
+  clean: {kind: normalize, input: raw}
+",
+    );
+    let out = cx.run(&["build"]);
+    out.code(2).stderr_has("bogus");
+    assert!(!out.stderr.contains("s3cr3t"), "{}", out.stderr);
+    assert!(!cx.exists("dataset.lock"));
+}
