@@ -415,16 +415,44 @@ impl Lock {
 
 /// A lockfile's text and its name for messages; `None` when it does not exist.
 fn read_text(path: &Path) -> Result<Option<(String, String)>, LockError> {
+    use std::io::Read;
     let shown = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some((text, shown))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(LockError::Io {
-            path: shown,
-            source,
-        }),
+    let io = |source| LockError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    // A file or a pipe (`verify <(git show v1:dataset.lock)`); never a device or a folder.
+    if file.metadata().is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        t.is_dir() || t.is_char_device() || t.is_block_device() || t.is_socket()
+    }) {
+        return Err(LockError::Invalid {
+            path: shown.clone(),
+            message: "it is not a regular file".into(),
+        });
     }
+    // Read up to the limit and no further: a lock from elsewhere may be anything.
+    let mut text = String::new();
+    file.take(MAX_LOCK_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_LOCK_BYTES {
+        return Err(LockError::Invalid {
+            path: shown,
+            message: format!("it is larger than {} MiB", MAX_LOCK_BYTES >> 20),
+        });
+    }
+    Ok(Some((text, shown)))
 }
+
+/// The largest lockfile or manifest read (a lock listing a million source files is ~150 MB).
+const MAX_LOCK_BYTES: u64 = 1 << 30;
 
 /// Write `text` to `path` atomically (temp file in the same folder, fsync, rename);
 /// returns false when the file already holds exactly `text`.

@@ -689,3 +689,13 @@ stages:
     assert!(!out.stderr.contains("s3cr3t"), "{}", out.stderr);
     assert!(!cx.exists("dataset.lock"));
 }
+
+#[test]
+fn a_lock_that_is_a_device_is_refused_before_reading() {
+    let cx = built();
+    for dev in ["/dev/zero", "/dev/urandom"] {
+        cx.run(&["verify", dev])
+            .code(2)
+            .stderr_has("is not a lockfile mldatabuild wrote: it is not a regular file");
+    }
+}
