@@ -23,6 +23,7 @@ mod mock;
 mod mock_kaggle;
 mod mock_openml;
 mod normalize;
+mod pipes;
 mod python;
 mod release;
 mod schema;
