@@ -7,6 +7,7 @@ mod build;
 mod codecs;
 mod commands;
 mod diff_detailed;
+mod docs;
 mod errors;
 mod examples;
 mod export;
