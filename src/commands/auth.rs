@@ -86,7 +86,10 @@ pub(crate) fn auth(_settings: &Settings, args: &AuthArgs) -> Result<u8> {
                 },
                 Service::OpenMl => (None, prompt("OpenML API key", true)?),
             };
-            let stored = auth::store(s, user.as_deref(), &Secret::new(secret))
+            // `store` writes to `secret-tool`'s stdin: a closed pipe there must fall back to
+            // the credentials file, not end the process (see `with_pipe_errors`).
+            let secret = Secret::new(secret);
+            let stored = crate::with_pipe_errors(|| auth::store(s, user.as_deref(), &secret))
                 .map_err(|e| Error::failure(format!("cannot store the credential: {e}")))?;
             match stored {
                 Stored::Keyring => {
