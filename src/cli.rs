@@ -61,6 +61,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// Page through a tokenize stage's sequences, decoded.
     Sample(SampleArgs),
+    /// The first rows of a stage's table or of a data file, with its schema.
+    Head(HeadArgs),
     /// Print or write the JSON Schemas of dataset.yaml and dataset.lock.
     Schema(SchemaArgs),
     /// Write a commented starter dataset.yaml.
@@ -570,6 +572,29 @@ pub struct StatsArgs {
     /// The stage (or matrix member); all members of a matrix stage when it has several.
     pub stage: String,
     /// Print the stored report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HeadArgs {
+    /// A built stage (or matrix member), or a data file: CSV, TSV, JSON, JSON Lines, Parquet,
+    /// Arrow IPC/Feather, optionally compressed.
+    pub target: String,
+    /// How many rows (at most 10000).
+    #[arg(short = 'n', long = "rows", default_value_t = 10)]
+    pub rows: usize,
+    /// A stage's table to read (`train`, `test`…) [default: `train`, else all its tables].
+    #[arg(long)]
+    pub split: Option<String>,
+    /// Only these columns, in this order (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub columns: Vec<String>,
+    /// The longest value shown, in characters (longer ones are shortened with `…`).
+    #[arg(long, default_value_t = 40)]
+    pub width: usize,
+    /// Print one JSON object: `source`, `schema` (name, type) and `rows`, each an array of
+    /// typed values in column order.
     #[arg(long)]
     pub json: bool,
 }

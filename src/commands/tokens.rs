@@ -17,7 +17,7 @@ use crate::settings::Settings;
 use crate::stages::tokenize::TOKENIZER_FILE;
 
 /// The project and its lock (an error when nothing was built yet).
-fn built(settings: &Settings) -> Result<(crate::spec::Project, Lock)> {
+pub(super) fn built(settings: &Settings) -> Result<(crate::spec::Project, Lock)> {
     let project = super::load_project(settings)?;
     match super::read_lock(&project)? {
         Some(l) => Ok((project, l)),
@@ -31,7 +31,7 @@ fn built(settings: &Settings) -> Result<(crate::spec::Project, Lock)> {
 }
 
 /// The lock entries `name` designates: one node, or every member of a matrix stage.
-fn select<'a>(lock: &'a Lock, name: &str) -> Result<Vec<(&'a String, &'a StageLock)>> {
+pub(super) fn select<'a>(lock: &'a Lock, name: &str) -> Result<Vec<(&'a String, &'a StageLock)>> {
     if let Some((k, v)) = lock.stages.get_key_value(name) {
         return Ok(vec![(k, v)]);
     }
