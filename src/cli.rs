@@ -77,6 +77,9 @@ pub enum Command {
     Export(ExportCmdArgs),
     /// The download cache of remote sources: list, size, evict, clear.
     Cache(CacheArgs),
+    /// Free the store ($MLDATA_HOME): keep what the locks of projects built here reference and
+    /// what was built recently.
+    Gc(GcArgs),
     /// Credentials for the Hugging Face Hub, Kaggle and OpenML.
     Auth(AuthArgs),
     /// Search the Hugging Face Hub, Kaggle and OpenML at once.
@@ -574,6 +577,21 @@ pub struct StatsArgs {
     /// Print the stored report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Also keep outputs built in the last N days that no lock references (earlier
+    /// parameters, removed stages), so reverting restores them.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub keep_days: u64,
+    /// Then drop the oldest of those until the store's objects fit (e.g. 20GB); what a lock
+    /// references is always kept.
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+    /// Say what would be removed and how much, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

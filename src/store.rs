@@ -2,7 +2,9 @@
 //!
 //! - `objects-v1/sha256/ab/cdef…`: stage outputs by content, read-only;
 //! - `runs-v1/ab/cdef….json`: the run cache, action key → the outputs it produced;
-//! - `tmp/`: folders where running stages write, one per run, removed when done.
+//! - `tmp/`: folders where running stages write, one per run, removed when done;
+//! - `projects-v1/<hash>.json`: the projects built with this store (their lockfiles), for `gc`;
+//! - `local-key-v1`: the per-user key that seals the projects' local caches (docs/trust.md).
 //!
 //! Objects are moved in by rename from `tmp/` (same file system), so the store never holds a
 //! partial object. Dataset folders get hard links to objects (copies across file systems).
@@ -177,6 +179,91 @@ impl Store {
         let path = self.run_path(&rec.key);
         let text = serde_json::to_string_pretty(rec).map_err(io::Error::other)?;
         crate::lockfile::write_atomic(&path, &text).map(|_| ())
+    }
+}
+
+/// A project built with this store: where its lockfile is (`projects-v1/<hash>.json`). `gc`
+/// keeps what the locks of registered projects reference; `ls --all` lists them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectRecord {
+    /// The project folder (absolute).
+    pub root: PathBuf,
+    /// The lockfile, absolute.
+    pub lock: PathBuf,
+    /// RFC 3339 UTC time of the last build.
+    pub built: String,
+}
+
+impl Store {
+    /// Remember that the project whose lock is `lock` builds with this store (best effort).
+    pub fn register_project(&self, root: &Path, lock: &Path) {
+        let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let lock = root.join(lock.file_name().unwrap_or_default());
+        let id = blake3::hash(lock.as_os_str().as_encoded_bytes()).to_hex();
+        let rec = ProjectRecord {
+            root,
+            lock,
+            built: crate::executor::now_rfc3339(),
+        };
+        let path = self
+            .root
+            .join("projects-v1")
+            .join(format!("{}.json", &id[..32]));
+        if let Ok(text) = serde_json::to_string_pretty(&rec) {
+            let _ = crate::lockfile::write_atomic(&path, &text);
+        }
+    }
+
+    /// The registered projects (records that do not parse are skipped).
+    pub fn projects(&self) -> Vec<(PathBuf, ProjectRecord)> {
+        let Ok(entries) = fs::read_dir(self.root.join("projects-v1")) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(PathBuf, ProjectRecord)> = entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| {
+                let text = read_record(&e.path()).ok().flatten()?;
+                Some((e.path(), serde_json::from_str(&text).ok()?))
+            })
+            .collect();
+        out.sort_by(|a, b| a.1.root.cmp(&b.1.root));
+        out
+    }
+
+    /// Every run record's path with the record (valid ones only).
+    pub fn run_files(&self) -> Vec<(PathBuf, RunRecord)> {
+        walkdir::WalkDir::new(self.root.join("runs-v1"))
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| {
+                let text = read_record(e.path()).ok().flatten()?;
+                let rec: RunRecord = serde_json::from_str(&text).ok()?;
+                rec.check(&rec.key).is_ok().then(|| (e.into_path(), rec))
+            })
+            .collect()
+    }
+
+    /// Every object: its path, SHA-256 (from its name), size and modification time.
+    pub fn objects(&self) -> Vec<(PathBuf, String, u64, std::time::SystemTime)> {
+        walkdir::WalkDir::new(self.root.join("objects-v1/sha256"))
+            .min_depth(2)
+            .max_depth(2)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| {
+                let sha = format!(
+                    "{}{}",
+                    e.path().parent()?.file_name()?.to_str()?,
+                    e.file_name().to_str()?
+                );
+                let m = e.metadata().ok()?;
+                let modified = m.modified().ok()?;
+                crate::trust::is_sha256(&sha).then(|| (e.into_path(), sha, m.len(), modified))
+            })
+            .collect()
     }
 }
 

@@ -112,6 +112,10 @@ pub(crate) fn build_outcome(
         },
     };
     let outcome = ex.build(&req)?;
+    if !args.dry_run {
+        // `gc` keeps what this project's lock references.
+        store.register_project(&project.root, &project.lock_path());
+    }
     if !outcome.locked_violations.is_empty() {
         let list: Vec<String> = outcome
             .locked_violations

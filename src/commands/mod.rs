@@ -9,6 +9,7 @@ mod dag;
 mod diff;
 mod discover;
 mod doctor;
+mod gc;
 mod head;
 mod init;
 mod rebuild;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Stats(a) => tokens::stats(&settings, &a),
         Command::Sample(a) => tokens::sample(&settings, &a),
         Command::Head(a) => head::head(&settings, &a),
+        Command::Gc(a) => gc::gc(&settings, &a),
         Command::Schema(a) => schema::schema(&settings, &a),
         Command::Init(a) => init::init(&settings, &a),
         Command::Dag(a) => dag::dag(&settings, &a),

@@ -565,7 +565,7 @@ pub(crate) fn rm(settings: &Settings, args: &RmArgs) -> Result<u8> {
     }
     eprintln!("{msg}");
     eprintln!(
-        "The outputs stay in the run cache: `mldatabuild build` restores them while the spec still names the stage."
+        "The outputs stay in the run cache: `mldatabuild build` restores them while the spec still names the stage; `mldatabuild gc` frees them once no lock needs them."
     );
     Ok(0)
 }

@@ -17,6 +17,7 @@ mod fetch;
 mod fetch_kaggle;
 mod fetch_openml;
 mod fuzz;
+mod gc;
 mod head;
 mod hostile;
 mod lockfile;
