@@ -102,3 +102,59 @@ fn a_project_folder_is_not_data() {
         )
         .stderr_has("proj/dataset/<stage>");
 }
+
+/// 50 rows, labelled `neg` 40 times and `pos` 10 times.
+fn labelled(cx: &TestContext) {
+    let mut s = String::from("id,text,label\n");
+    for i in 0..50 {
+        let label = if i % 5 == 0 { "pos" } else { "neg" };
+        s.push_str(&format!("{i},row number {i},{label}\n"));
+    }
+    cx.file("data.csv", s);
+}
+
+fn class_label_spec(filter: &str) -> String {
+    format!(
+        "name: demo\nversion: 1.0.0\nsources:\n  raw: {{uri: data.csv}}\nstages:\n  clean:\n    kind: normalize\n    input: raw\n    class_labels: {{label: [neg, pos]}}\n{filter}  checked:\n    kind: validate\n    input: clean\n    labels: {{column: label, max_imbalance: 3}}\n"
+    )
+}
+
+/// A ClassLabel column holds ids; the label report names them (`neg (0)`) in the terminal,
+/// the JSON report (`names` beside the id-keyed `counts`), the Markdown report and `stats`.
+#[test]
+fn the_label_report_names_class_labels() {
+    let cx = TestContext::new();
+    labelled(&cx);
+    cx.spec(&class_label_spec(""));
+    cx.run(&["build"])
+        .success()
+        .stderr_has("severe class imbalance: `neg (0)` has 40 rows, `pos (1)` 10")
+        .stderr_has("  neg (0)  ██████████████████████████████        40   80.0 %")
+        .stderr_has("  pos (1)  ████████");
+    let report: serde_json::Value =
+        serde_json::from_str(&cx.read("out/demo/reports/checked.json")).unwrap();
+    let labels = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "labels")
+        .unwrap();
+    assert_eq!(
+        labels["details"]["counts"],
+        serde_json::json!({"0": 40, "1": 10})
+    );
+    assert_eq!(
+        labels["details"]["names"],
+        serde_json::json!({"0": "neg", "1": "pos"})
+    );
+    let md = cx.read("out/demo/reports/checked.md");
+    assert!(md.contains("neg (0)  "), "{md}");
+    // Status and action as the spec and the JSON say them, not Rust's names.
+    assert!(md.contains("| labels | ! warning | report |"), "{md}");
+    assert!(!md.contains("Warning") && !md.contains("Report"), "{md}");
+    // The stored report, shown again without running.
+    let out = cx.run(&["stats", "checked"]);
+    out.success()
+        .stdout_has("label distribution:")
+        .stdout_has("pos (1)");
+}
