@@ -158,3 +158,33 @@ fn the_label_report_names_class_labels() {
         .stdout_has("label distribution:")
         .stdout_has("pos (1)");
 }
+
+/// A filter on a `class_labels` column takes class names; a name that is not a class, or a
+/// value of the wrong type, is said as written, never as Rust debug text (`Str("neu")`).
+#[test]
+fn a_filter_on_class_labels_takes_names() {
+    let cx = TestContext::new();
+    labelled(&cx);
+    cx.spec(&class_label_spec("    filter: [\"label == 'pos'\"]\n"));
+    cx.run(&["build"])
+        .success()
+        .stderr_has("every labelled row has the same label `pos (1)`");
+    let report: serde_json::Value =
+        serde_json::from_str(&cx.read("out/demo/reports/checked.json")).unwrap();
+    assert_eq!(report["rows"], 10);
+
+    cx.spec(&class_label_spec(
+        "    filter: [\"label in ['neg', 'neu']\"]\n",
+    ));
+    let out = cx.run(&["build"]);
+    out.code(1).stderr_has(
+        "filter `label in ['neg', 'neu']`: `neu` is not a class of the class-label column `label`; its classes are `neg`, `pos`",
+    );
+    assert!(!out.stderr.contains("Str("), "{}", out.stderr);
+
+    cx.spec(&class_label_spec("    filter: [\"id == 'x'\"]\n"));
+    let out = cx.run(&["build"]);
+    out.code(1)
+        .stderr_has("filter `id == 'x'`: `'x'` does not convert to the column's type, int64");
+    assert!(!out.stderr.contains("Str("), "{}", out.stderr);
+}
