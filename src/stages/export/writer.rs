@@ -148,7 +148,8 @@ pub fn check_rows(path: &Path, expected: u64, found: u64) -> Result<(), StageErr
 /// An output file being written through a 1 MiB buffer, maybe gzipped as a whole.
 pub enum Sink {
     Plain(BufWriter<File>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    /// Boxed: the encoder's state is eight times the size of a plain writer.
+    Gzip(Box<flate2::write::GzEncoder<BufWriter<File>>>),
 }
 
 impl Sink {
@@ -163,9 +164,9 @@ impl Sink {
         Ok(match compression {
             super::options::TextCompression::None => Sink::Plain(f),
             // Level 6, no file name and mtime 0 in the header: reproducible bytes.
-            super::options::TextCompression::Gzip => {
-                Sink::Gzip(flate2::GzBuilder::new().write(f, flate2::Compression::new(6)))
-            }
+            super::options::TextCompression::Gzip => Sink::Gzip(Box::new(
+                flate2::GzBuilder::new().write(f, flate2::Compression::new(6)),
+            )),
         })
     }
 
