@@ -1,8 +1,12 @@
-//! `mldatabuild validate <path>` and `mldatabuild split <path>`: for data without a spec.
+//! `mldatabuild validate <path>`, `split <path>` and `export <path>`: for data without a spec.
 //!
 //! Each writes a small `dataset.yaml` (normalize, then the one stage) into its output folder
 //! and builds it there: the same engine, caching and lockfile as a spec'd build, and the spec
 //! is left for the user to adopt (`mldatabuild -C <folder> build` repeats it).
+//!
+//! What these commands wrote reads back ([`data_input`]): a folder written by one of them
+//! stands for its tables, and a split's index files (`train.csv` beside `train.parquet`) are
+//! not read as data.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,6 +30,132 @@ fn input_path(settings: &Settings, path: &Path) -> Result<PathBuf> {
     }
     p.canonicalize()
         .map_err(|e| Error::user(format!("`{}`: {e}", path.display())))
+}
+
+/// What an ad-hoc command reads: a file or folder, as the generated spec's `raw` source.
+struct DataInput {
+    path: PathBuf,
+    /// A folder's data files (its source's `files:`), when some of its files are not data:
+    /// the index files a `split` wrote beside its tables.
+    files: Option<Vec<String>>,
+}
+
+impl DataInput {
+    /// The `raw:` source entry of a generated spec.
+    fn source_yaml(&self) -> String {
+        let mut s = format!("{{uri: {}", q(&self.path.display().to_string()));
+        if let Some(files) = &self.files {
+            let globs: Vec<String> = files.iter().map(|f| q(&glob::Pattern::escape(f))).collect();
+            let _ = write!(s, ", files: [{}]", globs.join(", "));
+        }
+        s.push('}');
+        s
+    }
+}
+
+/// The folder of tables in a project folder written by `validate`, `split` or `export`
+/// (`# Written by \`mldatabuild <command>\`` heads its dataset.yaml).
+fn generated_tables(dir: &Path, spec: &str) -> Result<PathBuf> {
+    let command = spec
+        .strip_prefix(GENERATED)
+        .and_then(|r| r.strip_prefix(' '))
+        .and_then(|r| r.split('`').next())
+        .unwrap_or_default();
+    let tables = match command {
+        "split" => dir.join("dataset/splits"),
+        "validate" => dir.join("dataset/validation"),
+        "export" => dir.join("dataset/export/parquet"),
+        _ => PathBuf::new(),
+    };
+    if tables.is_dir() {
+        return Ok(tables);
+    }
+    Err(Error::user(format!(
+        "`{}` is a project folder (it holds a dataset.yaml), not a folder of data",
+        dir.display()
+    ))
+    .hint(format!(
+        "name the folder of the tables to read, e.g. `{}`",
+        dir.join("dataset/<stage>").display()
+    )))
+}
+
+/// Whether `path` is an index file that a `split` stage wrote beside its table: `<split>.csv`,
+/// `.txt` or `.json` next to `<split>.parquet`, starting as split writes them.
+fn is_split_index(path: &Path) -> bool {
+    use std::io::Read as _;
+    let Some(ext) = path.extension().and_then(|e| e.to_str()) else {
+        return false;
+    };
+    let head: &[u8] = match ext {
+        "csv" | "txt" => b"# mldatabuild split=",
+        "json" => b"{\"split\":",
+        _ => return false,
+    };
+    if !path.with_extension("parquet").is_file() {
+        return false;
+    }
+    let mut buf = vec![0u8; head.len()];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .is_ok_and(|()| buf == head)
+}
+
+/// What `input` (an existing file or folder) stands for. A project folder written by one of
+/// these commands stands for its tables (`split`: the splits), another project folder is an
+/// error; in a folder, the index files a split wrote are left out (they list rows of the
+/// tables beside them, they are not data).
+fn data_input(input: PathBuf) -> Result<DataInput> {
+    if !input.is_dir() {
+        return Ok(DataInput {
+            path: input,
+            files: None,
+        });
+    }
+    let path = match std::fs::read_to_string(input.join("dataset.yaml")) {
+        Ok(spec) => generated_tables(&input, &spec)?,
+        Err(_) => input,
+    };
+    let mut kept = Vec::new();
+    let mut skipped = Vec::new();
+    for e in walkdir::WalkDir::new(&path)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(std::result::Result::ok)
+        .filter(|e| e.file_type().is_file())
+    {
+        let rel = e
+            .path()
+            .strip_prefix(&path)
+            .unwrap_or(e.path())
+            .to_string_lossy()
+            .into_owned();
+        if rel.split('/').any(|s| s.starts_with('.')) {
+            continue;
+        }
+        if is_split_index(e.path()) {
+            skipped.push(rel);
+        } else {
+            kept.push(rel);
+        }
+    }
+    if skipped.is_empty() {
+        return Ok(DataInput { path, files: None });
+    }
+    eprintln!(
+        "note: reading the tables of `{}`; the split index files {} are not data",
+        path.display(),
+        skipped
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(DataInput {
+        path,
+        files: Some(kept),
+    })
 }
 
 fn default_output(settings: &Settings, input: &Path, suffix: &str) -> PathBuf {
@@ -105,15 +235,16 @@ fn build_args(seed: Option<u64>) -> BuildArgs {
 
 pub(crate) fn validate(settings: &Settings, args: &ValidateCmdArgs) -> Result<u8> {
     let input = input_path(settings, &args.path)?;
+    let data = data_input(input.clone())?;
     let dir = args.output.as_ref().map_or_else(
         || default_output(settings, &input, "validation"),
         |o| settings.cwd.join(o),
     );
     let mut spec = format!(
-        "{GENERATED} validate`; `mldatabuild -C {} build` repeats it.\nname: {}\nversion: 0.1.0\noutput: dataset\nsources:\n  raw: {{uri: {}}}\nstages:\n  table: {{kind: normalize, input: raw}}\n  validation:\n    kind: validate\n    input: table\n",
+        "{GENERATED} validate`; `mldatabuild -C {} build` repeats it.\nname: {}\nversion: 0.1.0\noutput: dataset\nsources:\n  raw: {}\nstages:\n  table: {{kind: normalize, input: raw}}\n  validation:\n    kind: validate\n    input: table\n",
         q(&dir.display().to_string()),
         dataset_name(&input),
-        q(&input.display().to_string()),
+        data.source_yaml(),
     );
     let action = if args.strict { "fail" } else { "report" };
     let _ = writeln!(spec, "    duplicates: {{action: {action}}}");
@@ -159,6 +290,7 @@ pub(crate) fn validate(settings: &Settings, args: &ValidateCmdArgs) -> Result<u8
 
 pub(crate) fn split(settings: &Settings, args: &SplitCmdArgs) -> Result<u8> {
     let input = input_path(settings, &args.path)?;
+    let data = data_input(input.clone())?;
     let shares: Vec<f64> = args.ratios.clone();
     let names: Vec<String> = match &args.names {
         Some(n) => n.clone(),
@@ -197,10 +329,10 @@ pub(crate) fn split(settings: &Settings, args: &SplitCmdArgs) -> Result<u8> {
         .map(|(n, r)| format!("{n}: {r}"))
         .collect();
     let mut spec = format!(
-        "{GENERATED} split`; `mldatabuild -C {} build` repeats it.\nname: {}\nversion: 0.1.0\noutput: dataset\nsources:\n  raw: {{uri: {}}}\nstages:\n  table: {{kind: normalize, input: raw}}\n  splits:\n    kind: split\n    input: table\n    ratios: {{{}}}\n",
+        "{GENERATED} split`; `mldatabuild -C {} build` repeats it.\nname: {}\nversion: 0.1.0\noutput: dataset\nsources:\n  raw: {}\nstages:\n  table: {{kind: normalize, input: raw}}\n  splits:\n    kind: split\n    input: table\n    ratios: {{{}}}\n",
         q(&dir.display().to_string()),
         dataset_name(&input),
-        q(&input.display().to_string()),
+        data.source_yaml(),
         ratios.join(", ")
     );
     if let Some(seed) = args.seed {
@@ -225,12 +357,16 @@ pub(crate) fn split(settings: &Settings, args: &SplitCmdArgs) -> Result<u8> {
     Ok(code)
 }
 
-/// Whether `p` is a Parquet file, or a folder whose data files are all Parquet (split
+/// Whether `data` is a Parquet file, or a folder whose data files are all Parquet (split
 /// tables): then the export reads it directly, one split per file.
-fn is_parquet_tables(p: &Path) -> bool {
+fn is_parquet_tables(data: &DataInput) -> bool {
     let is_pq = |f: &Path| f.extension().is_some_and(|e| e == "parquet");
+    let p = data.path.as_path();
     if p.is_file() {
         return is_pq(p);
+    }
+    if let Some(files) = &data.files {
+        return !files.is_empty() && files.iter().all(|f| is_pq(Path::new(f)));
     }
     let files: Vec<PathBuf> = walkdir::WalkDir::new(p)
         .into_iter()
@@ -274,6 +410,7 @@ pub(crate) fn export(settings: &Settings, args: &ExportCmdArgs) -> Result<u8> {
             .hint("--compression takes none, snappy, gzip, lz4, brotli or zstd"));
     }
     let input = input_path(settings, &args.path)?;
+    let data = data_input(input.clone())?;
     let dir = args.output.as_ref().map_or_else(
         || default_output(settings, &input, "export"),
         |o| settings.cwd.join(o),
@@ -289,13 +426,13 @@ pub(crate) fn export(settings: &Settings, args: &ExportCmdArgs) -> Result<u8> {
         ))
         .hint("choose another `--output` folder, or pass `--force` to export into it"));
     }
-    let direct = is_parquet_tables(&input);
+    let direct = is_parquet_tables(&data);
     let names: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
     let mut spec = format!(
-        "{GENERATED} export`; `mldatabuild -C {} build` repeats it.\nname: {}\nversion: 0.1.0\noutput: dataset\nsources:\n  raw: {{uri: {}}}\nstages:\n",
+        "{GENERATED} export`; `mldatabuild -C {} build` repeats it.\nname: {}\nversion: 0.1.0\noutput: dataset\nsources:\n  raw: {}\nstages:\n",
         q(&dir.display().to_string()),
         dataset_name(&input),
-        q(&input.display().to_string()),
+        data.source_yaml(),
     );
     let from = if direct {
         "raw"

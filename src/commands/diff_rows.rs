@@ -510,7 +510,12 @@ fn show(f: &ArrayFormatter<'_>, a: &dyn Array, i: usize, quoted: bool) -> String
     } else {
         text
     };
-    if quoted { format!("{text:?}") } else { text }
+    // Quoted as a JSON string: `"a\"b"`, control characters escaped.
+    if quoted {
+        serde_json::Value::from(text).to_string()
+    } else {
+        text
+    }
 }
 
 fn read_batches(

@@ -463,7 +463,8 @@ pub fn fetch(
         .map_err(|e| api.explain(owner, slug, Some(version), e))?;
     if let Some((bad, _)) = listed.iter().find(|(n, _)| !safe_name(n)) {
         return Err(FetchError::new(format!(
-            "Kaggle listed a file name that is not a safe relative path: {bad:?}"
+            "Kaggle listed a file name that is not a safe relative path: `{}`",
+            bad.escape_debug()
         )));
     }
     let patterns = patterns(def)?;

@@ -195,6 +195,29 @@ pub fn from_metadata(schema: &Schema) -> Option<serde_json::Map<String, Value>> 
     v.get("info")?.get("features")?.as_object().cloned()
 }
 
+/// The class names of `column` when its recorded feature is a `ClassLabel`, or a sequence of
+/// them (multi-label): id `i` is named `names[i]`.
+pub fn class_names(schema: &Schema, column: &str) -> Option<Vec<String>> {
+    fn names(f: &Value) -> Option<Vec<String>> {
+        match f {
+            // `datasets` writes a list feature as `[feature]` in some versions.
+            Value::Array(items) if items.len() == 1 => names(&items[0]),
+            Value::Object(o) => match o.get("_type")?.as_str()? {
+                "ClassLabel" => o
+                    .get("names")?
+                    .as_array()?
+                    .iter()
+                    .map(|n| n.as_str().map(str::to_owned))
+                    .collect(),
+                "Sequence" | "List" | "LargeList" => names(o.get("feature")?),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    names(from_metadata(schema)?.get(column)?)
+}
+
 /// Features of `output`, a table derived from `input`: a column carried over keeps the
 /// feature the input recorded for it (ClassLabel names, Image…), the others are derived
 /// from their Arrow types.
@@ -252,6 +275,34 @@ mod tests {
         );
         assert_eq!(temporal_type("timestamp[h]"), None);
         assert_eq!(temporal_type("int64"), None);
+    }
+
+    #[test]
+    fn reads_class_names_back() {
+        let schema = Schema::new(vec![
+            Field::new("label", DataType::Int64, true),
+            Field::new("text", DataType::Utf8, true),
+        ]);
+        let labels =
+            BTreeMap::from([("label".to_owned(), vec!["neg".to_owned(), "pos".to_owned()])]);
+        let feats = features(&schema, &labels);
+        let schema = schema.with_metadata(
+            [(METADATA_KEY.to_owned(), metadata_value(&feats))]
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+        assert_eq!(
+            class_names(&schema, "label"),
+            Some(vec!["neg".to_owned(), "pos".to_owned()])
+        );
+        assert_eq!(class_names(&schema, "text"), None);
+        let multi = json!({"tags": {"_type": "Sequence", "feature": {"_type": "ClassLabel", "names": ["a"]}}});
+        let schema = Schema::new(Vec::<Field>::new()).with_metadata(
+            [(METADATA_KEY.to_owned(), metadata_value(&multi))]
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+        assert_eq!(class_names(&schema, "tags"), Some(vec!["a".to_owned()]));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Simple row filters: `column op value`, e.g. `stars >= 3`, `lang == 'en'`,
-//! `label in [0, 1]`, `text is not null`. Several filters are ANDed.
+//! `label in [0, 1]`, `text is not null`. Several filters are ANDed. On a `class_labels`
+//! column (class ids), a quoted value is a class name: `label == 'pos'`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use arrow::array::{
@@ -65,6 +67,17 @@ impl schemars::JsonSchema for Filter {
             "description": "`column op value`: op is ==, !=, <, <=, >, >=, in [..], not in [..], is null, is not null",
             "examples": ["stars >= 3", "lang == 'en'", "label in [0, 1]", "text is not null"]
         })
+    }
+}
+
+/// A value as the filter language writes it: `3`, `'en'`, `true`.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Num(n) => write!(f, "{n}"),
+            Value::Str(s) => write!(f, "'{s}'"),
+            Value::Bool(b) => write!(f, "{b}"),
+        }
     }
 }
 
@@ -151,21 +164,47 @@ impl Filter {
         })
     }
 
-    /// Which rows pass (null never passes a comparison).
-    pub fn eval(&self, batch: &RecordBatch) -> Result<BooleanArray, String> {
+    /// Which rows pass (null never passes a comparison). `classes` names the class ids of
+    /// the column, when it is a `class_labels` column.
+    pub fn eval(
+        &self,
+        batch: &RecordBatch,
+        classes: Option<&[String]>,
+    ) -> Result<BooleanArray, String> {
         let col = batch
             .column_by_name(&self.column)
             .ok_or_else(|| format!("filter `{}`: no column `{}`", self.text, self.column))?;
+        let value = |v: &Value| -> Result<Value, String> {
+            match (v, classes) {
+                (Value::Str(name), Some(names)) => names
+                    .iter()
+                    .position(|n| n == name)
+                    .map(|i| Value::Num(i as f64))
+                    .ok_or_else(|| {
+                        format!(
+                            "filter `{}`: `{name}` is not a class of the class-label column `{}`; its classes are {}",
+                            self.text,
+                            self.column,
+                            names
+                                .iter()
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }),
+                _ => Ok(v.clone()),
+            }
+        };
         let mask = match &self.cond {
             Cond::IsNull(true) => is_null(col).map_err(|e| e.to_string())?,
             Cond::IsNull(false) => is_not_null(col).map_err(|e| e.to_string())?,
             Cond::Cmp(op, v) => {
-                compare(col, *op, v).map_err(|e| format!("filter `{}`: {e}", self.text))?
+                compare(col, *op, &value(v)?).map_err(|e| format!("filter `{}`: {e}", self.text))?
             }
             Cond::In(values, negate) => {
                 let mut acc: Option<BooleanArray> = None;
                 for v in values {
-                    let m = compare(col, Op::Eq, v)
+                    let m = compare(col, Op::Eq, &value(v)?)
                         .map_err(|e| format!("filter `{}`: {e}", self.text))?;
                     acc = Some(match acc {
                         None => m,
@@ -193,14 +232,14 @@ fn scalar_for(col: &ArrayRef, v: &Value) -> Result<Scalar<ArrayRef>, String> {
     };
     let typed = cast(&one, col.data_type()).map_err(|e| {
         format!(
-            "cannot compare a {} column with `{v:?}`: {e}",
-            col.data_type()
+            "cannot compare a {} column with `{v}`: {e}",
+            super::table::type_name(col.data_type())
         )
     })?;
     if typed.is_null(0) {
         return Err(format!(
-            "`{v:?}` does not convert to the column's type {}",
-            col.data_type()
+            "`{v}` does not convert to the column's type, {}",
+            super::table::type_name(col.data_type())
         ));
     }
     Ok(Scalar::new(typed))
@@ -220,11 +259,15 @@ fn compare(col: &ArrayRef, op: Op, v: &Value) -> Result<BooleanArray, String> {
     r.map_err(|e| e.to_string())
 }
 
-/// All filters ANDed.
-pub fn mask(filters: &[Filter], batch: &RecordBatch) -> Result<Option<BooleanArray>, String> {
+/// All filters ANDed. `classes` holds the class names of the `class_labels` columns.
+pub fn mask(
+    filters: &[Filter],
+    batch: &RecordBatch,
+    classes: &BTreeMap<&str, &[String]>,
+) -> Result<Option<BooleanArray>, String> {
     let mut acc: Option<BooleanArray> = None;
     for f in filters {
-        let m = f.eval(batch)?;
+        let m = f.eval(batch, classes.get(f.column.as_str()).copied())?;
         acc = Some(match acc {
             None => m,
             Some(a) => and(&a, &m).map_err(|e| e.to_string())?,

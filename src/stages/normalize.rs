@@ -991,7 +991,12 @@ impl Normalize {
         }
         let mut out = RecordBatch::try_new(out_schema.clone(), columns)
             .map_err(|e| StageError::new(format!("`{}`: {e}", t.name)))?;
-        let mut keep = filter::mask(&self.params.filter, &out).map_err(StageError::new)?;
+        let classes: BTreeMap<&str, &[String]> = labels
+            .iter()
+            .map(|(k, m)| (picked[*k].1.name().as_str(), m.names.as_slice()))
+            .collect();
+        let mut keep =
+            filter::mask(&self.params.filter, &out, &classes).map_err(StageError::new)?;
         if !self.params.drop_nulls.is_empty() {
             let valid: BooleanArray = (0..out.num_rows())
                 .map(|row| {

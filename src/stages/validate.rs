@@ -24,7 +24,9 @@ use super::table::{self, ParquetInputs};
 use super::{Stage, StageContext, StageError, StageOutput};
 
 /// 2: the input's Hugging Face features (`huggingface` footer key) kept in the outputs.
-const VERSION: u32 = 2;
+/// 3: the label report names ClassLabel ids (`neg (0)`, `names` beside `counts`); the Markdown
+/// table says status and action as the spec writes them (`warning`, `report`).
+const VERSION: u32 = 3;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -46,6 +48,17 @@ pub enum Action {
     Drop,
     /// Fail the stage.
     Fail,
+}
+
+impl Action {
+    /// As the spec writes it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Report => "report",
+            Action::Drop => "drop",
+            Action::Fail => "fail",
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -311,6 +324,17 @@ pub enum Status {
     Error,
 }
 
+impl Status {
+    /// As the JSON report writes it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Warning => "warning",
+            Status::Error => "error",
+        }
+    }
+}
+
 /// `reports/<stage>.json`: everything the stage found.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(
@@ -557,7 +581,13 @@ impl Stage for Validate {
         let mut empties = vec![0u64; ncols];
         let mut rows_missing = 0u64;
         let mut missing_rows: Vec<bool> = Vec::new();
-        let mut labels = LabelStats::default();
+        let mut labels = LabelStats {
+            names: p
+                .labels
+                .as_ref()
+                .and_then(|l| super::features::class_names(&schema, &l.column)),
+            ..LabelStats::default()
+        };
         let mut near_text = super::neardup::Collector::new(
             p.near_duplicates.as_ref().map_or(0.95, |n| n.threshold),
         );
@@ -1292,6 +1322,8 @@ struct LabelStats {
     multi: bool,
     /// Multi-label: labels per row.
     per_row: Vec<u32>,
+    /// The ClassLabel names of the column (its values are class ids), from the input's features.
+    names: Option<Vec<String>>,
 }
 
 impl LabelStats {
@@ -1351,6 +1383,39 @@ impl LabelStats {
         Ok(())
     }
 
+    /// The ClassLabel name of class id `id`, when the column has names.
+    fn name_of(&self, id: &str) -> Option<&str> {
+        let i: usize = id.parse().ok()?;
+        self.names.as_ref()?.get(i).map(String::as_str)
+    }
+
+    /// A class as people read it: `neg (0)` for a ClassLabel id, else the value.
+    fn shown(&self, id: &str) -> String {
+        match self.name_of(id) {
+            Some(name) => format!("{name} ({id})"),
+            None => id.to_owned(),
+        }
+    }
+
+    /// A histogram row's label: the value (or ClassLabel name) shortened, then the id.
+    fn bar_label(&self, id: &str) -> String {
+        match self.name_of(id) {
+            Some(name) => format!("{} ({id})", preview(name, 18)),
+            None => preview(id, 18),
+        }
+    }
+
+    /// `{id: name}` for the listed classes of a ClassLabel column (`None` without names).
+    fn names_json(&self, listed: &[(&String, u64)]) -> Option<serde_json::Value> {
+        self.names.as_ref()?;
+        Some(serde_json::Value::Object(
+            listed
+                .iter()
+                .filter_map(|(k, _)| Some(((*k).clone(), self.name_of(k)?.into())))
+                .collect(),
+        ))
+    }
+
     /// The finding, the lock's summary of the distribution, and a terminal histogram.
     fn finding(&self, l: &LabelsCheck, n: u64) -> (Finding, serde_json::Value, String) {
         if !self.floats.is_empty() {
@@ -1386,6 +1451,10 @@ impl LabelStats {
             "null_labels": self.nulls,
             "counts": dist,
         });
+        let names = self.names_json(&listed);
+        if let Some(names) = &names {
+            details["names"] = names.clone();
+        }
         if classes.len() > 100 {
             details["counts_note"] =
                 "more than 100 classes: the 10 most and 10 least frequent".into();
@@ -1402,14 +1471,14 @@ impl LabelStats {
         if classes.len() == 1 {
             problems.push(format!(
                 "every labelled row has the same label `{}`",
-                classes[0].0
+                self.shown(classes[0].0)
             ));
         }
         if imbalance > l.max_imbalance {
             problems.push(format!(
                 "severe class imbalance: `{}` has {max} rows, `{}` {min} ({:.1}× > {})",
-                classes[0].0,
-                classes[classes.len() - 1].0,
+                self.shown(classes[0].0),
+                self.shown(classes[classes.len() - 1].0),
                 imbalance,
                 l.max_imbalance
             ));
@@ -1433,17 +1502,23 @@ impl LabelStats {
             l.max_imbalance
         );
         let f = Validate::finding("labels", l.severity, l.action, problem, ok, details);
-        let summary = serde_json::json!({"classes": classes.len(), "imbalance": round4(imbalance), "counts": serde_json::Value::Object(listed.iter().map(|(k, v)| ((*k).clone(), (*v).into())).collect())});
+        let mut summary = serde_json::json!({"classes": classes.len(), "imbalance": round4(imbalance), "counts": serde_json::Value::Object(listed.iter().map(|(k, v)| ((*k).clone(), (*v).into())).collect())});
+        if let Some(names) = names {
+            summary["names"] = names;
+        }
         let total: u64 = classes.iter().map(|c| c.1).sum();
         let hist = bars(
             &if classes.len() > 20 {
                 classes[..15]
                     .iter()
                     .chain(&classes[classes.len() - 5..])
-                    .map(|(k, v)| (preview(k, 18), *v))
+                    .map(|(k, v)| (self.bar_label(k), *v))
                     .collect::<Vec<_>>()
             } else {
-                classes.iter().map(|(k, v)| (preview(k, 18), *v)).collect()
+                classes
+                    .iter()
+                    .map(|(k, v)| (self.bar_label(k), *v))
+                    .collect()
             },
             total,
         );
@@ -1569,21 +1644,63 @@ pub fn render_stored(json: &str) -> Option<String> {
     } else {
         let _ = writeln!(s, "{pad}{summary}");
     }
+    let mut histogram = String::new();
     for c in v.get("checks")?.as_array()? {
         let status = match c.get("status")?.as_str()? {
             "passed" => Status::Passed,
             "warning" => Status::Warning,
             _ => Status::Error,
         };
+        let check = c.get("check")?.as_str()?;
         let _ = writeln!(
             s,
-            "{pad}{} {:<16} {}",
+            "{pad}{} {check:<16} {}",
             mark(status),
-            c.get("check")?.as_str()?,
             c.get("message")?.as_str()?
         );
+        if check == "labels"
+            && let Some(details) = c.get("details")
+        {
+            histogram = stored_histogram(details);
+        }
+    }
+    if !histogram.is_empty() {
+        let _ = writeln!(s, "{pad}label distribution:");
+        for line in histogram.lines() {
+            let _ = writeln!(s, "{pad}  {line}");
+        }
     }
     Some(s)
+}
+
+/// The histogram of a stored categorical label report (`counts`, and `names` for ClassLabel
+/// ids), as [`LabelStats::finding`] drew it; empty for other reports and past 100 classes.
+fn stored_histogram(details: &serde_json::Value) -> String {
+    // Past 100 classes only some are listed: their shares of the whole are unknown here.
+    let Some(counts) = details.get("counts").and_then(|c| c.as_object()) else {
+        return String::new();
+    };
+    if details.get("counts_note").is_some() {
+        return String::new();
+    }
+    let names = details.get("names").and_then(|n| n.as_object());
+    let mut rows: Vec<(&String, u64)> = counts
+        .iter()
+        .map(|(k, v)| (k, v.as_u64().unwrap_or(0)))
+        .collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let total = rows.iter().map(|r| r.1).sum();
+    let rows: Vec<(String, u64)> = rows
+        .into_iter()
+        .map(|(k, n)| {
+            let label = match names.and_then(|m| m.get(k)).and_then(|x| x.as_str()) {
+                Some(name) => format!("{} ({k})", preview(name, 18)),
+                None => preview(k, 18),
+            };
+            (label, n)
+        })
+        .collect();
+    bars(&rows, total)
 }
 
 /// `reports/<stage>.md`: summary, a section per check with its details and suggestion.
@@ -1601,11 +1718,11 @@ fn render_markdown(r: &ValidationReport, histogram: &str) -> String {
     for f in &r.checks {
         let _ = writeln!(
             s,
-            "| {} | {} {:?} | {:?} | {} |",
+            "| {} | {} {} | {} | {} |",
             f.check,
             mark(f.status),
-            f.status,
-            f.action,
+            f.status.as_str(),
+            f.action.as_str(),
             f.message.replace('|', "\\|")
         );
     }

@@ -167,10 +167,11 @@ fn special_tokens(opts: &TrainOptions) -> Result<Vec<String>, TokenizerError> {
         opts.special_tokens.clone()
     };
     if let Some(bad) = out.iter().find(|t| t.trim().is_empty()) {
-        return Err(
-            TokenizerError::new(format!("special token {bad:?} is empty or whitespace"))
-                .hint("remove it from `special_tokens`"),
-        );
+        return Err(TokenizerError::new(format!(
+            "special token `{}` is empty or whitespace",
+            bad.escape_debug()
+        ))
+        .hint("remove it from `special_tokens`"));
     }
     for required in opts.kind.required_specials() {
         if !out.iter().any(|t| t == required) {

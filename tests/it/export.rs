@@ -238,7 +238,9 @@ fn bad_export_specs_are_refused_before_anything_is_written() {
         ),
         (
             "    formats: [csv]\n    csv: {delimiter: '::'}\n",
-            &["`csv.delimiter` must be one ASCII character"],
+            &[
+                "`csv.delimiter` must be one ASCII character other than a quote or a line break: got `::`",
+            ],
         ),
         ("    formats: []\n", &["`formats` is empty"]),
     ];

@@ -396,7 +396,7 @@ fn webdataset_key_column_names_samples_and_a_duplicate_names_the_row() {
     cx.file("data.jsonl", &rows).spec(&yaml("name"));
     cx.run(&["build"])
         .code(1)
-        .stderr_has("webdataset.key: row 7 of split `train` has `name` = \"n3\", which an earlier row of the split already has")
+        .stderr_has("webdataset.key: row 7 of split `train` has `name` = `n3`, which an earlier row of the split already has")
         .stderr_has("leave out `key`");
     assert!(!cx.exists(&format!("{RELEASE}/webdataset")));
     assert!(!cx.read("dataset.lock").contains("release"));
@@ -421,7 +421,7 @@ fn webdataset_key_column_names_samples_and_a_duplicate_names_the_row() {
     cx.file("data.jsonl", &dotted);
     cx.run(&["build"])
         .code(1)
-        .stderr_has("row 0 of split `train` has `name` = \"n.0\", which cannot be a key");
+        .stderr_has("row 0 of split `train` has `name` = `n.0`, which cannot be a key");
     // An unknown key column is named, with the columns.
     cx.spec(&yaml("nmae"));
     cx.run(&["build"])

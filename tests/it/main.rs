@@ -6,6 +6,7 @@ mod context;
 mod build;
 mod codecs;
 mod commands;
+mod defects_a;
 mod diff_detailed;
 mod docs;
 mod errors;

@@ -330,10 +330,8 @@ impl FormatWriter for HubWriter {
         res.facts.insert("dataset_size".into(), dataset_size.into());
         res.facts
             .insert("download_size".into(), download_size.into());
-        res.facts.insert(
-            "compression".into(),
-            format!("{:?}", self.opts.compression).to_lowercase().into(),
-        );
+        res.facts
+            .insert("compression".into(), self.opts.compression.as_str().into());
         res.snippet = Some(format!(
             "from datasets import load_dataset\nds = load_dataset(\"{}\")",
             rel(&self.cx, &self.dir)

@@ -132,10 +132,7 @@ fn check(p: &ExportParams) -> Result<(), String> {
             c @ (options::ParquetCompression::None
             | options::ParquetCompression::Snappy
             | options::ParquetCompression::Lz4) => {
-                let name = serde_json::to_value(c)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let name = c.as_str();
                 return Err(format!(
                     "`parquet.level` does not apply to {name} | hint: remove it, or use gzip, brotli or zstd"
                 ));
@@ -164,8 +161,12 @@ fn check(p: &ExportParams) -> Result<(), String> {
     let d = p.csv.delimiter.as_bytes();
     if d.len() != 1 || !d[0].is_ascii() || matches!(d[0], b'"' | b'\n' | b'\r') {
         return Err(format!(
-            "`csv.delimiter` must be one ASCII character other than a quote or a line break: got {:?} | hint: e.g. `delimiter: \";\"` or `delimiter: \"\\t\"`",
-            p.csv.delimiter
+            "`csv.delimiter` must be one ASCII character other than a quote or a line break: got {} | hint: e.g. `delimiter: \";\"` or `delimiter: \"\\t\"`",
+            if p.csv.delimiter.is_empty() {
+                "an empty string".to_owned()
+            } else {
+                format!("`{}`", p.csv.delimiter.escape_debug())
+            }
         ));
     }
     let wants_template = p.formats.contains(&FormatName::Template);

@@ -94,6 +94,20 @@ pub enum ParquetCompression {
     Zstd,
 }
 
+impl ParquetCompression {
+    /// The codec as the spec writes it (`zstd`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Snappy => "snappy",
+            Self::Gzip => "gzip",
+            Self::Lz4 => "lz4",
+            Self::Brotli => "brotli",
+            Self::Zstd => "zstd",
+        }
+    }
+}
+
 /// `parquet:` options (also used by `hf` and `pytorch` for their Parquet files).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

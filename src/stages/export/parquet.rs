@@ -182,10 +182,8 @@ impl FormatWriter for ParquetWriter {
                 split: Some(split.name.clone()),
             });
         }
-        res.facts.insert(
-            "compression".into(),
-            format!("{:?}", self.opts.compression).to_lowercase().into(),
-        );
+        res.facts
+            .insert("compression".into(), self.opts.compression.as_str().into());
         if packed > 0 {
             let ratio = (raw as f64 / packed as f64 * 100.0).round() / 100.0;
             res.facts.insert("compression_ratio".into(), ratio.into());

@@ -881,7 +881,14 @@ fn schema_json(
 fn snippet(dir: &str, columns: &[Column], split: &str, ext: &str, gzip: bool) -> String {
     let spec: Vec<String> = columns
         .iter()
-        .map(|c| format!("    {:?}: {},", c.name, tf_spec(c)))
+        // A JSON string is a Python string literal.
+        .map(|c| {
+            format!(
+                "    {}: {},",
+                serde_json::Value::from(c.name.as_str()),
+                tf_spec(c)
+            )
+        })
         .collect();
     format!(
         "import tensorflow as tf\nspec = {{\n{}\n}}\nfiles = tf.io.gfile.glob(\"{dir}/{split}-*.{ext}\")\nds = tf.data.TFRecordDataset(files{}).map(lambda r: tf.io.parse_single_example(r, spec))",

@@ -442,15 +442,21 @@ impl WebdatasetWriter {
         } else {
             String::from_utf8_lossy(p.json(row)).into_owned()
         };
+        // The value with invisible characters escaped (`\n`), or `an empty value`.
+        let shown = if k.is_empty() {
+            "an empty value".to_owned()
+        } else {
+            format!("`{}`", k.escape_debug())
+        };
         if k.is_empty() || k.contains('.') || k.contains('/') {
             return Err(StageError::new(format!(
-                "webdataset.key: {at} has `{name}` = {k:?}, which cannot be a key (empty, or holding `.` or `/`)"
+                "webdataset.key: {at} has `{name}` = {shown}, which cannot be a key (empty, or holding `.` or `/`)"
             ))
             .hint(hint));
         }
         if !cur.keys.insert(k.clone()) {
             return Err(StageError::new(format!(
-                "webdataset.key: {at} has `{name}` = {k:?}, which an earlier row of the split already has"
+                "webdataset.key: {at} has `{name}` = {shown}, which an earlier row of the split already has"
             ))
             .hint(hint));
         }
