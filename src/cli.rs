@@ -555,6 +555,9 @@ pub struct CleanArgs {
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
+    /// Every dataset built on this machine with this store, not only this project's.
+    #[arg(long)]
+    pub all: bool,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,

@@ -274,7 +274,120 @@ fn read_page(path: &Path, offset: u64, n: u64) -> Result<(Vec<(u64, Vec<u32>)>, 
 }
 
 /// `mldatabuild ls`.
+/// `ls --all`: every project registered in the store (by its builds), from its lockfile.
+fn ls_all(args: &LsArgs) -> Result<u8> {
+    let store = super::open_store()?;
+    let mut rows = Vec::new();
+    for (_, p) in store.projects() {
+        let mut entry = serde_json::json!({
+            "path": p.root.display().to_string(),
+            "last_build": p.built,
+        });
+        match Lock::read(&p.lock) {
+            Ok(Some(lock)) => {
+                let out = p.root.join(&lock.output);
+                let files: Vec<&crate::lockfile::FileLock> =
+                    lock.stages.values().flat_map(|s| &s.outputs).collect();
+                let missing = files
+                    .iter()
+                    .filter(|f| {
+                        crate::trust::join_beneath(&out, &f.path).map_or(true, |p| !p.is_file())
+                    })
+                    .count();
+                entry["dataset"] = lock.dataset.name.clone().into();
+                entry["version"] = lock.dataset.version.clone().into();
+                entry["stages"] = lock.stages.len().into();
+                entry["bytes"] = files.iter().map(|f| f.size).sum::<u64>().into();
+                entry["rows"] = lock
+                    .stages
+                    .values()
+                    .filter_map(|s| s.summary.get("rows").and_then(serde_json::Value::as_u64))
+                    .max()
+                    .into();
+                entry["status"] = if missing == 0 {
+                    "ok".into()
+                } else {
+                    format!(
+                        "{missing} output{} missing",
+                        if missing == 1 { "" } else { "s" }
+                    )
+                    .into()
+                };
+            }
+            Ok(None) => entry["status"] = "lockfile gone".into(),
+            Err(e) => entry["status"] = format!("unreadable lock: {e}").into(),
+        }
+        rows.push(entry);
+    }
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let _ = writeln!(stdout, "{}", serde_json::Value::Array(rows));
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        let _ = writeln!(
+            stdout,
+            "No dataset has been built with this store ({}) yet",
+            store.root.display()
+        );
+        return Ok(0);
+    }
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let mut table = vec![
+        [
+            "dataset",
+            "version",
+            "stages",
+            "size",
+            "rows",
+            "last build",
+            "status",
+            "path",
+        ]
+        .map(str::to_owned),
+    ];
+    for r in &rows {
+        table.push([
+            text(&r["dataset"]),
+            text(&r["version"]),
+            text(&r["stages"]),
+            r["bytes"]
+                .as_u64()
+                .map_or_else(|| "-".into(), crate::report::human::size),
+            text(&r["rows"]),
+            text(&r["last_build"]),
+            text(&r["status"]),
+            text(&r["path"]),
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in &table {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(v, &w)| format!("{v:w$}"))
+            .collect();
+        let _ = writeln!(stdout, "{}", cells.join("  ").trim_end());
+    }
+    Ok(0)
+}
+
 pub(crate) fn ls(settings: &Settings, args: &LsArgs) -> Result<u8> {
+    if args.all {
+        return ls_all(args);
+    }
     let (project, lock) = built(settings)?;
     let (_, statuses, _) = super::status::plan(settings, Vec::new())?;
     let store = super::open_store()?;

@@ -80,3 +80,36 @@ fn gc_max_size_drops_the_oldest_unreferenced_runs_first() {
         .code(2)
         .stderr_has("--max-size");
 }
+
+#[test]
+fn ls_all_lists_every_dataset_built_with_the_store() {
+    let a = TestContext::new();
+    a.csv("data.csv", 20).spec(SPEC);
+    a.run(&["ls", "--all"])
+        .success()
+        .stdout_has("No dataset has been built with this store");
+    a.run(&["build"]).success();
+    // A second project sharing the same store.
+    let b = TestContext::new();
+    b.csv("data.csv", 5)
+        .spec(&SPEC.replace("name: demo", "name: other"));
+    b.command(&["build"])
+        .env("MLDATA_HOME", a.home())
+        .output()
+        .unwrap();
+    std::fs::remove_file(a.path("out/demo/clean/part-0.parquet")).unwrap();
+    let out = a.run(&["ls", "--all"]);
+    out.success()
+        .stdout_has("dataset")
+        .stdout_has("demo")
+        .stdout_has("other")
+        .stdout_has("1 output missing");
+    let v: serde_json::Value =
+        serde_json::from_str(a.run(&["ls", "--all", "--json"]).stdout.trim()).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{v}");
+    let other = rows.iter().find(|r| r["dataset"] == "other").unwrap();
+    assert_eq!(other["status"], "ok");
+    assert_eq!(other["rows"], 5);
+    assert_eq!(other["stages"], 2);
+}
