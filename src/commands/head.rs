@@ -248,22 +248,8 @@ pub(crate) fn head(settings: &Settings, args: &HeadArgs) -> Result<u8> {
             );
         }
     }
-    let widths: Vec<usize> = (0..columns.len())
-        .map(|c| {
-            cells
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in &cells {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(v, &w)| format!("{v:w$}"))
-            .collect();
-        let _ = writeln!(stdout, "{}", line.join("  ").trim_end());
+    for line in crate::report::human::aligned(&cells) {
+        let _ = writeln!(stdout, "{line}");
     }
     let shown = cells.len() - 1;
     let _ = writeln!(

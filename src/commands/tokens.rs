@@ -364,22 +364,8 @@ fn ls_all(args: &LsArgs) -> Result<u8> {
             text(&r["path"]),
         ]);
     }
-    let widths: Vec<usize> = (0..8)
-        .map(|c| {
-            table
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for r in &table {
-        let cells: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(v, &w)| format!("{v:w$}"))
-            .collect();
-        let _ = writeln!(stdout, "{}", cells.join("  ").trim_end());
+    for line in crate::report::human::aligned(&table) {
+        let _ = writeln!(stdout, "{line}");
     }
     Ok(0)
 }

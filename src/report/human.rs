@@ -522,3 +522,28 @@ pub(crate) fn schema_table(cols: &[super::events::ColumnInfo]) -> String {
     }
     out
 }
+
+/// Rows of cells as lines of left-aligned columns, two spaces apart (widths in characters).
+pub fn aligned<R: AsRef<[String]>>(rows: &[R]) -> Vec<String> {
+    let n = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.as_ref().get(c))
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let cells: Vec<String> = r
+                .as_ref()
+                .iter()
+                .zip(&widths)
+                .map(|(v, &w)| format!("{v:w$}"))
+                .collect();
+            cells.join("  ").trim_end().to_owned()
+        })
+        .collect()
+}
