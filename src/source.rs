@@ -76,27 +76,12 @@ pub fn list_files(
                         .map_err(|e| (format!("`{g}` is not a valid glob: {e}"), None))
                 })
                 .collect::<Result<_, _>>()?;
-            for e in walkdir::WalkDir::new(&path)
-                .follow_links(true)
-                .sort_by_file_name()
-            {
-                let e = e.map_err(|e| (format!("cannot list `{uri}`: {e}"), None))?;
-                if !e.file_type().is_file() {
-                    continue;
-                }
-                let rel = e
-                    .path()
-                    .strip_prefix(&path)
-                    .unwrap_or(e.path())
-                    .to_string_lossy()
-                    .into_owned();
-                if hidden(&rel) {
-                    continue;
-                }
+            for e in folder_files(&path) {
+                let (rel, file) = e.map_err(|e| (format!("cannot list `{uri}`: {e}"), None))?;
                 if !patterns.is_empty() && !patterns.iter().any(|p| p.matches(&rel)) {
                     continue;
                 }
-                out.push((rel, e.into_path()));
+                out.push((rel, file));
             }
             if out.is_empty() {
                 return Err((
@@ -115,6 +100,31 @@ pub fn list_files(
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// The files below a folder as (name relative to it, path), in name order, following links and
+/// leaving out hidden files (a name segment starting with `.`).
+pub fn folder_files(path: &Path) -> impl Iterator<Item = walkdir::Result<(String, PathBuf)>> + '_ {
+    walkdir::WalkDir::new(path)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(move |e| {
+            let e = match e {
+                Ok(e) => e,
+                Err(err) => return Some(Err(err)),
+            };
+            if !e.file_type().is_file() {
+                return None;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(path)
+                .unwrap_or(e.path())
+                .to_string_lossy()
+                .into_owned();
+            (!hidden(&rel)).then(|| Ok((rel, e.into_path())))
+        })
 }
 
 fn hidden(rel: &str) -> bool {

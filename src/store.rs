@@ -165,14 +165,7 @@ impl Store {
 
     /// Every valid record of the run cache (for `ls` history), in no particular order.
     pub fn runs(&self) -> Vec<RunRecord> {
-        walkdir::WalkDir::new(self.root.join("runs-v1"))
-            .into_iter()
-            .flatten()
-            .filter(|e| e.file_type().is_file())
-            .filter_map(|e| read_record(e.path()).ok().flatten())
-            .filter_map(|t| serde_json::from_str::<RunRecord>(&t).ok())
-            .filter(|r| r.check(&r.key).is_ok())
-            .collect()
+        self.run_files().into_iter().map(|(_, r)| r).collect()
     }
 
     pub fn record_run(&self, rec: &RunRecord) -> io::Result<()> {

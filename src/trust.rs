@@ -227,30 +227,27 @@ fn unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The keyed BLAKE3 of `domain` and `body`.
+fn mac(key: &[u8; 32], domain: &str, body: &[u8]) -> blake3::Hash {
+    let mut h = blake3::Hasher::new_keyed(key);
+    h.update(domain.as_bytes());
+    h.update(&[0]);
+    h.update(body);
+    h.finalize()
+}
+
 /// The seal of a local cache's body: a keyed BLAKE3 of `domain` and `body`, in hex; `None`
 /// without a local key.
 pub fn seal(domain: &str, body: &[u8]) -> Option<String> {
-    let key = local_key()?;
-    let mut h = blake3::Hasher::new_keyed(key);
-    h.update(domain.as_bytes());
-    h.update(&[0]);
-    h.update(body);
-    Some(h.finalize().to_hex().to_string())
+    Some(mac(local_key()?, domain, body).to_hex().to_string())
 }
 
-/// Whether `mac` is the seal of `body` (compared in constant time).
-pub fn sealed(domain: &str, body: &[u8], mac: &str) -> bool {
-    let Some(key) = local_key() else {
-        return false;
-    };
-    let Ok(given) = blake3::Hash::from_hex(mac) else {
-        return false;
-    };
-    let mut h = blake3::Hasher::new_keyed(key);
-    h.update(domain.as_bytes());
-    h.update(&[0]);
-    h.update(body);
-    h.finalize() == given
+/// Whether `seal` is the seal of `body` (compared in constant time).
+pub fn sealed(domain: &str, body: &[u8], seal: &str) -> bool {
+    match (local_key(), blake3::Hash::from_hex(seal)) {
+        (Some(key), Ok(given)) => mac(key, domain, body) == given,
+        _ => false,
+    }
 }
 
 // ---- claims about tables --------------------------------------------------------------------

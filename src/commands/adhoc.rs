@@ -118,23 +118,8 @@ fn data_input(input: PathBuf) -> Result<DataInput> {
     };
     let mut kept = Vec::new();
     let mut skipped = Vec::new();
-    for e in walkdir::WalkDir::new(&path)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_map(std::result::Result::ok)
-        .filter(|e| e.file_type().is_file())
-    {
-        let rel = e
-            .path()
-            .strip_prefix(&path)
-            .unwrap_or(e.path())
-            .to_string_lossy()
-            .into_owned();
-        if rel.split('/').any(|s| s.starts_with('.')) {
-            continue;
-        }
-        if is_split_index(e.path()) {
+    for (rel, file) in crate::source::folder_files(&path).filter_map(std::result::Result::ok) {
+        if is_split_index(&file) {
             skipped.push(rel);
         } else {
             kept.push(rel);

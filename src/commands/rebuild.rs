@@ -50,6 +50,17 @@ pub(crate) fn lock_root(lock_path: &Path, lock: &Lock, explicit: Option<&Path>) 
     }
 }
 
+/// The source a lock entry describes (its URI and selection).
+pub(crate) fn source_def(s: &crate::lockfile::SourceLock) -> SourceDef {
+    SourceDef {
+        uri: s.uri.clone(),
+        files: s.files_glob.clone(),
+        sha256: None,
+        config: s.config.clone(),
+        split: s.split.clone(),
+    }
+}
+
 /// The lock's graph, rebuilt from its recorded kinds, parameters and inputs.
 pub(crate) fn project_from_lock(lock: &Lock, root: PathBuf, out_dir: String) -> Result<Project> {
     let mut nodes: Vec<Node> = Vec::new();
@@ -60,13 +71,7 @@ pub(crate) fn project_from_lock(lock: &Lock, root: PathBuf, out_dir: String) -> 
             combination: BTreeMap::new(),
             member: (1, 1),
             inputs: Vec::new(),
-            kind: NodeKind::Source(SourceDef {
-                uri: s.uri.clone(),
-                files: s.files_glob.clone(),
-                sha256: None,
-                config: s.config.clone(),
-                split: s.split.clone(),
-            }),
+            kind: NodeKind::Source(source_def(s)),
             output: String::new(),
         });
     }

@@ -107,13 +107,7 @@ fn check_sources(
             ));
             continue;
         }
-        let def = crate::spec::SourceDef {
-            uri: s.uri.clone(),
-            files: s.files_glob.clone(),
-            sha256: None,
-            config: s.config.clone(),
-            split: s.split.clone(),
-        };
+        let def = super::rebuild::source_def(s);
         let files: Vec<(String, std::path::PathBuf)> = if crate::fetch::is_remote(&s.uri) {
             let opts = crate::fetch::FetchOptions {
                 offline: true,
@@ -357,36 +351,31 @@ pub(crate) fn verify(settings: &Settings, args: &VerifyArgs) -> Result<u8> {
                 }
             }
         }
-        if tables.is_empty() {
+        // `Title: ok (…)`, or the problems one per line.
+        let mut section = |title: &str, ok: String, list: &[String]| {
+            if list.is_empty() {
+                let _ = writeln!(stdout, "{title}: {ok}");
+                return;
+            }
+            let n = list.len();
             let _ = writeln!(
                 stdout,
-                "Tables: ok (row counts and schemas of {parquet_files} Parquet file{})",
+                "{title}: {n} problem{}",
+                if n == 1 { "" } else { "s" }
+            );
+            for p in list {
+                let _ = writeln!(stdout, "  ✗ {p}");
+            }
+        };
+        section(
+            "Tables",
+            format!(
+                "ok (row counts and schemas of {parquet_files} Parquet file{})",
                 if parquet_files == 1 { "" } else { "s" }
-            );
-        } else {
-            let _ = writeln!(
-                stdout,
-                "Tables: {} problem{}",
-                tables.len(),
-                if tables.len() == 1 { "" } else { "s" }
-            );
-            for p in &tables {
-                let _ = writeln!(stdout, "  ✗ {p}");
-            }
-        }
-        if problems.is_empty() {
-            let _ = writeln!(stdout, "Lock consistency: ok");
-        } else {
-            let _ = writeln!(
-                stdout,
-                "Lock consistency: {} problem{}",
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" }
-            );
-            for p in &problems {
-                let _ = writeln!(stdout, "  ✗ {p}");
-            }
-        }
+            ),
+            &tables,
+        );
+        section("Lock consistency", "ok".into(), &problems);
     }
     Ok(if all_ok {
         0
