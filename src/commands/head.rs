@@ -88,6 +88,8 @@ fn open(shown: &str, path: &Path) -> Result<Table> {
         detected,
         json_field: None,
         limits: ReadLimits::from_env().map_err(|e| Error::user(e.message))?,
+        csv: crate::stages::csvread::CsvOptions::default(),
+        learned: std::sync::Arc::default(),
     })
 }
 
@@ -133,6 +135,7 @@ pub(crate) fn head(settings: &Settings, args: &HeadArgs) -> Result<u8> {
                 break;
             }
         }
+        warnings.extend(table.notes());
     }
     let Some(schema) = schema else {
         return Err(Error::user("nothing to show"));

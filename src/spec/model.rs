@@ -172,6 +172,22 @@ stage_spec!(NormalizeSpec, NormalizeParams {
     /// With `format: imagefolder`/`audiofolder`: store the files' bytes, not only their paths.
     #[serde(default)]
     embed_media: bool,
+    /// CSV: the strings read as missing (null) in any column; default: pandas' list (`NA`,
+    /// `N/A`, `null`, `NaN`, `None`, … and the empty field, which is always missing).
+    #[serde(default)]
+    na_values: Option<Vec<String>>,
+    /// CSV: the decimal mark, `"."` or `","`; default: detected (a comma only in files not
+    /// separated by commas).
+    #[serde(default)]
+    decimal: Option<crate::stages::csvread::Decimal>,
+    /// CSV: the text encoding (`utf-8`, `latin-1`, `cp1252`, `utf-16`, `shift_jis`, …); default:
+    /// UTF-8 (a UTF-16 byte order mark is followed; a file that is not UTF-8 from its first
+    /// non-ASCII byte is read as Windows-1252, with a warning).
+    #[serde(default)]
+    encoding: Option<String>,
+    /// CSV: pandas' unnamed index column (first column, no name, integers): `drop` or `keep`.
+    #[serde(default)]
+    pandas_index: crate::stages::csvread::PandasIndex,
 });
 
 stage_spec!(

@@ -266,6 +266,14 @@ pub fn detect(
             warning,
         });
     }
+    // UTF-16 text (a byte order mark says so; Excel's "Unicode text"): sniffed as UTF-8.
+    let head = match encoding_rs::Encoding::for_bom(&head) {
+        Some((e, _)) if e != encoding_rs::UTF_8 => {
+            let even = &head[..head.len() & !1];
+            e.decode_with_bom_removal(even).0.into_owned().into_bytes()
+        }
+        _ => head,
+    };
     let inner_ext = exts.iter().rev().find_map(|e| Format::from_ext(e));
     if let Some((format, delimiter)) = forced {
         let dialect = (format == Format::Csv).then(|| sniff_csv(&head, delimiter));

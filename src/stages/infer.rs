@@ -13,6 +13,8 @@ enum Kind {
     Bool,
     Int,
     Float,
+    /// A number with a decimal comma (`1,5`), where the file's delimiter allows one.
+    CommaFloat,
     Date,
     DateTime,
     Str,
@@ -24,6 +26,7 @@ impl Kind {
             Kind::Bool => "booleans",
             Kind::Int => "integers",
             Kind::Float => "numbers",
+            Kind::CommaFloat => "numbers with decimal commas",
             Kind::Date => "dates",
             Kind::DateTime => "date-times",
             Kind::Str => "strings",
@@ -105,15 +108,28 @@ pub struct ColumnStats {
 
 impl ColumnStats {
     pub fn add(&mut self, value: &str) {
-        if value.is_empty() {
+        self.add_with(value, str::is_empty, false);
+    }
+
+    /// Count one value: null when `is_na` says so; a decimal-comma number when `comma` allows.
+    pub fn add_with(&mut self, value: &str, is_na: impl Fn(&str) -> bool, comma: bool) {
+        if is_na(value) {
             self.nulls += 1;
             return;
         }
-        let k = classify(value);
+        let k = match classify(value) {
+            Kind::Str if comma && super::csvread::is_comma_float(value) => Kind::CommaFloat,
+            k => k,
+        };
         if k == Kind::Str && self.example_str.is_none() {
             self.example_str = Some(value.chars().take(40).collect());
         }
         *self.counts.entry(k).or_default() += 1;
+    }
+
+    /// Whether the column's numbers are written with decimal commas.
+    pub fn comma_decimals(&self) -> bool {
+        self.counts.contains_key(&Kind::CommaFloat)
     }
 
     /// The column's type, and a warning when its values are of mixed kinds.
@@ -123,7 +139,9 @@ impl ColumnStats {
             [] | [Kind::Str] => DataType::Utf8,
             [Kind::Bool] => DataType::Boolean,
             [Kind::Int] => DataType::Int64,
-            [Kind::Float] | [Kind::Int, Kind::Float] => DataType::Float64,
+            [Kind::Float | Kind::CommaFloat] | [Kind::Int, Kind::Float | Kind::CommaFloat] => {
+                DataType::Float64
+            }
             [Kind::Date] => DataType::Date32,
             [Kind::DateTime] | [Kind::Date, Kind::DateTime] => {
                 DataType::Timestamp(TimeUnit::Microsecond, None)

@@ -1,12 +1,14 @@
 //! The stage trait and the registry of stage kinds. One module per kind.
 
 pub mod archive;
+pub mod csvread;
 pub mod detect;
 pub mod export;
 pub mod features;
 pub mod filter;
 pub mod imagecheck;
 pub mod infer;
+pub mod jsonread;
 pub mod media;
 pub mod minhash;
 pub mod neardup;

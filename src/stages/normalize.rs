@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::archive::{self, Capped, Tripwire};
+use super::csvread::{self, CsvOptions, Decimal, NaValues, PandasIndex};
 use super::detect::{self, Detected, Format};
 use super::features::{self, ClassNames};
 use super::filter::{self, Filter};
@@ -21,7 +22,9 @@ use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 /// Bumped whenever the same inputs and parameters would give different bytes.
 /// 2: format detection by content, sampled type inference (dates, leading-zero ids as strings).
 /// 3: the Hugging Face features in the Parquet footer (`huggingface` key).
-const VERSION: u32 = 3;
+/// 4: real-world inputs: pandas' missing-value markers, decimal commas, CSV files merged by
+///    column name, pandas' index column left out, JSON columns in first-seen order.
+const VERSION: u32 = 4;
 
 /// Parameters of `normalize` (see docs/dataset-yaml.md).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -49,6 +52,14 @@ pub struct NormalizeParams {
     pub class_labels: BTreeMap<String, ClassNames>,
     #[serde(default)]
     pub embed_media: bool,
+    #[serde(default)]
+    pub na_values: Option<Vec<String>>,
+    #[serde(default)]
+    pub decimal: Option<Decimal>,
+    #[serde(default)]
+    pub encoding: Option<String>,
+    #[serde(default)]
+    pub pandas_index: PandasIndex,
 }
 
 /// One output column: where it comes from and its type.
@@ -163,7 +174,35 @@ impl Normalize {
         if params.columns.is_some() && !params.drop.is_empty() {
             return Err("use either `columns` (the columns to keep) or `drop` (the columns to remove), not both".into());
         }
+        if let Some(label) = &params.encoding {
+            csvread::encoding(label)?;
+        }
+        if let Some(na) = &params.na_values
+            && let Some(long) = na.iter().find(|v| v.len() > 1024)
+        {
+            return Err(format!(
+                "`na_values` holds a value of {} bytes; a missing-value marker is a short string such as `NA`",
+                long.len()
+            ));
+        }
         Ok(Self { params })
+    }
+
+    /// The CSV options of the stage's parameters (checked by `new`).
+    fn csv_options(&self) -> CsvOptions {
+        let p = &self.params;
+        CsvOptions {
+            na: p
+                .na_values
+                .as_ref()
+                .map_or_else(NaValues::pandas, |v| Arc::new(NaValues::new(v, true))),
+            decimal: p.decimal,
+            encoding: p
+                .encoding
+                .as_deref()
+                .and_then(|l| csvread::encoding(l).ok()),
+            pandas_index: p.pandas_index,
+        }
     }
 
     /// Output columns: (input index, output field), in input order.
@@ -221,6 +260,7 @@ impl Normalize {
         // Every input is untrusted: archives and compressed files may expand only so far, and
         // a CSV record or JSON Lines line may be only so long (raised by environment variables).
         let limits = ReadLimits::from_env()?;
+        let csv = self.csv_options();
         // What the archives and compressed files expand to, all together.
         let mut spent = archive::Spent::default();
         let mut tables = Vec::new();
@@ -305,6 +345,8 @@ impl Normalize {
                     compression,
                     json_field: self.params.json_field.clone(),
                     limits,
+                    csv: csv.clone(),
+                    learned: Arc::default(),
                 }))
             })();
             match result {
@@ -428,6 +470,8 @@ struct Pass {
 
 fn type_error(msg: &str) -> bool {
     msg.contains("parsing value")
+        || msg.contains("first seen after the sampled records")
+        || msg.contains("whilst decoding field")
         || msg.contains("as type")
         || msg.contains("Failed to parse")
         || msg.contains("failed to parse")
@@ -536,6 +580,8 @@ impl Normalize {
             compression: None,
             json_field: None,
             limits: ReadLimits::default(),
+            csv: CsvOptions::default(),
+            learned: Arc::default(),
         };
         // Labels from class folders are class labels, as `imagefolder` makes them.
         let mut params = self.params.clone();
@@ -624,6 +670,9 @@ impl Normalize {
                 Err((_, e)) => return Err(e),
             }
         };
+        for &i in &used {
+            warnings.extend(tables[i].notes());
+        }
         for (col, n) in &pass.coercions {
             if *n > 0 {
                 warnings.push(format!(

@@ -1,6 +1,7 @@
 //! Reading tables of every supported format as streams of Arrow record batches, and writing
 //! Parquet deterministically. Parquet is the contract between stages.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -15,8 +16,10 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use super::archive::{self, Tripwire};
+use super::csvread::{self, CsvOptions, Decode, Layout, Learned, PandasIndex};
 use super::detect::{self, Detected, Dialect, Format};
 use super::infer::ColumnStats;
+use super::jsonread;
 use super::{InputFile, StageError};
 
 /// Rows per record batch when reading.
@@ -136,6 +139,11 @@ pub struct Table {
     /// `json_field:` for JSON documents with records under a key.
     pub json_field: Option<String>,
     pub limits: ReadLimits,
+    /// `na_values`, `decimal`, `encoding`, `pandas_index`.
+    pub csv: CsvOptions,
+    /// What reading learned (a CSV file's column layout, notes for the report), shared by
+    /// this table's clones.
+    pub learned: Arc<Learned>,
 }
 
 fn err(name: &str, e: impl std::fmt::Display) -> StageError {
@@ -178,6 +186,16 @@ impl Table {
                 trip.clone(),
             ));
         }
+        if self.format() == Format::Csv {
+            let decoded = Decode::new(
+                r,
+                self.csv.encoding,
+                &self.name,
+                trip.clone(),
+                self.learned.clone(),
+            );
+            return Ok((Box::new(decoded), trip));
+        }
         Ok((
             Box::new(SkipBom {
                 inner: r,
@@ -186,6 +204,11 @@ impl Table {
             }),
             trip,
         ))
+    }
+
+    /// Notes from reading (an encoding detected), for the stage's report.
+    pub fn notes(&self) -> Vec<String> {
+        self.learned.notes()
     }
 
     /// The file's text, guarded: no CSV record (or JSON Lines line) longer than the limit.
@@ -214,29 +237,17 @@ impl Table {
     pub fn infer(&self, sample: Option<usize>) -> Result<(Schema, Vec<String>), StageError> {
         match self.format() {
             Format::Csv => self.infer_csv(sample),
-            Format::Jsonl => {
-                let (r, trip) = self.reader()?;
-                let (schema, _) = arrow::json::reader::infer_json_schema(
-                    BufReader::new(self.records(trip.clone(), r)),
-                    sample,
-                )
-                .map_err(|e| {
-                    self.tripped(&trip)
-                        .unwrap_or_else(|| self.jsonl_error(&e.to_string()))
-                })?;
-                if schema.fields().is_empty() {
-                    return Err(err(&self.name, "has no records")
-                        .hint("a JSON Lines file has one JSON object per line"));
-                }
-                Ok((schema, Vec::new()))
-            }
+            Format::Jsonl => self.infer_jsonl(sample),
             Format::Json => {
-                let records = self.json_records()?;
-                let schema = arrow::json::reader::infer_json_schema_from_iterator(
-                    records.iter().map(Ok::<_, arrow::error::ArrowError>),
+                let (records, warnings) = self.json_records()?;
+                let inferred = arrow::json::reader::infer_json_schema_from_iterator(
+                    records.rows.iter().map(Ok::<_, arrow::error::ArrowError>),
                 )
                 .map_err(|e| err(&self.name, e))?;
-                Ok((schema, Vec::new()))
+                let strings = self.learned.layout().map(|l| l.strings).unwrap_or_default();
+                let schema =
+                    json_schema(&inferred, records.columns.order(), &strings, &records.types);
+                Ok((schema, warnings))
             }
             Format::Parquet => {
                 let f = File::open(&self.path).map_err(|e| err(&self.name, e))?;
@@ -308,10 +319,17 @@ impl Table {
             (1..=width).map(|i| format!("column_{i}")).collect()
         };
         unique_names(&mut names, &self.name, &mut warnings);
+        let na = &self.csv.na;
+        let comma = self.csv.comma_decimals(d.delimiter);
+        let mut markers = false;
         let mut stats = vec![ColumnStats::default(); width];
         let mut add = |rec: &csv::ByteRecord| {
             for (i, v) in rec.iter().enumerate().take(width) {
-                stats[i].add(&String::from_utf8_lossy(v));
+                let v = String::from_utf8_lossy(v);
+                if !v.is_empty() && na.contains(&v) {
+                    markers = true;
+                }
+                stats[i].add_with(&v, |x| na.contains(x), comma);
             }
         };
         if !d.header {
@@ -327,81 +345,223 @@ impl Table {
                 Err(e) => return Err(fail(&e)),
             }
         }
-        let fields: Vec<Field> = names
-            .iter()
-            .zip(&stats)
-            .map(|(name, s)| {
-                let (dt, warning) = s.resolve(name);
-                warnings.extend(warning.map(|w| format!("`{}`: {w}", self.name)));
-                Field::new(name, dt, true)
-            })
-            .collect();
+        // pandas' index: `to_csv()` without `index=False` writes the row labels first, under
+        // an empty header name.
+        let pandas_index = d.header
+            && width > 1
+            && first.get(0).is_some_and(|h| h.trim_ascii().is_empty())
+            && stats[0].nulls == 0
+            && stats[0].resolve(&names[0]).0 == DataType::Int64;
+        let dropped = (pandas_index && self.csv.pandas_index == PandasIndex::Drop).then(|| {
+            warnings.push(format!(
+                "`{}`: the first column has no name and holds row numbers: pandas' index (`to_csv()` without `index=False`); it is left out (set `pandas_index: keep` to keep it as `{}`)",
+                self.name, names[0]
+            ));
+            names[0].clone()
+        });
+        let mut comma_columns = BTreeSet::new();
+        let mut fields = Vec::with_capacity(width);
+        for (name, s) in names.iter().zip(&stats) {
+            if dropped.as_ref() == Some(name) {
+                continue;
+            }
+            let (dt, warning) = s.resolve(name);
+            warnings.extend(warning.map(|w| format!("`{}`: {w}", self.name)));
+            if dt == DataType::Float64 && s.comma_decimals() {
+                comma_columns.insert(name.clone());
+            }
+            fields.push(Field::new(name, dt, true));
+        }
+        if !comma_columns.is_empty() && self.csv.decimal.is_none() {
+            let cols: Vec<String> = comma_columns.iter().map(|c| format!("`{c}`")).collect();
+            warnings.push(format!(
+                "`{}`: {} {} numbers with decimal commas (set `decimal: \".\"` to read them as text)",
+                self.name,
+                cols.join(", "),
+                if cols.len() == 1 { "holds" } else { "hold" }
+            ));
+        }
+        self.learned.set_layout(Layout {
+            names,
+            dropped,
+            comma_columns,
+            na_markers: markers || self.csv.na.explicit(),
+            strings: BTreeSet::new(),
+        });
         Ok((Schema::new(fields), warnings))
     }
 
-    /// JSON: the records of an array document, or of the array under `json_field` (or the
-    /// only array of objects at the top level).
-    fn json_records(&self) -> Result<Vec<serde_json::Value>, StageError> {
-        let (r, trip) = self.reader()?;
-        let doc: serde_json::Value = serde_json::from_reader(BufReader::new(r)).map_err(|e| {
-            if let Some(tripped) = self.tripped(&trip) {
-                return tripped;
-            }
-            err(
-                &self.name,
-                format!(
-                    "JSON syntax error at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                ),
-            )
+    /// The column layout of a CSV file, from its inference (run now if it has not been).
+    fn csv_layout(&self) -> Result<Layout, StageError> {
+        if let Some(l) = self.learned.layout() {
+            return Ok(l);
+        }
+        self.infer_csv(Some(SAMPLE_ROWS))?;
+        self.learned
+            .layout()
+            .ok_or_else(|| err(&self.name, "internal error: no column layout"))
+    }
+
+    /// JSON: the records of a document (an array of records, the array under `json_field` or
+    /// the only array of records at the top level, or a shape pandas' `to_json` writes), with
+    /// columns that mix kinds made strings; and the warnings about those.
+    fn json_records(&self) -> Result<(jsonread::Records, Vec<String>), StageError> {
+        let (mut r, trip) = self.reader()?;
+        let mut bytes = Vec::new();
+        r.read_to_end(&mut bytes).map_err(|e| {
+            self.tripped(&trip)
+                .unwrap_or_else(|| err(&self.name, format!("cannot read: {e}")))
         })?;
-        let records = match doc {
-            serde_json::Value::Array(a) => a,
-            serde_json::Value::Object(mut o) => {
-                let key = if let Some(k) = &self.json_field {
-                    k.clone()
-                } else {
-                    let arrays: Vec<&String> = o
-                        .iter()
-                        .filter(|(_, v)| {
-                            v.as_array()
-                                .is_some_and(|a| a.iter().all(serde_json::Value::is_object))
+        let mut records =
+            jsonread::records(&bytes, self.json_field.as_deref()).map_err(|(message, hint)| {
+                let e = err(&self.name, message);
+                match hint {
+                    Some(h) => e.hint(h),
+                    None => e,
+                }
+            })?;
+        drop(bytes);
+        let (strings, mut warnings) = records.columns.mixed(&self.name);
+        if !strings.is_empty() {
+            for r in &mut records.rows {
+                jsonread::stringify(r, &strings);
+            }
+        }
+        if let Some(shape) = records.shape {
+            warnings.push(format!("`{}`: read as {shape}", self.name));
+        }
+        self.learned.set_layout(Layout {
+            names: records.columns.order().to_vec(),
+            strings,
+            ..Layout::default()
+        });
+        Ok((records, warnings))
+    }
+
+    /// JSON Lines: the columns of the sampled records, in first-seen order, typed; columns
+    /// whose values mix kinds are strings (with a warning).
+    fn infer_jsonl(&self, sample: Option<usize>) -> Result<(Schema, Vec<String>), StageError> {
+        let limit = sample.unwrap_or(usize::MAX);
+        let run = |strings: &BTreeSet<String>| -> Result<
+            (jsonread::Columns, Result<Schema, arrow::error::ArrowError>),
+            StageError,
+        > {
+            let (r, trip) = self.reader()?;
+            let lines = std::io::BufRead::lines(BufReader::new(self.records(trip.clone(), r)));
+            let mut columns = jsonread::Columns::default();
+            let mut failure: Option<StageError> = None;
+            let values = lines
+                .enumerate()
+                .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+                .take(limit)
+                .map_while(|(i, line)| {
+                    let parsed = line
+                        .map_err(|e| {
+                            self.tripped(&trip)
+                                .unwrap_or_else(|| err(&self.name, format!("line {}: {e}", i + 1)))
                         })
-                        .map(|(k, _)| k)
-                        .collect();
-                    match arrays.as_slice() {
-                        [k] => (*k).clone(),
-                        [] => return Err(err(&self.name, "is a JSON object with no array of records").hint("a JSON input is an array of objects, or an object holding one under a key (`json_field:`)")),
-                        many => {
-                            let names: Vec<String> = many.iter().map(|k| format!("`{k}`")).collect();
-                            return Err(err(&self.name, format!("has several arrays of records: {}", names.join(", "))).hint("choose one with `json_field:` on the stage"));
+                        .and_then(|line| {
+                            jsonread::line_entries(&line).map_err(|e| {
+                                let what = if e.is_data() {
+                                    format!("line {} is not a JSON object", i + 1)
+                                } else {
+                                    format!(
+                                        "line {}: JSON syntax error at column {}: {e}",
+                                        i + 1,
+                                        e.column()
+                                    )
+                                };
+                                err(&self.name, what)
+                                    .hint("each line must be one complete JSON object")
+                            })
+                        });
+                    match parsed {
+                        Ok(entries) => {
+                            columns.add(&entries);
+                            let mut v = serde_json::Value::Object(entries.into_iter().collect());
+                            if !strings.is_empty() {
+                                jsonread::stringify(&mut v, strings);
+                            }
+                            Some(Ok::<_, arrow::error::ArrowError>(v))
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            None
                         }
                     }
-                };
-                match o.remove(&key) {
-                    Some(serde_json::Value::Array(a)) => a,
-                    Some(_) => {
-                        return Err(err(
-                            &self.name,
-                            format!("`{key}` is not an array of records"),
-                        ));
-                    }
-                    None => {
-                        return Err(err(&self.name, format!("has no key `{key}`"))
-                            .hint("check `json_field:`"));
+                });
+            let schema = arrow::json::reader::infer_json_schema_from_iterator(values);
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            Ok((columns, schema))
+        };
+        let (columns, mut inferred) = run(&BTreeSet::new())?;
+        let (strings, warnings) = columns.mixed(&self.name);
+        if inferred.is_err() && !strings.is_empty() {
+            // Objects or arrays mixed with other values: read those columns as JSON text.
+            inferred = run(&strings)?.1;
+        }
+        let inferred = inferred.map_err(|e| err(&self.name, e))?;
+        if columns.order().is_empty() {
+            return Err(err(&self.name, "has no records")
+                .hint("a JSON Lines file has one JSON object per line"));
+        }
+        let schema = json_schema(&inferred, columns.order(), &strings, &BTreeMap::new());
+        self.learned.set_layout(Layout {
+            names: columns.order().to_vec(),
+            strings,
+            ..Layout::default()
+        });
+        Ok((schema, warnings))
+    }
+
+    /// JSON values (objects) as batches of `schema`, `rows` at a time.
+    fn value_batches(
+        &self,
+        schema: &SchemaRef,
+        values: impl Iterator<Item = Result<serde_json::Value, StageError>> + Send + 'static,
+    ) -> Batches<'static> {
+        let rows = decode_rows(schema.flattened_fields().len());
+        let name = self.name.clone();
+        let me = self.clone();
+        let decoder_schema = schema.clone();
+        let mut values = values.fuse();
+        let mut failed = false;
+        let batches = std::iter::from_fn(move || {
+            if failed {
+                return None;
+            }
+            let mut chunk = Vec::with_capacity(rows.min(1024));
+            for v in values.by_ref() {
+                match v {
+                    Ok(v) => chunk.push(v),
+                    Err(e) => {
+                        failed = true;
+                        return Some(Err(e));
                     }
                 }
+                if chunk.len() == rows {
+                    break;
+                }
             }
-            _ => return Err(err(&self.name, "is a JSON scalar, not records")),
-        };
-        if let Some(i) = records.iter().position(|r| !r.is_object()) {
-            return Err(err(
-                &self.name,
-                format!("record {} is not a JSON object", i + 1),
-            ));
-        }
-        Ok(records)
+            if chunk.is_empty() {
+                return None;
+            }
+            Some((|| {
+                let mut dec = arrow::json::ReaderBuilder::new(decoder_schema.clone())
+                    .with_batch_size(rows)
+                    .with_strict_mode(true)
+                    .build_decoder()
+                    .map_err(|e| err(&name, e))?;
+                dec.serialize(&chunk)
+                    .map_err(|e| me.jsonl_error(&e.to_string()))?;
+                dec.flush()
+                    .map_err(|e| me.jsonl_error(&e.to_string()))?
+                    .ok_or_else(|| err(&name, "no rows decoded"))
+            })())
+        });
+        Box::new(rebatch(schema, batches))
     }
 
     /// The file as batches of `schema` (columns cast by name).
@@ -410,25 +570,49 @@ impl Table {
         match self.format() {
             Format::Csv => {
                 let d = self.dialect();
+                // The parser reads by position: the file's own columns in its own order, typed
+                // as the stage's schema types them (decimal-comma numbers as text, converted
+                // below), then put in the stage's order by name (`conform`), so files whose
+                // columns differ in order or number merge by name.
+                let layout = self.csv_layout()?;
+                let file_schema: SchemaRef = Arc::new(Schema::new(
+                    layout
+                        .names
+                        .iter()
+                        .map(|n| {
+                            let dt = match schema.field_with_name(n) {
+                                Ok(_) if layout.comma_columns.contains(n) => DataType::Utf8,
+                                Ok(f) => f.data_type().clone(),
+                                Err(_) => DataType::Utf8,
+                            };
+                            Field::new(n, dt, true)
+                        })
+                        .collect::<Vec<_>>(),
+                ));
                 let (r, trip) = self.reader()?;
                 let guard = self.records(trip.clone(), r);
                 let state = guard.state.clone();
-                let fmt = arrow::csv::reader::Format::default()
+                let mut fmt = arrow::csv::reader::Format::default()
                     .with_header(d.header)
                     .with_delimiter(d.delimiter)
                     .with_quote(d.quote);
-                let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+                if layout.na_markers {
+                    fmt = fmt.with_null_regex(self.csv.na.regex().clone());
+                }
+                let reader = arrow::csv::ReaderBuilder::new(file_schema.clone())
                     .with_format(fmt)
-                    .with_batch_size(decode_rows(schema.fields().len()))
+                    .with_batch_size(decode_rows(file_schema.fields().len()))
                     .build(guard)
                     .map_err(|e| self.csv_error(&e.to_string()))?;
                 let me = self.clone();
                 let mut done = false;
+                let target = schema.clone();
                 let batches = reader.map(move |b| {
-                    b.map_err(|e| {
+                    let b = b.map_err(|e| {
                         me.tripped(&trip)
                             .unwrap_or_else(|| me.csv_error(&e.to_string()))
-                    })
+                    })?;
+                    me.csv_to_schema(&b, &layout, &target)
                 });
                 Ok(Box::new(rebatch(schema, batches).chain(std::iter::from_fn(move || {
                     if done {
@@ -442,9 +626,48 @@ impl Table {
                 }))))
             }
             Format::Jsonl => {
+                let strings = if let Some(l) = self.learned.layout() {
+                    l.strings
+                } else {
+                    self.infer_jsonl(Some(SAMPLE_ROWS))?;
+                    self.learned.layout().map(|l| l.strings).unwrap_or_default()
+                };
                 let (r, trip) = self.reader()?;
+                if !strings.is_empty() {
+                    // Columns read as strings: each record through serde_json, its odd values
+                    // made text, then decoded.
+                    let me = self.clone();
+                    let lines =
+                        std::io::BufRead::lines(BufReader::new(self.records(trip.clone(), r)));
+                    let values = lines
+                        .enumerate()
+                        .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+                        .map(move |(i, line)| {
+                            let line = line.map_err(|e| {
+                                me.tripped(&trip).unwrap_or_else(|| {
+                                    err(&me.name, format!("line {}: {e}", i + 1))
+                                })
+                            })?;
+                            let mut v: serde_json::Value =
+                                serde_json::from_str(&line).map_err(|e| {
+                                    err(
+                                        &me.name,
+                                        format!(
+                                            "line {}: JSON syntax error at column {}: {e}",
+                                            i + 1,
+                                            e.column()
+                                        ),
+                                    )
+                                    .hint("each line must be one complete JSON object")
+                                })?;
+                            jsonread::stringify(&mut v, &strings);
+                            Ok(v)
+                        });
+                    return Ok(self.value_batches(schema, values));
+                }
                 let reader = arrow::json::ReaderBuilder::new(schema.clone())
                     .with_batch_size(decode_rows(schema.flattened_fields().len()))
+                    .with_strict_mode(true)
                     .build(BufReader::new(self.records(trip.clone(), r)))
                     .map_err(|e| err(&name, e))?;
                 let me = self.clone();
@@ -457,27 +680,8 @@ impl Table {
                 Ok(Box::new(rebatch(schema, batches)))
             }
             Format::Json => {
-                let records = self.json_records()?;
-                let rows = decode_rows(schema.flattened_fields().len());
-                let mut records = records.into_iter();
-                let decoder_schema = schema.clone();
-                let batches = std::iter::from_fn(move || {
-                    let chunk: Vec<serde_json::Value> = records.by_ref().take(rows).collect();
-                    if chunk.is_empty() {
-                        return None;
-                    }
-                    Some((|| {
-                        let mut dec = arrow::json::ReaderBuilder::new(decoder_schema.clone())
-                            .with_batch_size(rows)
-                            .build_decoder()
-                            .map_err(|e| err(&name, e))?;
-                        dec.serialize(&chunk).map_err(|e| err(&name, e))?;
-                        dec.flush()
-                            .map_err(|e| err(&name, e))?
-                            .ok_or_else(|| err(&name, "no rows decoded"))
-                    })())
-                });
-                Ok(Box::new(rebatch(schema, batches)))
+                let (records, _) = self.json_records()?;
+                Ok(self.value_batches(schema, records.rows.into_iter().map(Ok)))
             }
             Format::Parquet => {
                 let f = File::open(&self.path).map_err(|e| err(&name, e))?;
@@ -514,6 +718,40 @@ impl Table {
                 })))
             }
         }
+    }
+
+    /// A batch read in a CSV file's own layout, in the stage's schema: decimal-comma numbers
+    /// converted, columns by name (a column the file lacks is null; a dropped one goes).
+    fn csv_to_schema(
+        &self,
+        batch: &RecordBatch,
+        layout: &Layout,
+        schema: &SchemaRef,
+    ) -> Result<RecordBatch, StageError> {
+        let mut batch = batch.clone();
+        if !layout.comma_columns.is_empty() {
+            let mut columns = batch.columns().to_vec();
+            let mut fields: Vec<Field> = batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            for (i, f) in fields.iter_mut().enumerate() {
+                let wanted = schema
+                    .field_with_name(f.name())
+                    .ok()
+                    .map(|t| t.data_type().clone());
+                if layout.comma_columns.contains(f.name()) && wanted == Some(DataType::Float64) {
+                    columns[i] = csvread::comma_floats(&columns[i], f.name(), false)
+                        .map_err(|e| self.csv_error(&e))?;
+                    *f = Field::new(f.name(), DataType::Float64, true);
+                }
+            }
+            batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+                .map_err(|e| err(&self.name, e))?;
+        }
+        conform(&batch, schema).map_err(|e| self.csv_error(&e.to_string()))
     }
 
     fn parquet_error(&self, e: &parquet::errors::ParquetError) -> StageError {
@@ -564,6 +802,14 @@ impl Table {
             None
         })();
         let msg = msg.trim_start_matches("Json error: ");
+        if let Some(rest) = msg.split("column '").nth(1)
+            && let Some(key) = rest.strip_suffix("' missing from schema")
+        {
+            return err(
+                &self.name,
+                format!("a record has the key `{key}`, first seen after the sampled records"),
+            );
+        }
         match located {
             Some(l) => err(&self.name, l).hint("each line must be one complete JSON object"),
             None => err(&self.name, msg),
@@ -817,6 +1063,33 @@ impl<R: Read> Read for RecordGuard<R> {
     }
 }
 
+/// A JSON table's schema: `order`'s columns (first-seen), typed as a `table` orient's schema
+/// says, as strings when their values mix kinds, or as arrow inferred them.
+fn json_schema(
+    inferred: &Schema,
+    order: &[String],
+    strings: &BTreeSet<String>,
+    types: &BTreeMap<String, DataType>,
+) -> Schema {
+    Schema::new(
+        order
+            .iter()
+            .map(|name| {
+                let dt = if strings.contains(name) {
+                    DataType::Utf8
+                } else if let Some(t) = types.get(name) {
+                    t.clone()
+                } else {
+                    inferred
+                        .field_with_name(name)
+                        .map_or(DataType::Null, |f| f.data_type().clone())
+                };
+                Field::new(name, dt, true)
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// Cast a batch to `schema` by column name; a column the batch lacks is null.
 pub fn conform(
     batch: &RecordBatch,
@@ -825,10 +1098,21 @@ pub fn conform(
     if batch.schema() == *schema {
         return Ok(batch.clone());
     }
+    if batch.schema().fields() == schema.fields() {
+        return RecordBatch::try_new(schema.clone(), batch.columns().to_vec());
+    }
+    // By name, looked up once (a wide table must not cost columns² comparisons).
+    let by_name: std::collections::HashMap<&str, &arrow::array::ArrayRef> = batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .zip(batch.columns())
+        .collect();
     let columns = schema
         .fields()
         .iter()
-        .map(|field| match batch.column_by_name(field.name()) {
+        .map(|field| match by_name.get(field.name().as_str()).copied() {
             Some(col) if col.data_type() == field.data_type() => Ok(col.clone()),
             Some(col) => arrow::compute::cast(col, field.data_type()),
             None => Ok(arrow::array::new_null_array(
@@ -891,6 +1175,31 @@ pub fn merge_schemas(schemas: &[(String, Schema)]) -> (Schema, Vec<String>) {
             if !here.contains(existing.name().as_str()) {
                 *existing = existing.clone().with_nullable(true);
             }
+        }
+    }
+    // Columns some files lack: null in those files' rows, which the user should know.
+    if schemas.len() > 1 {
+        for f in &fields {
+            let lacking: Vec<&str> = schemas
+                .iter()
+                .filter(|(_, s)| s.field_with_name(f.name()).is_err())
+                .map(|(file, _)| file.as_str())
+                .collect();
+            if lacking.is_empty() {
+                continue;
+            }
+            let shown: Vec<String> = lacking.iter().take(3).map(|n| format!("`{n}`")).collect();
+            let more = if lacking.len() > 3 {
+                format!(" and {} more files", lacking.len() - 3)
+            } else {
+                String::new()
+            };
+            warnings.push(format!(
+                "column `{}` is missing from {}{more} (null in {} rows)",
+                f.name(),
+                shown.join(", "),
+                if lacking.len() == 1 { "its" } else { "their" }
+            ));
         }
     }
     // The Hugging Face features (ClassLabel names…) travel with the tables when every file
@@ -971,6 +1280,8 @@ pub fn open_parquet_inputs(input: &[InputFile]) -> Result<ParquetInputs, StageEr
             compression: None,
             json_field: None,
             limits: ReadLimits::default(),
+            csv: CsvOptions::default(),
+            learned: Arc::default(),
         })
         .collect();
     if tables.is_empty() {

@@ -93,7 +93,7 @@ fn json_with_several_arrays_asks_for_json_field() {
         .spec(&spec("a.json", ""));
     cx.run(&["build"])
         .code(1)
-        .stderr_has("has several arrays of records: `test`, `train`")
+        .stderr_has("has several arrays of records: `train`, `test`")
         .stderr_has("json_field");
     cx.spec(&spec("a.json", "    json_field: test\n"));
     cx.run(&["build"]).success();
@@ -261,11 +261,11 @@ fn parquet_and_arrow_inputs() {
 #[test]
 fn mixed_types_become_string_with_a_warning() {
     let cx = TestContext::new();
-    cx.file("a.csv", "id,value\n1,10\n2,N/A\n3,30\n")
+    cx.file("a.csv", "id,value\n1,10\n2,unknown\n3,30\n")
         .spec(&spec("a.csv", ""));
     let out = cx.run(&["build"]);
     out.success()
-        .stderr_has("column `value` mixes 2 integers and 1 strings (e.g. `N/A`)");
+        .stderr_has("column `value` mixes 2 integers and 1 strings (e.g. `unknown`)");
     let lock = summary(&cx);
     assert!(
         lock.contains(
@@ -279,7 +279,7 @@ fn mixed_types_become_string_with_a_warning() {
 #[test]
 fn lenient_cast_counts_coercions_and_strict_fails() {
     let cx = TestContext::new();
-    cx.file("a.csv", "id,value\n1,10\n2,N/A\n3,30\n");
+    cx.file("a.csv", "id,value\n1,10\n2,unknown\n3,30\n");
     cx.spec(&spec(
         "a.csv",
         "    columns: {id: {}, value: {type: int64}}\n",
@@ -378,11 +378,30 @@ fn bad_ragged_csv_names_the_line() {
 
 #[test]
 fn bad_invalid_utf8_names_the_line() {
+    // UTF-8 text first, then a byte that is not: no single encoding reads the file.
     bad(
         "a.csv",
-        b"id,text\n1,ok\n2,caf\xe9\n",
-        &["`a.csv`", "UTF-8", "line 3"],
+        "id,text\n1,café\n2,caf"
+            .bytes()
+            .chain(*b"\xe9\n")
+            .collect::<Vec<u8>>()
+            .as_slice(),
+        &[
+            "`a.csv`",
+            "line 3 (byte offset 21): 0xE9 is not UTF-8",
+            "line 2 holds UTF-8 text",
+            "encoding:",
+        ],
     );
+    // Given as UTF-8, latin-1 text fails too.
+    let cx = TestContext::new();
+    cx.file("a.csv", &b"id,text\n1,ok\n2,caf\xe9\n"[..])
+        .spec(&spec("a.csv", "    encoding: utf-8\n"));
+    cx.run(&["build"])
+        .code(1)
+        .stderr_has("`a.csv`: line 3 (byte offset 18): 0xE9 is not UTF-8 text")
+        .stderr_has("set `encoding:`");
+    assert!(!cx.read("dataset.lock").contains("  clean:"));
 }
 
 #[test]
