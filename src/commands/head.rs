@@ -88,6 +88,7 @@ fn open(shown: &str, path: &Path) -> Result<Table> {
         detected,
         json_field: None,
         limits: ReadLimits::from_env().map_err(|e| Error::user(e.message))?,
+        read: crate::stages::table::ReadOptions::default(),
     })
 }
 
