@@ -271,6 +271,10 @@ pub fn detect(
     if compression.is_some() && head.is_empty() {
         return Err("the file decompresses to nothing".into());
     }
+    // Feather version 1 (pyarrow's `write_feather(..., version=1)`): not Arrow IPC.
+    if head.starts_with(b"FEA1") {
+        return Err("is a Feather version 1 file, which is not read yet; write it again as Feather version 2 (pyarrow's default: `feather.write_feather(df, path)`) or Parquet".into());
+    }
     // Spreadsheets are zip archives (xlsx, xlsb, ods) or OLE files (xls).
     if compression.is_none()
         && let Some(format) = sniff_workbook(&raw, path, forced.map(|(f, _)| f), &exts)

@@ -396,6 +396,13 @@ fn bad_spreadsheets_name_the_file() {
         ],
         &[("MLDATA_MAX_EXPANSION_RATIO", "2")],
     );
+    // Feather version 1 is named, not read as Arrow IPC.
+    cx.file(
+        "old.feather",
+        b"FEA1\x00\x00\x00\x00 and the rest of a v1 file FEA1",
+    );
+    cx.spec(&one_file_spec("old.feather", ""));
+    fails_unrecorded(&cx, &["`old.feather`: is a Feather version 1 file"], &[]);
     // Garbage named .xls.
     cx.file(
         "junk.xls",
