@@ -90,6 +90,7 @@ fn open(shown: &str, path: &Path) -> Result<Table> {
         limits: ReadLimits::from_env().map_err(|e| Error::user(e.message))?,
         csv: crate::stages::csvread::CsvOptions::default(),
         learned: std::sync::Arc::default(),
+        read: crate::stages::table::ReadOptions::default(),
     })
 }
 

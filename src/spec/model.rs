@@ -188,6 +188,13 @@ stage_spec!(NormalizeSpec, NormalizeParams {
     /// CSV: pandas' unnamed index column (first column, no name, integers): `drop` or `keep`.
     #[serde(default)]
     pandas_index: crate::stages::csvread::PandasIndex,
+    /// Text files (`.txt`): one row per `line` (default), `paragraph` (blocks separated by a
+    /// blank line) or `file`, as the Hugging Face `text` loader's `sample_by`.
+    #[serde(default)]
+    text_mode: crate::stages::textlines::TextMode,
+    /// Spreadsheets: the sheet to read, by name or 0-based position (default: the first).
+    #[serde(default)]
+    sheet: Option<crate::stages::sheet::SheetRef>,
 });
 
 stage_spec!(

@@ -86,6 +86,13 @@ pub enum Format {
     Parquet,
     ArrowFile,
     ArrowStream,
+    /// Plain text: one row per line, paragraph or file (`textlines`).
+    Text,
+    /// Spreadsheets (`sheet`).
+    Xlsx,
+    Xlsb,
+    Xls,
+    Ods,
 }
 
 impl Format {
@@ -97,6 +104,11 @@ impl Format {
             Format::Parquet => "Parquet",
             Format::ArrowFile => "Arrow IPC file",
             Format::ArrowStream => "Arrow IPC stream",
+            Format::Text => "text",
+            Format::Xlsx => "Excel workbook (xlsx)",
+            Format::Xlsb => "Excel binary workbook (xlsb)",
+            Format::Xls => "Excel 97-2003 workbook (xls)",
+            Format::Ods => "OpenDocument spreadsheet (ods)",
         }
     }
 
@@ -110,18 +122,32 @@ impl Format {
             "parquet" | "pq" => Some((Format::Parquet, None)),
             "arrow" | "feather" | "ipc" => Some((Format::ArrowFile, None)),
             "arrows" => Some((Format::ArrowStream, None)),
+            "txt" => Some((Format::Text, None)),
+            "xlsx" | "xlsm" => Some((Format::Xlsx, None)),
+            "xlsb" => Some((Format::Xlsb, None)),
+            "xls" => Some((Format::Xls, None)),
+            "ods" => Some((Format::Ods, None)),
             _ => None,
         }
     }
 
     /// Formats that need random access (read from a plain file).
     pub fn needs_seek(self) -> bool {
-        matches!(self, Format::Parquet | Format::ArrowFile)
+        matches!(self, Format::Parquet | Format::ArrowFile) || self.is_sheet()
+    }
+
+    /// Spreadsheets (read through calamine).
+    pub fn is_sheet(self) -> bool {
+        matches!(
+            self,
+            Format::Xlsx | Format::Xlsb | Format::Xls | Format::Ods
+        )
     }
 }
 
 pub const SUPPORTED: &str = "CSV/TSV (.csv, .tsv), JSON (.json: an array of records, or records under a key), \
 JSON Lines (.jsonl, .ndjson), Parquet (.parquet), Arrow IPC (.arrow file, .arrows stream), \
+text (.txt), spreadsheets (.xlsx, .xlsm, .xlsb, .xls, .ods), \
 each optionally compressed (.gz, .zst, .bz2, .xz), and archives of them (.zip, .tar, .tar.gz)";
 
 /// A CSV dialect.
@@ -245,6 +271,23 @@ pub fn detect(
     if compression.is_some() && head.is_empty() {
         return Err("the file decompresses to nothing".into());
     }
+    // Feather version 1 (pyarrow's `write_feather(..., version=1)`): not Arrow IPC.
+    if head.starts_with(b"FEA1") {
+        return Err("is a Feather version 1 file, which is not read yet; write it again as Feather version 2 (pyarrow's default: `feather.write_feather(df, path)`) or Parquet".into());
+    }
+    // Spreadsheets are zip archives (xlsx, xlsb, ods) or OLE files (xls).
+    if compression.is_none()
+        && let Some(format) = sniff_workbook(&raw, path, forced.map(|(f, _)| f), &exts)
+    {
+        return Ok(Detected {
+            compression: None,
+            archive: None,
+            format: Some(format),
+            dialect: None,
+            by: if forced.is_some() { "spec" } else { "content" },
+            warning,
+        });
+    }
     // Archives.
     if compression.is_none() && is_zip(&raw) {
         return Ok(Detected {
@@ -292,10 +335,14 @@ pub fn detect(
         (Some(Format::Csv), Some((e, _))) if e == Format::Csv => (e, "content"),
         (Some(c), Some((e, _))) => {
             // Binary magic is certain; a text guess against an explicit extension is not.
-            let certain = matches!(c, Format::Parquet | Format::ArrowFile | Format::ArrowStream);
+            let certain = matches!(c, Format::Parquet | Format::ArrowFile | Format::ArrowStream)
+                || c.is_sheet();
             // `.json` files that hold JSON Lines are common (and read as such by `datasets`).
             let json_lines_named_json = c == Format::Jsonl && e == Format::Json;
-            let chosen = if certain || e.needs_seek() || json_lines_named_json {
+            // A `.txt` holding a table was read as one before text files were (`format: text`
+            // reads it line by line).
+            let table_named_txt = e == Format::Text;
+            let chosen = if certain || e.needs_seek() || json_lines_named_json || table_named_txt {
                 c
             } else {
                 e
@@ -326,6 +373,65 @@ pub fn detect(
         warning,
     })
 }
+
+/// A workbook recognized from its first bytes (an OLE file: `.xls`) or its zip's entries
+/// (`xl/` → xlsx, `xl/workbook.bin` → xlsb, `content.xml` with an OpenDocument spreadsheet
+/// `mimetype` → ods). A `format:` forcing a spreadsheet format is taken as it is.
+fn sniff_workbook(
+    raw: &[u8],
+    path: &Path,
+    forced: Option<Format>,
+    exts: &[String],
+) -> Option<Format> {
+    if let Some(f) = forced {
+        return (f.is_sheet() && (is_zip(raw) || raw.starts_with(OLE))).then_some(f);
+    }
+    if raw.starts_with(OLE) {
+        return Some(Format::Xls);
+    }
+    if !is_zip(raw) {
+        return None;
+    }
+    let Ok(zip) = zip::ZipArchive::new(std::fs::File::open(path).ok()?) else {
+        // A damaged workbook is still one by its name (and calamine says what is wrong).
+        return exts
+            .last()
+            .and_then(|e| Format::from_ext(e))
+            .map(|(f, _)| f)
+            .filter(|f| f.is_sheet());
+    };
+    let mut xl = false;
+    let mut bin = false;
+    let mut content = false;
+    for name in zip.file_names().filter_map(Result::ok) {
+        xl |= name.starts_with("xl/");
+        bin |= name == "xl/workbook.bin";
+        content |= name == "content.xml";
+    }
+    let ods_mime = raw.get(30..38) == Some(b"mimetype".as_slice())
+        && memchr::memmem::find(
+            &raw[..raw.len().min(200)],
+            b"application/vnd.oasis.opendocument.spreadsheet",
+        )
+        .is_some();
+    if bin {
+        Some(Format::Xlsb)
+    } else if xl
+        && zip
+            .file_names()
+            .filter_map(Result::ok)
+            .any(|n| n == "xl/workbook.xml")
+    {
+        Some(Format::Xlsx)
+    } else if content && ods_mime {
+        Some(Format::Ods)
+    } else {
+        None
+    }
+}
+
+/// The first bytes of an OLE compound file (`.xls`, and a password-protected `.xlsx`).
+const OLE: &[u8] = &[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 
 /// Recognize a table format from the first bytes.
 fn sniff_format(head: &[u8]) -> Option<Format> {

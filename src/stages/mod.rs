@@ -14,8 +14,10 @@ pub mod minhash;
 pub mod neardup;
 pub mod normalize;
 pub mod rows;
+pub mod sheet;
 pub mod split;
 pub mod table;
+pub mod textlines;
 pub mod tokenize;
 pub mod validate;
 

@@ -16,7 +16,9 @@ use super::detect::{self, Detected, Format};
 use super::features::{self, ClassNames};
 use super::filter::{self, Filter};
 use super::media;
-use super::table::{self, ReadLimits, SAMPLE_ROWS, Table};
+use super::sheet::SheetRef;
+use super::table::{self, ReadLimits, ReadOptions, SAMPLE_ROWS, Table};
+use super::textlines::TextMode;
 use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 
 /// Bumped whenever the same inputs and parameters would give different bytes.
@@ -60,6 +62,11 @@ pub struct NormalizeParams {
     pub encoding: Option<String>,
     #[serde(default)]
     pub pandas_index: PandasIndex,
+    /// Left out of the canonical params at its default, so that existing action keys stay.
+    #[serde(default, skip_serializing_if = "TextMode::is_line")]
+    pub text_mode: TextMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<SheetRef>,
 }
 
 /// One output column: where it comes from and its type.
@@ -139,6 +146,11 @@ pub enum InputFormat {
     Parquet,
     Arrow,
     Arrows,
+    /// Plain text, one row per line (`text_mode:`), as the Hugging Face `text` loader.
+    Text,
+    Xlsx,
+    Xls,
+    Ods,
     /// A folder of images (one subfolder per class, `metadata.csv`/`.jsonl` joined), as the
     /// Hugging Face `imagefolder` builder reads it.
     Imagefolder,
@@ -157,6 +169,10 @@ impl InputFormat {
             InputFormat::Parquet => Some((Format::Parquet, None)),
             InputFormat::Arrow => Some((Format::ArrowFile, None)),
             InputFormat::Arrows => Some((Format::ArrowStream, None)),
+            InputFormat::Text => Some((Format::Text, None)),
+            InputFormat::Xlsx => Some((Format::Xlsx, None)),
+            InputFormat::Xls => Some((Format::Xls, None)),
+            InputFormat::Ods => Some((Format::Ods, None)),
         }
     }
 }
@@ -347,6 +363,10 @@ impl Normalize {
                     limits,
                     csv: csv.clone(),
                     learned: Arc::default(),
+                    read: ReadOptions {
+                        text_mode: self.params.text_mode,
+                        sheet: self.params.sheet.clone(),
+                    },
                 }))
             })();
             match result {
@@ -582,6 +602,7 @@ impl Normalize {
             limits: ReadLimits::default(),
             csv: CsvOptions::default(),
             learned: Arc::default(),
+            read: ReadOptions::default(),
         };
         // Labels from class folders are class labels, as `imagefolder` makes them.
         let mut params = self.params.clone();

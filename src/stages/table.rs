@@ -54,7 +54,7 @@ pub fn too_many_columns(what: &str, max: usize) -> StageError {
 
 /// A repeated name gets a suffix: the second `a` becomes `a_2` (the first `_k` not taken by
 /// any column). Linear time: a header of 100,000 copies of one name is hostile input too.
-fn unique_names(names: &mut [String], file: &str, warnings: &mut Vec<String>) {
+pub(super) fn unique_names(names: &mut [String], file: &str, warnings: &mut Vec<String>) {
     use std::collections::{HashMap, HashSet};
     // How many columns hold each name right now (renamed ones under their new name).
     let mut count: HashMap<String, usize> = HashMap::new();
@@ -144,6 +144,15 @@ pub struct Table {
     /// What reading learned (a CSV file's column layout, notes for the report), shared by
     /// this table's clones.
     pub learned: Arc<Learned>,
+    /// `text_mode:` and `sheet:`.
+    pub read: ReadOptions,
+}
+
+/// How to read text files and spreadsheets (the stage's `text_mode:` and `sheet:`).
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub text_mode: super::textlines::TextMode,
+    pub sheet: Option<super::sheet::SheetRef>,
 }
 
 fn err(name: &str, e: impl std::fmt::Display) -> StageError {
@@ -270,6 +279,8 @@ impl Table {
                 })?;
                 Ok((r.schema().as_ref().clone(), Vec::new()))
             }
+            Format::Text => Ok((super::textlines::schema(), Vec::new())),
+            Format::Xlsx | Format::Xlsb | Format::Xls | Format::Ods => super::sheet::infer(self),
         }
     }
 
@@ -717,6 +728,14 @@ impl Table {
                         .map_err(|e| me.tripped(&trip).unwrap_or_else(|| err(&name, e)))
                 })))
             }
+            Format::Text => {
+                let (r, trip) = self.reader()?;
+                let mode = self.read.text_mode;
+                super::textlines::batches(r, trip, &name, mode, self.limits.max_record, schema)
+            }
+            Format::Xlsx | Format::Xlsb | Format::Xls | Format::Ods => {
+                super::sheet::batches(self, schema)
+            }
         }
     }
 
@@ -869,7 +888,7 @@ impl QuoteState {
 /// Rows decoded at a time for a table of `columns` columns: [`BATCH_ROWS`], or fewer for wide
 /// tables so that one decode stays within [`CSV_BATCH_CELLS`] cells (a power of two, so the
 /// pieces add up to whole batches exactly).
-fn decode_rows(columns: usize) -> usize {
+pub(super) fn decode_rows(columns: usize) -> usize {
     let rows = (CSV_BATCH_CELLS / columns.max(1)).clamp(1, BATCH_ROWS);
     1 << rows.ilog2()
 }
@@ -1282,6 +1301,7 @@ pub fn open_parquet_inputs(input: &[InputFile]) -> Result<ParquetInputs, StageEr
             limits: ReadLimits::default(),
             csv: CsvOptions::default(),
             learned: Arc::default(),
+            read: ReadOptions::default(),
         })
         .collect();
     if tables.is_empty() {

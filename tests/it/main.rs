@@ -30,6 +30,7 @@ mod mock_openml;
 mod normalize;
 mod pipes;
 mod python;
+mod readers;
 mod release;
 mod schema;
 mod split;
