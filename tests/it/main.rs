@@ -28,6 +28,7 @@ mod mock_kaggle;
 mod mock_openml;
 mod normalize;
 mod pipes;
+mod pull;
 mod python;
 mod release;
 mod schema;
