@@ -245,6 +245,18 @@ pub struct PullArgs {
     /// Only these files (globs over the dataset's paths).
     #[arg(long, value_name = "GLOB")]
     pub files: Vec<String>,
+    /// For hf://: the dataset config (subset) to pull, as a source's `config:`.
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
+    /// For hf://: only this split's files, as a source's `split:`.
+    #[arg(long, value_name = "NAME")]
+    pub split: Option<String>,
+    /// Fetch again even when the download cache has the dataset.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Print events as JSON Lines on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -250,60 +250,9 @@ impl Executor<'_> {
         }
         for attempt in 0..2 {
             let reporter = self.reporter;
-            let name = node.name.clone();
             let started = Instant::now();
             let fetched = crate::fetch::fetch_source(def, pinned.as_deref(), &opts, &mut |ev| {
-                let message = match ev {
-                    crate::fetch::FetchEvent::Cached { revision } => {
-                        format!("using cached data ({})", short_revision(&revision))
-                    }
-                    crate::fetch::FetchEvent::Downloading { files, bytes } => {
-                        if bytes > 0 {
-                            format!(
-                                "downloading {files} file{}, {}",
-                                if files == 1 { "" } else { "s" },
-                                crate::report::human::size(bytes)
-                            )
-                        } else {
-                            format!(
-                                "downloading {files} file{}",
-                                if files == 1 { "" } else { "s" }
-                            )
-                        }
-                    }
-                    crate::fetch::FetchEvent::Resuming { file, percent } => {
-                        format!("resuming `{file}` from {percent}%")
-                    }
-                    crate::fetch::FetchEvent::Progress {
-                        done,
-                        total,
-                        files_done,
-                        files_total,
-                        idle_secs,
-                        files,
-                    } => {
-                        reporter.event(&Event::SourceProgress {
-                            name: name.clone(),
-                            done,
-                            total,
-                            files_done,
-                            files_total,
-                            idle_secs,
-                            files,
-                        });
-                        return;
-                    }
-                    crate::fetch::FetchEvent::Warning(w) => {
-                        reporter.event(&Event::Warning {
-                            message: format!("source {name}: {w}"),
-                        });
-                        return;
-                    }
-                };
-                reporter.event(&Event::SourceFetch {
-                    name: name.clone(),
-                    message,
-                });
+                crate::report::source::forward(reporter, &node.name, ev);
             });
             let fetched = match fetched {
                 Ok(f) => f,
@@ -325,29 +274,12 @@ impl Executor<'_> {
                     return Err(err);
                 }
             };
-            if !fetched.cached {
-                let bytes: u64 = fetched
-                    .files
-                    .iter()
-                    .filter_map(|(_, p)| std::fs::metadata(p).ok())
-                    .map(|m| m.len())
-                    .sum();
-                let secs = started.elapsed().as_secs_f64();
-                self.reporter.event(&Event::SourceFetch {
-                    name: node.name.clone(),
-                    message: format!(
-                        "fetched {} ({}, {}) in {secs:.1}s, {}/s",
-                        short_revision(&fetched.revision),
-                        if fetched.files.len() == 1 {
-                            "1 file".to_owned()
-                        } else {
-                            format!("{} files", fetched.files.len())
-                        },
-                        crate::report::human::size(bytes),
-                        crate::report::human::size((bytes as f64 / secs.max(1e-3)) as u64),
-                    ),
-                });
-            }
+            crate::report::source::fetched(
+                self.reporter,
+                &node.name,
+                &fetched,
+                started.elapsed().as_secs_f64(),
+            );
             if !fetched.cached
                 && let Some(m) = crate::fetch::cache::Cache::open().0.manifest(&fetched.key)
             {
@@ -1340,17 +1272,6 @@ fn summary_rows(summary: &BTreeMap<String, serde_json::Value>) -> Option<u64> {
 
 /// A revision for people: a commit's first 12 digits, `sha256:` + 12; others (`version:4`,
 /// `v1-md5:…`) shortened after their prefix.
-fn short_revision(r: &str) -> String {
-    if let Some(h) = r.strip_prefix("sha256:") {
-        return format!("sha256:{}", &h[..h.len().min(12)]);
-    }
-    if r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit()) {
-        return r[..12].to_owned();
-    }
-    let cut = r.char_indices().nth(24).map_or(r.len(), |(i, _)| i);
-    r[..cut].to_owned()
-}
-
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }

@@ -382,14 +382,23 @@ fn is_stale_temp(name: &str) -> bool {
     !pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists())
 }
 
-/// Remove stale `.mldatabuild-tmp-*` files directly inside `dir` (not below it).
+/// Remove stale `.mldatabuild-tmp-*` files and folders directly inside `dir` (not below it).
 pub fn remove_stale_temps_shallow(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
-        if is_stale_temp(&e.file_name().to_string_lossy()) && e.path().is_file() {
-            let _ = fs::remove_file(e.path());
+        if !is_stale_temp(&e.file_name().to_string_lossy()) {
+            continue;
+        }
+        match e.file_type() {
+            Ok(t) if t.is_dir() => {
+                let _ = fs::remove_dir_all(e.path());
+            }
+            Ok(t) if t.is_file() => {
+                let _ = fs::remove_file(e.path());
+            }
+            _ => {}
         }
     }
 }

@@ -9,6 +9,7 @@
 #     bash benches/fetch/run.sh proto    # the prototype of the proposed fixes (proto/)
 #     bash benches/fetch/run.sh proto-big  # the same, the large file only
 #     bash benches/fetch/run.sh profile  # perf profiles: the large file, the small files one by one
+#     bash benches/fetch/run.sh pull     # `pull` of a 1 GB file vs curl, in one hyperfine run
 #
 # It builds the release binary into target-bench/ and copies it to $BENCH_WORK/bin (so other
 # builds sharing target-bench cannot swap it mid-run), generates the data when missing, starts
@@ -30,6 +31,8 @@
 #   FETCH_SETTLE    seconds to wait after each clean-up (delete + sync) before the next command,
 #                   so no command pays for the writeback of the previous one's files (default 5)
 #   FETCH_NO_BUILD  1: measure the binary an earlier run copied to $BENCH_WORK/bin (no cargo)
+#   FETCH_TARGET_DIR  where cargo builds the release binary (default target-bench/ in the repo)
+#   FETCH_PULL_BYTES  size of the file `pull` fetches (default 1000000000)
 #   FETCH_BASE_REV  also measure this committed revision (a sha, a tag, HEAD~3), side by side
 #                   in the same runs: extracted with `git archive` into $BENCH_WORK/src-SHA,
 #                   built into $BENCH_WORK/target-base (seeded with a copy of target-bench/,
@@ -47,17 +50,22 @@ RUNS=${FETCH_RUNS:-3}
 SETTLE=${FETCH_SETTLE:-5}
 WAIT_QUIET=${BENCH_WAIT_QUIET:-0}
 WHAT=${1:-all}
-export CARGO_TARGET_DIR=$ROOT/target-bench
+PULL_BYTES=${FETCH_PULL_BYTES:-1000000000}
+export CARGO_TARGET_DIR=${FETCH_TARGET_DIR:-$ROOT/target-bench}
 BIN=$WORK/bin/mldatabuild
 DATA=$WORK/data
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-case $WHAT in all | big | small | server | proto | proto-big | profile) ;;
-*) die "usage: run.sh [all|big|small|server|proto|proto-big|profile]" ;;
+case $WHAT in all | big | small | server | proto | proto-big | profile | pull) ;;
+*) die "usage: run.sh [all|big|small|server|proto|proto-big|profile|pull]" ;;
 esac
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
+if [ "$WHAT" = pull ]; then
+    command -v hyperfine >/dev/null || die "hyperfine is needed (apt-get install hyperfine)"
+    DELAYS=""
+fi
 mkdir -p "$WORK/bin" "$WORK/results" "$DATA/files" "$DATA/repo-big" "$DATA/repo-small"
 
 # --- the binaries ------------------------------------------------------------------------
@@ -137,13 +145,18 @@ REV=$(cat "$BIN.rev" 2>/dev/null || echo unknown)
 
 # --- data --------------------------------------------------------------------------------
 BIG=$DATA/files/big.bin
+if [ "$WHAT" = pull ]; then
+    # Only the file `pull` fetches (the repositories stay as they are, possibly empty).
+    BIG=$DATA/files/pull.bin
+    BIG_BYTES=$PULL_BYTES
+fi
 if [ "$(stat -c %s "$BIG" 2>/dev/null || echo 0)" != "$BIG_BYTES" ]; then
     log "generating $BIG ($BIG_BYTES random bytes)"
     nice python3 "$HERE/gen_data.py" big "$BIG" "$BIG_BYTES"
 fi
 # The Hub repository bench/big holds the same file (a hard link): listed as LFS.
-ln -f "$BIG" "$DATA/repo-big/big.bin"
-if [ "$(find "$DATA/repo-small/data" -name '*.csv' 2>/dev/null | wc -l)" != "$SMALL" ]; then
+[ "$WHAT" = pull ] || ln -f "$BIG" "$DATA/repo-big/big.bin"
+if [ "$WHAT" != pull ] && [ "$(find "$DATA/repo-small/data" -name '*.csv' 2>/dev/null | wc -l)" != "$SMALL" ]; then
     log "generating $SMALL small CSV files"
     rm -rf "$DATA/repo-small"
     nice python3 "$HERE/gen_data.py" small "$DATA/repo-small" "$SMALL"
@@ -194,9 +207,41 @@ fi
 log "server check: curl -o /dev/null of $BIG_BYTES bytes, 3 times"
 for _ in 1 2 3; do
     curl -sS --fail -o /dev/null -w '    %{time_total} s, %{speed_download} B/s\n' \
-        "http://127.0.0.1:$PORT/files/big.bin" >&2
+        "http://127.0.0.1:$PORT/files/$(basename "$BIG")" >&2
 done
 [ "$WHAT" = server ] && exit 0
+
+# --- pull: one file into a folder, side by side with curl, in one hyperfine run ------------
+# Each run starts from nothing: no download cache (a fresh MLDATA_HOME), no output folder, no
+# curl file; the clean-up (delete, sync, FETCH_SETTLE seconds) is hyperfine's --prepare, outside
+# the timing. The cache and the folder are on the same file system, as by default.
+if [ "$WHAT" = pull ]; then
+    url=http://127.0.0.1:$PORT/files/pull.bin
+    p=$WORK/pull
+    mkdir -p "$p"
+    cmds=(-n "curl -o file" "curl -sS --fail -o $p/curl.bin $url"
+        -n "mldatabuild ${REV%% *} pull" "env MLDATA_HOME=$p/home HOME=$p $BIN -q pull $url -o $p/out")
+    if [ -n "${BASE_BIN:-}" ]; then
+        cmds+=(-n "mldatabuild ${bsha:0:7} pull"
+            "env MLDATA_HOME=$p/home HOME=$p $BASE_BIN pull $url -o $p/out")
+    fi
+    log "pull vs curl: $PULL_BYTES bytes, $RUNS runs each (hyperfine)"
+    hyperfine --runs "$RUNS" --prepare "rm -rf $p/home $p/out $p/curl.bin; sync; sleep $SETTLE" \
+        --export-json "$WORK/results/pull.json" --export-markdown "$WORK/results/pull.md" \
+        "${cmds[@]}"
+    rm -rf "$p/home" "$p/out" "$p/curl.bin"
+    python3 - "$WORK/results/pull.json" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))["results"]
+curl = res[0]  # the first command
+for r in res:
+    if r is not curl:
+        print(f"{r['command']}: curl -o file / pull = {curl['median'] / r['median']:.2f} "
+              f"(medians {curl['median']:.2f} s / {r['median']:.2f} s; "
+              f"means {curl['mean'] / r['mean']:.2f})")
+PY
+    exit 0
+fi
 
 # --- profiles ------------------------------------------------------------------------------
 if [ "$WHAT" = profile ]; then

@@ -12,9 +12,13 @@ use owo_colors::OwoColorize;
 use crate::cli::{InfoArgs, Modality, PullArgs, SearchArgs, SearchSource};
 use crate::error::{Error, Result};
 use crate::fetch::auth::{self, Service};
+use crate::fetch::cache::Cache;
 use crate::fetch::hf::{Hub, encode};
 use crate::fetch::http::{Client, RetryPolicy, redact};
 use crate::fetch::uri::{self, Remote};
+use crate::report::human::HumanReporter;
+use crate::report::json::JsonReporter;
+use crate::report::{Event, Reporter};
 use crate::settings::Settings;
 
 /// The longest `search` waits for a source.
@@ -935,6 +939,13 @@ pub(crate) fn pull(settings: &Settings, args: &PullArgs) -> Result<u8> {
             Error::user(m.to_owned()).hint(h.to_owned())
         })?
         .ok_or_else(|| Error::user(format!("`{}` is a local path", args.uri)))?;
+    if (args.config.is_some() || args.split.is_some()) && !matches!(remote, Remote::Hf { .. }) {
+        return Err(Error::user(format!(
+            "`--config` and `--split` select files of an `hf://` dataset, and `{}` is not one",
+            uri::redacted(&args.uri)
+        ))
+        .hint("for other sources, select files with `--files` globs"));
+    }
     let name = match &remote {
         Remote::Hf { repo, .. } => repo.rsplit('/').next().unwrap_or(repo).to_owned(),
         Remote::Kaggle { slug, .. } => slug.clone(),
@@ -952,82 +963,167 @@ pub(crate) fn pull(settings: &Settings, args: &PullArgs) -> Result<u8> {
         || settings.cwd.join("mldata").join(&name),
         |o| settings.cwd.join(o),
     );
-    if dir.exists() && std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
-        if !args.force {
-            return Err(Error::user(format!(
-                "`{}` already exists and is not empty",
-                dir.display()
-            ))
-            .hint("pass --force to replace it, or choose --output"));
-        }
-        std::fs::remove_dir_all(&dir)
-            .map_err(|e| Error::failure(format!("cannot remove `{}`: {e}", dir.display())))?;
+    if dir.exists() && !dir.is_dir() {
+        return Err(
+            Error::user(format!("`{}` exists and is not a folder", dir.display()))
+                .hint("choose another folder with --output"),
+        );
+    }
+    if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) && !args.force {
+        return Err(Error::user(format!(
+            "`{}` already exists and is not empty",
+            dir.display()
+        ))
+        .hint("pass --force to replace it, or choose --output"));
     }
     let def = crate::spec::SourceDef {
         uri: args.uri.clone(),
-        files: if args.files.is_empty() {
-            None
-        } else {
-            Some(args.files.clone())
-        },
+        files: (!args.files.is_empty()).then(|| args.files.clone()),
         sha256: None,
-        config: None,
-        split: None,
+        config: args.config.clone(),
+        split: args.split.clone(),
     };
-    let started = Instant::now();
-    let mut err = std::io::stderr().lock();
+    let reporter: Box<dyn Reporter> = if args.json {
+        Box::new(JsonReporter)
+    } else {
+        Box::new(HumanReporter::new(settings.verbosity, settings.progress))
+    };
     let opts = crate::fetch::FetchOptions {
         offline: crate::fetch::FetchOptions::offline_from_env(),
-        ..crate::fetch::FetchOptions::default()
+        refresh: false,
+        no_cache: args.no_cache,
     };
-    let fetched = crate::fetch::fetch_source(&def, None, &opts, &mut |ev| {
-        let line = match ev {
-            crate::fetch::FetchEvent::Cached { revision } => {
-                format!("Using cached data ({revision})")
-            }
-            crate::fetch::FetchEvent::Downloading { files, bytes } => {
-                format!("Downloading {files} files ({})", human(bytes))
-            }
-            crate::fetch::FetchEvent::Resuming { file, percent } => {
-                format!("Resuming `{file}` from {percent}%")
-            }
-            crate::fetch::FetchEvent::Warning(w) => format!("warning: {w}"),
-            crate::fetch::FetchEvent::Progress { .. } => return,
-        };
-        let _ = writeln!(err, "{line}");
-    })
-    .map_err(Error::from)?;
-    let tmp = dir.with_extension("mldatabuild-partial");
-    let _ = std::fs::remove_dir_all(&tmp);
-    let mut bytes = 0;
-    for (rel, path) in &fetched.files {
-        let dest = tmp.join(rel);
-        if let Some(d) = dest.parent() {
-            std::fs::create_dir_all(d)
-                .map_err(|e| Error::failure(format!("cannot create `{}`: {e}", d.display())))?;
-        }
-        std::fs::copy(path, &dest)
-            .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", dest.display())))?;
-        bytes += std::fs::metadata(&dest).map_or(0, |m| m.len());
+    let started = Instant::now();
+    let (cache, _) = Cache::open();
+    let mut stat = cache.stat_cache();
+    let (fetched, manifest) = fetch_intact(&def, &name, opts, &cache, &mut stat, &*reporter)?;
+    let (bytes, linked) = place(&fetched, &dir)?;
+    // Linking changed the files' ctime: what was just checked is remembered as it is now.
+    for ((_, path), f) in fetched.files.iter().zip(&manifest.files) {
+        stat.record_known(path, &f.sha256);
     }
-    if let Some(p) = dir.parent() {
-        std::fs::create_dir_all(p)
-            .map_err(|e| Error::failure(format!("cannot create `{}`: {e}", p.display())))?;
-    }
-    std::fs::rename(&tmp, &dir)
-        .map_err(|e| Error::failure(format!("cannot write `{}`: {e}", dir.display())))?;
-    let secs = started.elapsed().as_secs_f64();
-    let _ = writeln!(
-        err,
-        "Pulled {} ({} files, {}) into {} in {secs:.1}s ({}/s); revision {}",
-        crate::fetch::uri::redacted(&args.uri),
-        fetched.files.len(),
-        human(bytes),
-        dir.display(),
-        human((bytes as f64 / secs.max(1e-3)) as u64),
-        fetched.revision
-    );
+    stat.save();
+    reporter.event(&Event::Pulled {
+        uri: uri::redacted(&args.uri),
+        output: dir.display().to_string(),
+        revision: fetched.revision,
+        files: fetched.files.len(),
+        bytes,
+        linked,
+        seconds: started.elapsed().as_secs_f64(),
+    });
     Ok(0)
+}
+
+/// Fetch `def` (reporting as `name`), and check a snapshot found in the cache against its
+/// manifest: its files are hard links that `pull` hands out, and one written through is dropped
+/// and fetched again (once).
+fn fetch_intact(
+    def: &crate::spec::SourceDef,
+    name: &str,
+    opts: crate::fetch::FetchOptions,
+    cache: &Cache,
+    stat: &mut crate::statcache::StatCache,
+    reporter: &dyn Reporter,
+) -> Result<(crate::fetch::Fetched, crate::fetch::cache::Manifest)> {
+    for _ in 0..2 {
+        let started = Instant::now();
+        let fetched = crate::fetch::fetch_source(def, None, &opts, &mut |ev| {
+            crate::report::source::forward(reporter, name, ev);
+        })?;
+        crate::report::source::fetched(reporter, name, &fetched, started.elapsed().as_secs_f64());
+        let manifest = cache.manifest(&fetched.key);
+        let intact = manifest.as_ref().is_some_and(|m| {
+            !fetched.cached || {
+                let paths: Vec<std::path::PathBuf> =
+                    fetched.files.iter().map(|(_, p)| p.clone()).collect();
+                let digests = stat.digest_many(&paths);
+                digests.len() == m.files.len()
+                    && digests
+                        .iter()
+                        .zip(&m.files)
+                        .all(|(d, f)| d.as_ref().is_ok_and(|d| d.sha256 == f.sha256))
+            }
+        });
+        if let Some(m) = manifest.filter(|_| intact) {
+            return Ok((fetched, m));
+        }
+        reporter.event(&Event::Warning {
+            message: format!(
+                "source {name}: the cached copy was damaged (a file's SHA-256 changed); fetching it again"
+            ),
+        });
+        crate::fetch::drop_snapshot(&fetched.key);
+    }
+    Err(
+        Error::failure("the download cache keeps returning damaged files".to_owned())
+            .hint("clear it with `mldatabuild cache clear` and pull again"),
+    )
+}
+
+/// Put the fetched files into `dir`: read-only hard links to the download cache (copies when
+/// the cache is on another file system), in a temporary folder beside `dir` that then takes its
+/// place, so `dir` is replaced whole or not at all. Returns the bytes and the files linked.
+fn place(fetched: &crate::fetch::Fetched, dir: &std::path::Path) -> Result<(u64, usize)> {
+    use std::os::unix::fs::MetadataExt;
+    let fail = |what: &std::path::Path, e: std::io::Error| {
+        Error::failure(format!("cannot write `{}`: {e}", what.display()))
+    };
+    let (Some(parent), Some(leaf)) = (dir.parent(), dir.file_name()) else {
+        return Err(Error::user(format!(
+            "`{}` cannot be a folder to pull into",
+            dir.display()
+        ))
+        .hint("choose another folder with --output"));
+    };
+    std::fs::create_dir_all(parent).map_err(|e| fail(parent, e))?;
+    crate::store::remove_stale_temps_shallow(parent);
+    let temp = |what: &str| {
+        parent.join(format!(
+            ".mldatabuild-tmp-{}-{what}-{}",
+            std::process::id(),
+            leaf.to_string_lossy()
+        ))
+    };
+    let tmp = temp("pull");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let fill = || -> Result<(u64, usize)> {
+        std::fs::create_dir_all(&tmp).map_err(|e| fail(&tmp, e))?;
+        let (mut bytes, mut linked) = (0, 0);
+        for (rel, path) in &fetched.files {
+            let dest = crate::trust::join_beneath(&tmp, rel)
+                .map_err(|e| Error::failure(format!("the source lists a file whose name {e}")))?;
+            crate::store::materialize(path, &dest).map_err(|e| fail(&dest, e))?;
+            let (a, b) = (
+                std::fs::metadata(path).map_err(|e| fail(path, e))?,
+                std::fs::metadata(&dest).map_err(|e| fail(&dest, e))?,
+            );
+            bytes += b.len();
+            linked += usize::from(a.dev() == b.dev() && a.ino() == b.ino());
+        }
+        Ok((bytes, linked))
+    };
+    let placed = fill().and_then(|done| {
+        // The folder being replaced (--force) moves aside first: a rename cannot replace a
+        // folder that has files.
+        let old = temp("old");
+        let aside = dir.exists() && std::fs::rename(dir, &old).is_ok();
+        if let Err(e) = std::fs::rename(&tmp, dir) {
+            if aside {
+                let _ = std::fs::rename(&old, dir);
+            }
+            return Err(fail(dir, e));
+        }
+        if aside {
+            // Unlinking its files leaves the cache's copies as they are.
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        Ok(done)
+    });
+    if placed.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    placed
 }
 
 #[cfg(test)]

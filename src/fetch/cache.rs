@@ -7,11 +7,14 @@
 //! cache/snapshots/<key>/…         one fetched source: its files (hard links to blobs)
 //! cache/snapshots/<key>/.mldata-snapshot.json   its manifest, written last (= complete)
 //! cache/locks/<name>.lock         advisory locks: concurrent builds fetch a file once
+//! cache/stat-cache-v1             what `pull` last found the snapshots' files to hash to
 //! ```
 //!
 //! `key` = SHA-256 of (URI, resolved revision, file selection). A snapshot is used only when its
-//! manifest exists; its files are hashed again (through the stat cache) by the source, and a
-//! mismatch makes the fetcher drop the snapshot and fetch again.
+//! manifest exists; its files are hashed again (through the stat cache) by the source, or by
+//! `pull` before it links them into a folder, and a mismatch makes the fetcher drop the snapshot
+//! and fetch again. Folders `pull` fills hold hard links to the blobs (read-only), which is why
+//! nothing here trusts a blob unchecked.
 
 use std::fs;
 use std::io;
@@ -120,6 +123,12 @@ impl Cache {
                 crate::trust::check_relative(&f.path).is_ok() && crate::trust::is_sha256(&f.sha256)
             })
             .then_some(m)
+    }
+
+    /// The stat cache of the snapshots' files (`cache/stat-cache-v1`): a file checked against
+    /// its manifest is not read again until it changes.
+    pub fn stat_cache(&self) -> crate::statcache::StatCache {
+        crate::statcache::StatCache::load(&self.root.join("stat-cache-v1"))
     }
 
     /// Mark a snapshot as used now (least-recently-used eviction reads this).

@@ -730,6 +730,12 @@ impl Client {
                 .map_err(io)?;
             let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
             let mut done = std::fs::metadata(part).map_or(0, |m| m.len());
+            // The headers are in: the size is known (a `Content-Length`) before any byte is.
+            progress(Progress {
+                done,
+                total: expected.or(total),
+                resumed_from,
+            });
             let mut last_report = Instant::now();
             // 1 MiB buffers, or just enough for a small file (one read past its end sees EOF).
             let buf_len = expected.or(total).map_or(1 << 20, |n| {

@@ -512,23 +512,27 @@ pub fn fetch(
             .map(|(name, _)| api.download_job(owner, slug, version, Some(name)))
             .collect()
     };
-    events(FetchEvent::Downloading {
-        files: jobs.len(),
-        bytes: chosen.iter().filter_map(|(_, s)| *s).sum(),
-    });
-    let files =
-        download_all(cache, client, api.cred.as_ref(), &jobs, events).map_err(|e| {
-            match e.status {
-                Some(401 | 403) => api.explain(owner, slug, Some(version), e),
-                Some(404) => FetchError::new(format!(
-                    "{} (a file of `{owner}/{slug}` version {version} that Kaggle listed)",
-                    e.message
-                ))
-                .hint("the dataset may have changed while it was downloaded; build again")
-                .user(),
-                _ => e,
-            }
-        })?;
+    // The listing's sizes (a file may arrive zipped, so the answers' sizes may differ); with
+    // none, the download announces the sizes its answers give.
+    let listed: u64 = chosen.iter().filter_map(|(_, s)| *s).sum();
+    let files = download_all(
+        cache,
+        client,
+        api.cred.as_ref(),
+        &jobs,
+        (listed > 0).then_some(listed),
+        events,
+    )
+    .map_err(|e| match e.status {
+        Some(401 | 403) => api.explain(owner, slug, Some(version), e),
+        Some(404) => FetchError::new(format!(
+            "{} (a file of `{owner}/{slug}` version {version} that Kaggle listed)",
+            e.message
+        ))
+        .hint("the dataset may have changed while it was downloaded; build again")
+        .user(),
+        _ => e,
+    })?;
     check_sizes(cache, &chosen, &files)?;
     let manifest = Manifest {
         uri: canonical,

@@ -18,7 +18,7 @@ pub mod uri;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::spec::SourceDef;
 use cache::{Cache, CachedFile, Manifest};
@@ -404,10 +404,6 @@ fn fetch_hf(
         .hint("check `files:` globs against the repository's paths (`mldatabuild info hf://…`)")
         .user());
     }
-    events(FetchEvent::Downloading {
-        files: chosen.len(),
-        bytes: chosen.iter().map(|f| f.size).sum(),
-    });
     let jobs: Vec<Job> = chosen
         .iter()
         .map(|f| Job {
@@ -421,7 +417,16 @@ fn fetch_hf(
             },
         })
         .collect();
-    let files = download_all(cache, client, hub.cred.as_ref(), &jobs, events).map_err(|e| {
+    let listed = jobs.iter().filter_map(|j| j.size).sum();
+    let files = download_all(
+        cache,
+        client,
+        hub.cred.as_ref(),
+        &jobs,
+        Some(listed),
+        events,
+    )
+    .map_err(|e| {
         if matches!(e.status, Some(401 | 403 | 404))
             && matches!(e.code.as_deref(), Some("GatedRepo" | "RepoNotFound"))
         {
@@ -544,15 +549,33 @@ fn check_free_space(cache: &Cache, jobs: &[Job]) -> Result<(), FetchError> {
     Ok(())
 }
 
+/// A job's size not known yet (no listing, and no answer with a `Content-Length` so far).
+const UNKNOWN: u64 = u64::MAX;
+
 /// Download every job into the blobs (in parallel, verified); returns the manifest's files.
+///
+/// Announces the download (`FetchEvent::Downloading`) first: at once with `listed` (the bytes a
+/// listing gives), else as soon as every job's size is known from its answer's headers, at the
+/// latest at the first progress report (or when all is done, with the sizes downloaded).
 pub(super) fn download_all(
     cache: &Cache,
     client: &Client,
     cred: Option<&http::Credential>,
     jobs: &[Job],
+    listed: Option<u64>,
     events: &mut dyn FnMut(FetchEvent),
 ) -> Result<Vec<CachedFile>, FetchError> {
     check_free_space(cache, jobs)?;
+    let announce = |events: &mut dyn FnMut(FetchEvent), bytes: u64| {
+        events(FetchEvent::Downloading {
+            files: jobs.len(),
+            bytes,
+        });
+    };
+    let mut announced = listed.is_some();
+    if let Some(bytes) = listed {
+        announce(events, bytes);
+    }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<CachedFile, FetchError>>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
@@ -562,51 +585,85 @@ pub(super) fn download_all(
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| (1..=64).contains(n))
         .unwrap_or(PARALLEL_DOWNLOADS);
-    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
     let finished = AtomicUsize::new(0);
-    let total: u64 = jobs.iter().filter_map(|j| j.size).sum();
+    // Each job's size: listed, or learned from its answer (`UNKNOWN` until then).
+    let sizes: Vec<AtomicU64> = jobs
+        .iter()
+        .map(|j| AtomicU64::new(j.size.unwrap_or(UNKNOWN)))
+        .collect();
+    let known = || -> u64 {
+        sizes
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .filter(|&s| s != UNKNOWN)
+            .sum()
+    };
+    let all_known = || sizes.iter().all(|s| s.load(Ordering::Relaxed) != UNKNOWN);
     let live = Live::new(workers.min(jobs.len()));
+    // Workers wake this thread when a size becomes known and when a file is done, so the
+    // announcement is not late and the last file's end is not followed by a wait.
+    let (wake, woken) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
         for slot in 0..workers.min(jobs.len()) {
-            let (next, notes, bytes, finished, results, live) =
-                (&next, &notes, &bytes, &finished, &results, &live);
+            let (next, notes, bytes, finished, results, live, sizes) =
+                (&next, &notes, &bytes, &finished, &results, &live, &sizes);
+            let wake = wake.clone();
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let r = fetch_one_counted(
-                        cache,
-                        client,
-                        cred,
-                        job,
-                        notes,
+                    let watch = Watch {
                         bytes,
-                        Some((live, slot)),
-                    );
+                        live: (live, slot),
+                        size: &sizes[i],
+                        wake: &wake,
+                    };
+                    let r = fetch_one_counted(cache, client, cred, job, notes, &watch);
                     live.set(slot, |s| *s = None);
                     finished.fetch_add(1, Ordering::Relaxed);
                     if let Ok(mut res) = results.lock() {
                         res[i] = Some(r);
                     }
+                    let _ = wake.send(());
                 }
             });
         }
+        drop(wake);
         // This thread reports progress while the workers download.
+        let tick = std::time::Duration::from_millis(200);
+        let mut next_tick = std::time::Instant::now() + tick;
         let mut last = (0u64, std::time::Instant::now());
         while finished.load(Ordering::Relaxed) < jobs.len() {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            let done = bytes.load(Ordering::Relaxed);
-            if done != last.0 {
-                last = (done, std::time::Instant::now());
+            let wait = next_tick.saturating_duration_since(std::time::Instant::now());
+            if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) = woken.recv_timeout(wait) {
+                break;
+            }
+            let now = std::time::Instant::now();
+            let at_tick = now >= next_tick;
+            if !announced && (at_tick || all_known()) {
+                announce(events, known());
+                announced = true;
+            }
+            if !announced {
+                continue;
             }
             if let Ok(mut n) = notes.lock() {
                 for e in n.drain(..) {
                     events(e);
                 }
             }
+            if !at_tick {
+                continue;
+            }
+            next_tick = now + tick;
+            let done = bytes.load(Ordering::Relaxed);
+            if done != last.0 {
+                last = (done, now);
+            }
             events(FetchEvent::Progress {
                 done,
-                total,
+                total: if all_known() { known() } else { 0 },
                 files_done: finished.load(Ordering::Relaxed),
                 files_total: jobs.len(),
                 idle_secs: last.1.elapsed().as_secs(),
@@ -614,12 +671,18 @@ pub(super) fn download_all(
             });
         }
     });
+    let results = results.into_inner().unwrap_or_default();
+    if !announced {
+        // Done before the first report: the sizes are those downloaded.
+        let done: u64 = results.iter().flatten().flatten().map(|f| f.size).sum();
+        announce(events, if all_known() { known() } else { done });
+    }
     for n in notes.into_inner().unwrap_or_default() {
         events(n);
     }
     let mut files = Vec::with_capacity(jobs.len());
     let mut failed = Vec::new();
-    for (job, r) in jobs.iter().zip(results.into_inner().unwrap_or_default()) {
+    for (job, r) in jobs.iter().zip(results) {
         match r {
             Some(Ok(f)) => files.push(f),
             Some(Err(e)) => failed.push((job.name.clone(), e)),
@@ -643,35 +706,34 @@ pub(super) fn download_all(
     Ok(files)
 }
 
-/// Download one file into the blobs (unless its verified blob is already there).
-pub(super) fn fetch_one(
-    cache: &Cache,
-    client: &Client,
-    cred: Option<&http::Credential>,
-    job: &Job,
-    notes: &Mutex<Vec<FetchEvent>>,
-) -> Result<CachedFile, FetchError> {
-    fetch_one_counted(
-        cache,
-        client,
-        cred,
-        job,
-        notes,
-        &std::sync::atomic::AtomicU64::new(0),
-        None,
-    )
+/// What a download reports to [`download_all`] as it goes.
+struct Watch<'a> {
+    /// Bytes downloaded by every job (for progress).
+    bytes: &'a AtomicU64,
+    /// The worker's slot in the files downloading right now.
+    live: (&'a Live, usize),
+    /// The job's size, set from the answer's headers when not listed.
+    size: &'a AtomicU64,
+    /// Told when the size becomes known.
+    wake: &'a std::sync::mpsc::Sender<()>,
 }
 
-/// [`fetch_one`], adding the bytes it downloads to `bytes` (for progress).
+/// Download one file into the blobs (unless its verified blob is already there), adding the
+/// bytes it downloads to `watch.bytes`.
 fn fetch_one_counted(
     cache: &Cache,
     client: &Client,
     cred: Option<&http::Credential>,
     job: &Job,
     notes: &Mutex<Vec<FetchEvent>>,
-    bytes: &std::sync::atomic::AtomicU64,
-    live: Option<(&Live, usize)>,
+    watch: &Watch<'_>,
 ) -> Result<CachedFile, FetchError> {
+    let Watch {
+        bytes,
+        live,
+        size: learned,
+        wake,
+    } = *watch;
     if let Check::Sha256(sha) = &job.check {
         // A blob is trusted only after re-hashing it: a hard link in a snapshot may have been
         // written through.
@@ -681,6 +743,7 @@ fn fetch_one_counted(
             && crate::statcache::sha256_file(&blob).is_ok_and(|h| h == *sha)
         {
             bytes.fetch_add(md.len(), Ordering::Relaxed);
+            learned.store(md.len(), Ordering::Relaxed);
             return Ok(CachedFile {
                 path: job.name.clone(),
                 size: md.len(),
@@ -709,29 +772,32 @@ fn fetch_one_counted(
         });
     }
     let mut seen = have;
-    if let Some((live, slot)) = live {
-        live.set(slot, |s| {
-            *s = Some(FileProgress {
-                name: job.name.clone(),
-                done: have,
-                total: job.size.unwrap_or(0),
-            });
+    let (live, slot) = live;
+    live.set(slot, |s| {
+        *s = Some(FileProgress {
+            name: job.name.clone(),
+            done: have,
+            total: job.size.unwrap_or(0),
         });
-    }
+    });
     let git = matches!(job.check, Check::GitSha1(_));
     let got = client.download(job.target(), cred, &part, job.size, git, &mut |p| {
         if p.done >= seen {
             bytes.fetch_add(p.done - seen, Ordering::Relaxed);
         }
         seen = p.done;
-        if let Some((live, slot)) = live {
-            live.set(slot, |s| {
-                if let Some(f) = s {
-                    f.done = p.done;
-                    f.total = p.total.unwrap_or(f.total);
-                }
-            });
+        if let Some(t) = p.total
+            && learned.load(Ordering::Relaxed) == UNKNOWN
+        {
+            learned.store(t, Ordering::Relaxed);
+            let _ = wake.send(());
         }
+        live.set(slot, |s| {
+            if let Some(f) = s {
+                f.done = p.done;
+                f.total = p.total.unwrap_or(f.total);
+            }
+        });
     });
     let got = match got {
         Ok(g) => g,
@@ -856,7 +922,6 @@ fn fetch_url(
         .hint("build from the dataset.yaml that has the URL with its password (`mldatabuild build`)")
         .user());
     }
-    events(FetchEvent::Downloading { files: 1, bytes: 0 });
     let job = Job {
         name: name.clone(),
         url: plain,
@@ -867,20 +932,32 @@ fn fetch_url(
             None => Check::None,
         },
     };
-    let notes = Mutex::new(Vec::new());
-    let file = fetch_one(cache, client, cred.as_ref(), &job, &notes).map_err(|e| match &spec_pin {
-        Some(_) if e.message.starts_with("checksum mismatch") => FetchError::new(format!(
-            "`{name}` from {}: {}",
-            http::redact(url),
-            e.message.replace("the server lists", "the spec pins")
-        ))
-        .hint("if the new content is expected, update `sha256:` in dataset.yaml (or remove it and run `build --register-checksums`)")
-        .user(),
-        _ => e,
-    })?;
-    for n in notes.into_inner().unwrap_or_default() {
-        events(n);
-    }
+    let file = download_all(
+        cache,
+        client,
+        cred.as_ref(),
+        std::slice::from_ref(&job),
+        None,
+        events,
+    )
+    .map_err(|mut e| {
+        // One file, named by the URL already.
+        let prefix = format!("`{name}`: ");
+        if e.message.starts_with(&prefix) {
+            e.message.drain(..prefix.len());
+        }
+        match &spec_pin {
+            Some(_) if e.message.starts_with("checksum mismatch") => FetchError::new(format!(
+                "`{name}` from {}: {}",
+                http::redact(url),
+                e.message.replace("the server lists", "the spec pins")
+            ))
+            .hint("if the new content is expected, update `sha256:` in dataset.yaml (or remove it and run `build --register-checksums`)")
+            .user(),
+            _ => e,
+        }
+    })?
+    .remove(0);
     if let Some(p) = pinned.and_then(|p| p.strip_prefix("sha256:"))
         && !opts.refresh
         && p != file.sha256

@@ -397,7 +397,6 @@ pub fn fetch(
         .hint("remove `files:`, or make a glob match one of those names")
         .user());
     }
-    events(FetchEvent::Downloading { files: 1, bytes: 0 });
     let features = api.features(client, id);
     let mut file = None;
     if let Some(pq) = desc.parquet_url.as_deref().filter(|_| wanted(&pq_name)) {
@@ -408,8 +407,15 @@ pub fn fetch(
             size: None,
             check: Check::None,
         };
-        match download_all(cache, client, None, std::slice::from_ref(&job), events)
-            .map(|mut f| f.remove(0))
+        match download_all(
+            cache,
+            client,
+            None,
+            std::slice::from_ref(&job),
+            None,
+            events,
+        )
+        .map(|mut f| f.remove(0))
         {
             Ok(f) if is_parquet(&cache.blob(&f.sha256)) => file = Some(f),
             Ok(_) => events(FetchEvent::Warning(format!(
@@ -489,7 +495,7 @@ fn fetch_arff(
         size: None,
         check: desc.md5.clone().map_or(Check::None, Check::Md5),
     };
-    let mut files = download_all(cache, client, None, std::slice::from_ref(&job), events).map_err(|e| {
+    let mut files = download_all(cache, client, None, std::slice::from_ref(&job), None, events).map_err(|e| {
         if e.message.contains("checksum mismatch") {
             FetchError::new(format!(
                 "`{name}` of OpenML dataset {id} does not match the MD5 OpenML lists for it ({}); it was not cached",

@@ -103,6 +103,21 @@ pub enum Event {
         seed: u64,
     },
     BuildFinished(BuildSummary),
+    /// `pull` put a dataset's files into a folder.
+    Pulled {
+        /// The URI pulled (a password in it masked).
+        uri: String,
+        /// The folder the files are in.
+        output: String,
+        /// What the URI resolved to: a Hub commit, `sha256:<hex>` of a URL's content…
+        revision: String,
+        files: usize,
+        bytes: u64,
+        /// Files that are hard links to the download cache; the others were copied (the cache
+        /// is on another file system).
+        linked: usize,
+        seconds: f64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

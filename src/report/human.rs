@@ -171,7 +171,7 @@ enum Style {
     Dim,
 }
 
-fn plural(n: usize, what: &str) -> String {
+pub(crate) fn plural(n: usize, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
     } else {
@@ -464,6 +464,33 @@ impl Reporter for HumanReporter {
                 Style::Warn,
             ),
             Event::BuildFinished(s) => self.summary(s),
+            Event::Pulled {
+                uri,
+                output,
+                revision,
+                files,
+                bytes,
+                linked,
+                seconds,
+            } if !quiet => {
+                let copied = match files - linked {
+                    0 => String::new(),
+                    n => format!(
+                        "; {} copied, the download cache being on another file system",
+                        plural(n, "file")
+                    ),
+                };
+                self.line(
+                    "Pulled",
+                    &format!(
+                        "{uri} ({}, {}) into {output} in {seconds:.1}s ({}/s); revision {revision}{copied}",
+                        plural(*files, "file"),
+                        size(*bytes),
+                        size((*bytes as f64 / seconds.max(1e-3)) as u64),
+                    ),
+                    Style::Good,
+                );
+            }
             _ => {}
         }
     }

@@ -3,6 +3,7 @@
 pub mod events;
 pub mod human;
 pub mod json;
+pub mod source;
 pub mod tree;
 
 pub use events::{Event, Reporter};

@@ -10,7 +10,7 @@ use crate::mock::{MockHub, MockServer, Response, sha256_hex};
 
 const TOKEN: &str = "hf_planted_secret_7f3a9c";
 
-fn csv(rows: std::ops::Range<u32>) -> Vec<u8> {
+pub(crate) fn csv(rows: std::ops::Range<u32>) -> Vec<u8> {
     let mut s = String::from("id,text,label\n");
     for i in rows {
         s.push_str(&format!("{i},row {i},{}\n", i % 2));
@@ -25,7 +25,7 @@ fn spec(uri: &str) -> String {
 }
 
 /// A hub with `acme/tiny`: a README (not data), a regular CSV and an LFS CSV.
-fn hub() -> (MockHub, String) {
+pub(crate) fn hub() -> (MockHub, String) {
     let hub = MockHub::start();
     let commit = hub.add_dataset(
         "acme/tiny",
@@ -39,11 +39,11 @@ fn hub() -> (MockHub, String) {
 }
 
 /// `mldatabuild` with the mock as the Hub, fast retries, and no token from the machine.
-fn run(cx: &TestContext, hub: &MockHub, args: &[&str]) -> crate::context::Output {
+pub(crate) fn run(cx: &TestContext, hub: &MockHub, args: &[&str]) -> crate::context::Output {
     run_with(cx, hub, args, |_| {})
 }
 
-fn run_with(
+pub(crate) fn run_with(
     cx: &TestContext,
     hub: &MockHub,
     args: &[&str],
@@ -637,36 +637,6 @@ fn info_shows_metadata_schema_and_sample_rows() {
 }
 
 #[test]
-fn pull_downloads_into_a_folder() {
-    let (hub, _) = hub();
-    let cx = TestContext::new();
-    run(&cx, &hub, &["pull", "hf://acme/tiny"])
-        .success()
-        .stderr_has("Pulled hf://acme/tiny (2 files");
-    assert_eq!(cx.read_bytes("mldata/tiny/data/train.csv"), csv(0..40));
-    run(&cx, &hub, &["pull", "hf://acme/tiny"])
-        .code(2)
-        .stderr_has("already exists")
-        .stderr_has("--force");
-    run(
-        &cx,
-        &hub,
-        &[
-            "pull",
-            "hf://acme/tiny",
-            "--force",
-            "-o",
-            "x",
-            "--files",
-            "data/test*",
-        ],
-    )
-    .success()
-    .stderr_has("(1 files");
-    assert!(cx.exists("x/data/test.csv") && !cx.exists("x/data/train.csv"));
-}
-
-#[test]
 fn progress_events_and_ctrl_c_leaves_nothing_half_recorded() {
     let (hub, _) = hub();
     hub.stall_cdn(std::time::Duration::from_millis(1500));
@@ -840,8 +810,9 @@ fn ctrl_c_before_the_server_answers_ends_the_build() {
     assert!(cx.exists("dataset.lock") && snapshot_recorded(cx.home()));
 }
 
-#[test]
-fn configs_splits_and_the_parquet_branch() {
+/// A hub with `acme/multi`: configs `default` (splits `train`: 30 rows, `test`: 10) and
+/// `extra` (5 rows), declared in its README.
+pub(crate) fn multi_hub() -> MockHub {
     let hub = MockHub::start();
     let readme = b"---\nlicense: mit\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n  - split: test\n    path: data/test-*\n- config_name: extra\n  data_files: extra/*.csv\n---\n";
     hub.add_dataset(
@@ -853,6 +824,12 @@ fn configs_splits_and_the_parquet_branch() {
             ("extra/x.csv", &csv(0..5), false),
         ],
     );
+    hub
+}
+
+#[test]
+fn configs_splits_and_the_parquet_branch() {
+    let hub = multi_hub();
     hub.add_branch(
         "acme/multi",
         "refs/convert/parquet",

@@ -29,6 +29,7 @@ mod mock_kaggle;
 mod mock_openml;
 mod normalize;
 mod pipes;
+mod pull;
 mod python;
 mod readers;
 mod release;
