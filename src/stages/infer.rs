@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use arrow::datatypes::{DataType, TimeUnit};
 
+/// The kind of one value (a column's type follows from the kinds of its values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
+pub enum Kind {
     Bool,
     Int,
     Float,
@@ -17,6 +18,8 @@ enum Kind {
     CommaFloat,
     Date,
     DateTime,
+    /// A time of day or a duration (spreadsheet cells), kept as text.
+    Time,
     Str,
 }
 
@@ -29,6 +32,7 @@ impl Kind {
             Kind::CommaFloat => "numbers with decimal commas",
             Kind::Date => "dates",
             Kind::DateTime => "date-times",
+            Kind::Time => "times",
             Kind::Str => "strings",
         }
     }
@@ -121,8 +125,13 @@ impl ColumnStats {
             Kind::Str if comma && super::csvread::is_comma_float(value) => Kind::CommaFloat,
             k => k,
         };
+        self.add_kind(k, || value.to_owned());
+    }
+
+    /// Count one value already classified (a typed cell); `text` gives a string's example.
+    pub fn add_kind(&mut self, k: Kind, text: impl FnOnce() -> String) {
         if k == Kind::Str && self.example_str.is_none() {
-            self.example_str = Some(value.chars().take(40).collect());
+            self.example_str = Some(text().chars().take(40).collect());
         }
         *self.counts.entry(k).or_default() += 1;
     }
@@ -136,7 +145,7 @@ impl ColumnStats {
     pub fn resolve(&self, column: &str) -> (DataType, Option<String>) {
         let kinds: Vec<Kind> = self.counts.keys().copied().collect();
         let dt = match kinds.as_slice() {
-            [] | [Kind::Str] => DataType::Utf8,
+            [] | [Kind::Str | Kind::Time] | [Kind::Time, Kind::Str] => DataType::Utf8,
             [Kind::Bool] => DataType::Boolean,
             [Kind::Int] => DataType::Int64,
             [Kind::Float | Kind::CommaFloat] | [Kind::Int, Kind::Float | Kind::CommaFloat] => {

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StageError;
 use super::detect::Format;
+use super::infer::{ColumnStats, Kind};
 use super::table::{self, Batches, Table};
 
 /// Which sheet of a workbook to read: its name, or its 0-based position.
@@ -59,31 +60,6 @@ enum Value {
     DateTime(i64),
     /// A time of day or a duration, as text.
     Time(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
-    Bool,
-    Int,
-    Float,
-    Date,
-    DateTime,
-    Time,
-    Str,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Bool => "booleans",
-            Kind::Int => "integers",
-            Kind::Float => "numbers",
-            Kind::Date => "dates",
-            Kind::DateTime => "date-times",
-            Kind::Time => "times",
-            Kind::Str => "strings",
-        }
-    }
 }
 
 const DAY_US: i64 = 86_400_000_000;
@@ -556,11 +532,11 @@ struct Shape {
 }
 
 /// The column names and kinds of the chosen sheet.
-fn scan(t: &Table) -> Result<(Shape, Vec<BTreeMap<Kind, (u64, Option<String>)>>), StageError> {
+fn scan(t: &Table) -> Result<(Shape, Vec<ColumnStats>), StageError> {
     let mut book = open(t)?;
     let sheet = chosen_sheet(t, &book)?;
     let mut header: BTreeMap<u32, Value> = BTreeMap::new();
-    let mut kinds: Vec<BTreeMap<Kind, (u64, Option<String>)>> = Vec::new();
+    let mut kinds: Vec<ColumnStats> = Vec::new();
     let mut last_row: Option<u32> = None;
     let mut width = 0usize;
     let max_columns = t.limits.max_columns;
@@ -578,14 +554,9 @@ fn scan(t: &Table) -> Result<(Shape, Vec<BTreeMap<Kind, (u64, Option<String>)>>)
             return Ok(true);
         }
         if kinds.len() <= c {
-            kinds.resize_with(c + 1, BTreeMap::new);
+            kinds.resize_with(c + 1, ColumnStats::default);
         }
-        let k = v.kind();
-        let slot = kinds[c].entry(k).or_insert((0, None));
-        slot.0 += 1;
-        if slot.1.is_none() {
-            slot.1 = Some(v.text().chars().take(40).collect());
-        }
+        kinds[c].add_kind(v.kind(), || v.text());
         Ok(true)
     })?;
     if too_wide {
@@ -601,7 +572,7 @@ fn scan(t: &Table) -> Result<(Shape, Vec<BTreeMap<Kind, (u64, Option<String>)>>)
         return Err(err(t, format!("sheet `{sheet}` is empty: no header row"))
             .hint("choose another sheet with `sheet:`, or remove the file from the source"));
     };
-    kinds.resize_with(width, BTreeMap::new);
+    kinds.resize_with(width, ColumnStats::default);
     let mut names: Vec<String> = (0..width)
         .map(|c| match header.get(&(c as u32)) {
             Some(v) => v.text(),
@@ -630,36 +601,11 @@ pub fn infer(t: &Table) -> Result<(Schema, Vec<String>), StageError> {
             .names
             .iter()
             .zip(&kinds)
-            .map(|(name, k)| {
-                let present: Vec<Kind> = k.keys().copied().collect();
-                let dt = match present.as_slice() {
-                    [] | [Kind::Str | Kind::Time] | [Kind::Time, Kind::Str] => DataType::Utf8,
-                    [Kind::Bool] => DataType::Boolean,
-                    [Kind::Int] => DataType::Int64,
-                    [Kind::Float] | [Kind::Int, Kind::Float] => DataType::Float64,
-                    [Kind::Date] => DataType::Date32,
-                    [Kind::DateTime] | [Kind::Date, Kind::DateTime] => {
-                        DataType::Timestamp(TimeUnit::Microsecond, None)
-                    }
-                    _ => {
-                        let parts: Vec<String> = k
-                            .iter()
-                            .map(|(kind, (n, _))| format!("{n} {}", kind.name()))
-                            .collect();
-                        let example = k
-                            .get(&Kind::Str)
-                            .and_then(|(_, e)| e.as_ref())
-                            .map(|e| format!(" (e.g. `{e}`)"))
-                            .unwrap_or_default();
-                        warnings.push(format!(
-                            "`{}` (sheet `{}`): column `{name}` mixes {}{example}; it is read as string (cast it with `columns: {{{name}: {{type: …}}}}` and `cast: lenient` to turn the odd values into nulls)",
-                            t.name,
-                            shape.sheet,
-                            parts.join(" and ")
-                        ));
-                        DataType::Utf8
-                    }
-                };
+            .map(|(name, stats)| {
+                let (dt, warning) = stats.resolve(name);
+                if let Some(w) = warning {
+                    warnings.push(format!("`{}` (sheet `{}`): {w}", t.name, shape.sheet));
+                }
                 Field::new(name, dt, true)
             })
             .collect::<Vec<_>>();
