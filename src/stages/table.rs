@@ -457,48 +457,23 @@ impl Table {
             (jsonread::Columns, Result<Schema, arrow::error::ArrowError>),
             StageError,
         > {
-            let (r, trip) = self.reader()?;
-            let lines = std::io::BufRead::lines(BufReader::new(self.records(trip.clone(), r)));
             let mut columns = jsonread::Columns::default();
             let mut failure: Option<StageError> = None;
-            let values = lines
-                .enumerate()
-                .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+            let values = self
+                .jsonl_lines(jsonread::line_entries)?
                 .take(limit)
-                .map_while(|(i, line)| {
-                    let parsed = line
-                        .map_err(|e| {
-                            self.tripped(&trip)
-                                .unwrap_or_else(|| err(&self.name, format!("line {}: {e}", i + 1)))
-                        })
-                        .and_then(|line| {
-                            jsonread::line_entries(&line).map_err(|e| {
-                                let what = if e.is_data() {
-                                    format!("line {} is not a JSON object", i + 1)
-                                } else {
-                                    format!(
-                                        "line {}: JSON syntax error at column {}: {e}",
-                                        i + 1,
-                                        e.column()
-                                    )
-                                };
-                                err(&self.name, what)
-                                    .hint("each line must be one complete JSON object")
-                            })
-                        });
-                    match parsed {
-                        Ok(entries) => {
-                            columns.add(&entries);
-                            let mut v = serde_json::Value::Object(entries.into_iter().collect());
-                            if !strings.is_empty() {
-                                jsonread::stringify(&mut v, strings);
-                            }
-                            Some(Ok::<_, arrow::error::ArrowError>(v))
+                .map_while(|parsed| match parsed {
+                    Ok(entries) => {
+                        columns.add(&entries);
+                        let mut v = serde_json::Value::Object(entries.into_iter().collect());
+                        if !strings.is_empty() {
+                            jsonread::stringify(&mut v, strings);
                         }
-                        Err(e) => {
-                            failure = Some(e);
-                            None
-                        }
+                        Some(Ok::<_, arrow::error::ArrowError>(v))
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        None
                     }
                 });
             let schema = arrow::json::reader::infer_json_schema_from_iterator(values);
@@ -525,6 +500,38 @@ impl Table {
             ..Layout::default()
         });
         Ok((schema, warnings))
+    }
+
+    /// The non-blank lines of a JSON Lines file, each parsed by `parse`; an error names the
+    /// line (or the read limit that stopped it).
+    fn jsonl_lines<T>(
+        &self,
+        parse: impl Fn(&str) -> Result<T, serde_json::Error> + Send + 'static,
+    ) -> Result<impl Iterator<Item = Result<T, StageError>> + Send + 'static, StageError> {
+        let (r, trip) = self.reader()?;
+        let lines = std::io::BufRead::lines(BufReader::new(self.records(trip.clone(), r)));
+        let me = self.clone();
+        Ok(lines
+            .enumerate()
+            .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+            .map(move |(i, line)| {
+                let line = line.map_err(|e| {
+                    me.tripped(&trip)
+                        .unwrap_or_else(|| err(&me.name, format!("line {}: {e}", i + 1)))
+                })?;
+                parse(&line).map_err(|e| {
+                    let what = if e.is_data() {
+                        format!("line {} is not a JSON object", i + 1)
+                    } else {
+                        format!(
+                            "line {}: JSON syntax error at column {}: {e}",
+                            i + 1,
+                            e.column()
+                        )
+                    };
+                    err(&me.name, what).hint("each line must be one complete JSON object")
+                })
+            }))
     }
 
     /// JSON values (objects) as batches of `schema`, `rows` at a time.
@@ -643,39 +650,20 @@ impl Table {
                     self.infer_jsonl(Some(SAMPLE_ROWS))?;
                     self.learned.layout().map(|l| l.strings).unwrap_or_default()
                 };
-                let (r, trip) = self.reader()?;
                 if !strings.is_empty() {
                     // Columns read as strings: each record through serde_json, its odd values
                     // made text, then decoded.
-                    let me = self.clone();
-                    let lines =
-                        std::io::BufRead::lines(BufReader::new(self.records(trip.clone(), r)));
-                    let values = lines
-                        .enumerate()
-                        .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
-                        .map(move |(i, line)| {
-                            let line = line.map_err(|e| {
-                                me.tripped(&trip).unwrap_or_else(|| {
-                                    err(&me.name, format!("line {}: {e}", i + 1))
-                                })
-                            })?;
-                            let mut v: serde_json::Value =
-                                serde_json::from_str(&line).map_err(|e| {
-                                    err(
-                                        &me.name,
-                                        format!(
-                                            "line {}: JSON syntax error at column {}: {e}",
-                                            i + 1,
-                                            e.column()
-                                        ),
-                                    )
-                                    .hint("each line must be one complete JSON object")
-                                })?;
-                            jsonread::stringify(&mut v, &strings);
-                            Ok(v)
+                    let values = self
+                        .jsonl_lines(|l| serde_json::from_str::<serde_json::Value>(l))?
+                        .map(move |v| {
+                            v.map(|mut v| {
+                                jsonread::stringify(&mut v, &strings);
+                                v
+                            })
                         });
                     return Ok(self.value_batches(schema, values));
                 }
+                let (r, trip) = self.reader()?;
                 let reader = arrow::json::ReaderBuilder::new(schema.clone())
                     .with_batch_size(decode_rows(schema.flattened_fields().len()))
                     .with_strict_mode(true)
