@@ -1,6 +1,7 @@
 //! The stage trait and the registry of stage kinds. One module per kind.
 
 pub mod archive;
+pub mod columnar;
 pub mod detect;
 pub mod export;
 pub mod features;

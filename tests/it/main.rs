@@ -6,6 +6,7 @@ mod context;
 mod build;
 mod codecs;
 mod commands;
+mod conformance;
 mod defects_a;
 mod diff_detailed;
 mod docs;
