@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""The pyarrow baseline: read a CSV or JSON Lines file into a table, write zstd Parquet.
+"""The pyarrow baseline: read a CSV, JSON Lines or Parquet file into a table, write zstd Parquet.
 
-    python pyarrow_convert.py csv   IN.csv   OUT.parquet
-    python pyarrow_convert.py jsonl IN.jsonl OUT.parquet
+    python pyarrow_convert.py csv     IN.csv     OUT.parquet
+    python pyarrow_convert.py jsonl   IN.jsonl   OUT.parquet
+    python pyarrow_convert.py parquet IN.parquet OUT.parquet
     python pyarrow_convert.py csv   IN.csv   OUT.parquet --single-thread
 
 Exactly what the benchmark targets name: `pyarrow.csv.read_csv` / `pyarrow.json.read_json`
-with default options (multi-threaded, type inference), then
+with default options (multi-threaded, type inference), or `pyarrow.parquet.read_table` (for a
+Parquet file another tool wrote: re-encoding it as zstd), then
 `pyarrow.parquet.write_table(table, out, compression="zstd")` (pyarrow's default zstd level).
 `--single-thread` (context only) reads with `use_threads=False` and caps Arrow's CPU pool at one
 thread, to compare per-core throughput.
@@ -32,6 +34,8 @@ def main() -> None:
     elif fmt == "jsonl":
         opts = pyarrow.json.ReadOptions(use_threads=not single)
         table = pyarrow.json.read_json(src, read_options=opts)
+    elif fmt == "parquet":
+        table = pyarrow.parquet.read_table(src, use_threads=not single)
     else:
         raise SystemExit(f"unknown format {fmt}")
     pyarrow.parquet.write_table(table, out, compression="zstd")

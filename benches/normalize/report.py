@@ -69,7 +69,9 @@ def main():
     p("")
     p("| input | mldatabuild | pyarrow | ratio mld/pyarrow | target ≤ 1.25 | pyarrow 1 thread | pyarrow, system allocator | mld user+sys | pyarrow user+sys | load before→after |")
     p("|---|---|---|---|---|---|---|---|---|---|")
-    for label in ("csv", "jsonl"):
+    names = {"csv": f"{gb:g} GB CSV", "jsonl": f"{gb:g} GB JSONL",
+             "parquet": f"Parquet (polars, snappy) of the {gb:g} GB CSV"}
+    for label in ("csv", "jsonl", "parquet"):
         h = load(os.path.join(res, f"speed-{label}.json"))
         if not h:
             continue
@@ -82,7 +84,7 @@ def main():
         sa = r.get("pyarrow-system-allocator")
         sysalloc = f"{sa['median']:.2f} (mld {m['median'] / sa['median']:.2f}×)" if sa else "–"
         p(
-            f"| {gb:g} GB {label.upper()} "
+            f"| {names[label]} "
             f"| {m['median']:.2f} (min {m['min']:.2f}, max {m['max']:.2f}, n={len(m['times'])}) "
             f"| {a['median']:.2f} (min {a['min']:.2f}, max {a['max']:.2f}) "
             f"| **{ratio:.2f}×** | {'PASS' if ratio <= 1.25 else 'FAIL'} | {single} | {sysalloc} "

@@ -5,6 +5,8 @@
 #     bash benches/normalize/run.sh speed     # hyperfine only (1 GB CSV and 1 GB JSONL)
 #     bash benches/normalize/run.sh memory    # peak RSS only (1 GB files, then 5 GB and 10 GB CSVs)
 #     bash benches/normalize/run.sh check     # output sizes, row counts, values vs pyarrow
+#     bash benches/normalize/run.sh parquet   # hyperfine only: polars-written snappy Parquet
+#                                             # (the 1 GB CSV's rows) to zstd Parquet
 #     bash benches/normalize/run.sh profile   # perf profile of mldatabuild on the 1 GB CSV/JSONL,
 #                                             # and the Parquet-encoding experiment (encode-exp/)
 #
@@ -24,6 +26,7 @@
 #   NORM_SYSALLOC  1 (default) also times pyarrow with ARROW_DEFAULT_MEMORY_POOL=system: its
 #                  default pool (mimalloc) spends seconds zeroing huge pages in this VM
 #   NORM_KEEP_BIG  1 keeps the big CSVs (default: each is deleted once measured)
+#   NORM_TARGET_DIR  cargo target folder of the release build (default target-bench/)
 #   NORM_WAIT_QUIET  seconds to wait for the 1-minute load average to drop below 0.5 before
 #                  each measurement (default 0: do not wait); the load is recorded either way
 set -euo pipefail
@@ -41,7 +44,7 @@ SYSALLOC=${NORM_SYSALLOC:-1}
 KEEP_BIG=${NORM_KEEP_BIG:-0}
 WAIT_QUIET=${NORM_WAIT_QUIET:-0}
 WHAT=${1:-all}
-export CARGO_TARGET_DIR=$ROOT/target-bench
+export CARGO_TARGET_DIR=${NORM_TARGET_DIR:-$ROOT/target-bench}
 BIN=$WORK/bin/mldatabuild
 PY=$VENV/bin/python
 # Every mldatabuild run here uses this store, never the user's ~/.mldata.
@@ -95,6 +98,14 @@ if ! "$PY" -c 'import pyarrow' 2>/dev/null; then
 fi
 PA_VERSION=$("$PY" -c 'import pyarrow; print(pyarrow.__version__)')
 
+# polars writes the Parquet input of the `parquet` row (its default writer, snappy).
+if [ "$WHAT" = parquet ] || [ "$WHAT" = all ]; then
+    if ! "$PY" -c 'import polars' 2>/dev/null; then
+        log "installing polars into $VENV"
+        "$VENV/bin/pip" install -q polars
+    fi
+fi
+
 # --- data --------------------------------------------------------------------------------
 CSV=$WORK/mixed-1g.csv
 JSONL=$WORK/mixed-1g.jsonl
@@ -103,6 +114,7 @@ if [ "$BYTES" != 1000000000 ]; then
     JSONL=$WORK/mixed-$BYTES.jsonl
 fi
 for f in "$CSV" "$JSONL"; do
+    if [ "$WHAT" = parquet ] && [ "$f" = "$JSONL" ]; then continue; fi # the CSV's rows only
     if [ ! -s "$f" ]; then
         log "generating $f ($BYTES bytes)"
         python3 "$HERE/gen_data.py" "${f##*.}" "$f.tmp" "$BYTES" && mv "$f.tmp" "$f"
@@ -119,6 +131,17 @@ project() { # name input
 }
 P_CSV=$(project csv "$CSV")
 P_JSONL=$(project jsonl "$JSONL")
+# The CSV's rows as polars writes them to Parquet (snappy, its statistics and page layout).
+PARQUET=${CSV%.csv}-polars-snappy.parquet
+P_PARQUET=$(project parquet "$PARQUET")
+parquet_input() {
+    if [ ! -s "$PARQUET" ]; then
+        log "writing $PARQUET with polars (snappy)"
+        "$PY" -c 'import sys, polars as pl; pl.read_csv(sys.argv[1]).write_parquet(sys.argv[2], compression="snappy")' \
+            "$CSV" "$PARQUET.tmp.parquet"
+        mv "$PARQUET.tmp.parquet" "$PARQUET"
+    fi
+}
 
 mld() { "$BIN" -C "$1" build -q --force --no-run-cache; }
 
@@ -280,6 +303,8 @@ case "$WHAT" in
 all)
     speed csv csv "$CSV" "$P_CSV"
     speed jsonl jsonl "$JSONL" "$P_JSONL"
+    parquet_input
+    speed parquet parquet "$PARQUET" "$P_PARQUET"
     memory
     check
     ;;
@@ -287,10 +312,14 @@ speed)
     speed csv csv "$CSV" "$P_CSV"
     speed jsonl jsonl "$JSONL" "$P_JSONL"
     ;;
+parquet)
+    parquet_input
+    speed parquet parquet "$PARQUET" "$P_PARQUET"
+    ;;
 memory) memory ;;
 check) check ;;
 profile) profile ;;
-*) die "unknown benchmark '$WHAT' (all, speed, memory, check, profile)" ;;
+*) die "unknown benchmark '$WHAT' (all, speed, parquet, memory, check, profile)" ;;
 esac
 
 [ "$WHAT" = profile ] && exit 0

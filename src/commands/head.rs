@@ -172,26 +172,17 @@ pub(crate) fn head(settings: &Settings, args: &HeadArgs) -> Result<u8> {
         .map_err(|e| Error::failure(e.to_string()))?;
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        let mut w = arrow::json::ArrayWriter::new(Vec::new());
-        for b in &projected {
-            w.write(b).map_err(|e| Error::failure(e.to_string()))?;
-        }
-        w.finish().map_err(|e| Error::failure(e.to_string()))?;
-        let objects: Vec<serde_json::Map<String, serde_json::Value>> = if projected.is_empty() {
-            Vec::new()
-        } else {
-            serde_json::from_slice(&w.into_inner()).map_err(|e| Error::failure(e.to_string()))?
-        };
         // Rows as arrays in column order (a JSON object would sort its keys); nulls included.
-        let rows: Vec<Vec<serde_json::Value>> = objects
-            .into_iter()
-            .map(|mut o| {
-                columns
-                    .iter()
-                    .map(|&i| o.remove(schema.field(i).name()).unwrap_or_default())
-                    .collect()
-            })
-            .collect();
+        let mut rows: Vec<Vec<serde_json::Value>> = Vec::new();
+        for b in &projected {
+            let cols: Vec<Vec<serde_json::Value>> = b
+                .columns()
+                .iter()
+                .map(|a| crate::stages::rows::json_values(a.as_ref()))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| Error::failure(e.message))?;
+            rows.extend((0..b.num_rows()).map(|r| cols.iter().map(|c| c[r].clone()).collect()));
+        }
         let cols: Vec<serde_json::Value> = columns
             .iter()
             .map(|&i| {

@@ -60,13 +60,38 @@ pub fn decompress<'a>(
     r: Box<dyn Read + Send + 'a>,
     c: Option<Compression>,
 ) -> std::io::Result<Box<dyn Read + Send + 'a>> {
-    Ok(match c {
-        None => r,
-        Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(r)),
-        Some(Compression::Zstd) => Box::new(zstd::Decoder::new(r)?),
-        Some(Compression::Bzip2) => Box::new(bzip2::read::MultiBzDecoder::new(r)),
-        Some(Compression::Xz) => Box::new(lzma_rust2::XzReader::new(r, true)),
-    })
+    let (inner, what): (Box<dyn Read + Send + 'a>, &'static str) = match c {
+        None => return Ok(r),
+        Some(Compression::Gzip) => (Box::new(flate2::read::MultiGzDecoder::new(r)), "gzip"),
+        Some(Compression::Zstd) => (Box::new(zstd::Decoder::new(r)?), "zstd"),
+        Some(Compression::Bzip2) => (Box::new(bzip2::read::MultiBzDecoder::new(r)), "bzip2"),
+        Some(Compression::Xz) => (Box::new(lzma_rust2::XzReader::new(r, true)), "xz"),
+    };
+    Ok(Box::new(Damaged { inner, what }))
+}
+
+/// A decompressor whose errors say, in words, that the compressed data is damaged (the
+/// decoders say "Unknown frame descriptor" or "corrupt deflate stream").
+struct Damaged<'a> {
+    inner: Box<dyn Read + Send + 'a>,
+    what: &'static str,
+}
+
+impl Read for Damaged<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                return e;
+            }
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the {} compressed data is damaged ({e}): the file is truncated or corrupt; download or write it again",
+                    self.what
+                ),
+            )
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -108,6 +108,13 @@ fn dtype(dt: &DataType) -> Option<String> {
                 None => format!("timestamp[{u}]"),
             }
         }
+        T::Time32(unit) => format!("time32[{}]", unit_name(*unit)),
+        T::Time64(unit) => format!("time64[{}]", unit_name(*unit)),
+        T::Duration(unit) => format!("duration[{}]", unit_name(*unit)),
+        T::Decimal128(p, s) => format!("decimal128({p}, {s})"),
+        T::Decimal256(p, s) => format!("decimal256({p}, {s})"),
+        T::FixedSizeBinary(n) => format!("fixed_size_binary[{n}]"),
+        T::Dictionary(_, values) => return dtype(values),
         _ => return None,
     })
 }
@@ -161,6 +168,15 @@ pub fn temporal_type(dtype: &str) -> Option<DataType> {
 /// The feature of one Arrow type.
 pub fn feature(dt: &DataType) -> Value {
     match dt {
+        // A list of structs is `[{…}]`, the form every `datasets` version reads as a list of
+        // dicts (a `Sequence` over a dict would mean a dict of lists). A map is a list of
+        // `{key, value}` structs: `datasets` has no map feature, and reads a map that way.
+        DataType::List(f) | DataType::LargeList(f)
+            if matches!(f.data_type(), DataType::Struct(_)) =>
+        {
+            json!([feature(f.data_type())])
+        }
+        DataType::Map(entries, _) => json!([feature(entries.data_type())]),
         DataType::List(f) | DataType::LargeList(f) => {
             json!({"_type": "Sequence", "feature": feature(f.data_type())})
         }

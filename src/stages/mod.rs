@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod csvread;
+pub mod columnar;
 pub mod detect;
 pub mod export;
 pub mod features;

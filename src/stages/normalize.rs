@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::archive::{self, Capped, Tripwire};
+use super::columnar;
 use super::csvread::{self, CsvOptions, Decimal, NaValues, PandasIndex};
 use super::detect::{self, Detected, Format};
 use super::features::{self, ClassNames};
@@ -25,7 +26,10 @@ use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 /// 2: format detection by content, sampled type inference (dates, leading-zero ids as strings).
 /// 3: the Hugging Face features in the Parquet footer (`huggingface` key).
 /// 4: real-world inputs: pandas' missing-value markers, decimal commas, CSV files merged by
-///    column name, pandas' index column left out, JSON columns in first-seen order.
+///    column name, pandas' index column left out, JSON columns in first-seen order; Parquet and
+///    Arrow inputs in canonical types, as pyarrow reads them (dictionaries decoded, large and view
+///    layouts plain, INT96 as nanoseconds, timestamp[s] as [ms]; columnar.rs); the features also
+///    in the Arrow schema's metadata, and for every type `datasets` derives.
 const VERSION: u32 = 4;
 
 /// Parameters of `normalize` (see docs/dataset-yaml.md).
@@ -775,18 +779,45 @@ impl Normalize {
     ) -> Result<(Pass, SchemaRef), (usize, StageError)> {
         let picked = self.project(schema).map_err(|e| (usize::MAX, e))?;
         let labels = self.label_maps(tables, used, schema, &picked)?;
-        let out_schema: SchemaRef = Arc::new(Schema::new(
-            picked
-                .iter()
-                .enumerate()
-                .map(|(k, (_, f))| {
-                    if labels.contains_key(&k) {
-                        Field::new(f.name(), DataType::Int64, true)
-                    } else {
-                        f.clone()
-                    }
-                })
-                .collect::<Vec<_>>(),
+        let fields: Vec<Field> = picked
+            .iter()
+            .enumerate()
+            .map(|(k, (_, f))| {
+                if labels.contains_key(&k) {
+                    Field::new(f.name(), DataType::Int64, true)
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        if let Some(f) = fields
+            .iter()
+            .find(|f| !columnar::parquet_can_hold(f.data_type()))
+        {
+            return Err((
+                usize::MAX,
+                StageError::new(format!(
+                    "column `{}` is of type {}, which a Parquet table cannot hold",
+                    f.name(),
+                    table::type_name(f.data_type())
+                ))
+                .hint(format!(
+                    "leave it out with `drop: [{}]`, or convert it before normalizing",
+                    f.name()
+                )),
+            ));
+        }
+        let names: BTreeMap<String, Vec<String>> = labels
+            .iter()
+            .map(|(k, m)| (picked[*k].1.name().clone(), m.names.clone()))
+            .collect();
+        // The features travel with the data, in the footer where `datasets` looks for them:
+        // the Arrow schema's metadata (which pyarrow reads) and the Parquet key-value pairs.
+        let footer =
+            features::metadata_value(&self.output_features(&Schema::new(fields.clone()), &names));
+        let out_schema: SchemaRef = Arc::new(Schema::new_with_metadata(
+            fields,
+            std::collections::HashMap::from([(features::METADATA_KEY.to_owned(), footer.clone())]),
         ));
         for col in self.params.drop_nulls.iter().chain(&self.params.sort_by) {
             if out_schema.index_of(col).is_err() {
@@ -885,12 +916,6 @@ impl Normalize {
                 Err(e) => return Err((i, e)),
             }
         }
-        let names: BTreeMap<String, Vec<String>> = labels
-            .iter()
-            .map(|(k, m)| (picked[*k].1.name().clone(), m.names.clone()))
-            .collect();
-        // The features travel with the data, in the footer where `datasets` looks for them.
-        let footer = features::metadata_value(&self.output_features(&out_schema, &names));
         let mut sink = if let Some(s) = sink {
             s
         } else {

@@ -90,6 +90,182 @@ pub fn value_strings(array: &dyn Array) -> Result<Vec<Option<String>>, StageErro
         .collect())
 }
 
+/// Each value of an array as JSON, exactly (`head --json`): numbers as numbers (a float that
+/// is not finite as the string `NaN`, `Infinity` or `-Infinity`), decimals as strings with
+/// their scale (`"-7.00"`: a JSON number would be read back as a float), binary as hex, lists as
+/// arrays, structs as objects, maps as arrays of `[key, value]` pairs (keys of any type, order
+/// and repeats kept), dates, times, timestamps (ISO 8601, in the column's time zone) and
+/// durations as their display text.
+pub fn json_values(array: &dyn Array) -> Result<Vec<serde_json::Value>, StageError> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{
+        ArrowNativeType, ArrowPrimitiveType, DataType as T, Float16Type, Float32Type, Float64Type,
+        Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    };
+    use serde_json::Value;
+    fn ints<P: ArrowPrimitiveType>(a: &dyn Array) -> Vec<Value>
+    where
+        P::Native: Into<serde_json::Number>,
+    {
+        a.as_primitive::<P>()
+            .values()
+            .iter()
+            .map(|v| Value::Number((*v).into()))
+            .collect()
+    }
+    fn float(v: f64) -> Value {
+        serde_json::Number::from_f64(v).map_or_else(
+            || {
+                Value::String(
+                    if v.is_nan() {
+                        "NaN"
+                    } else if v > 0.0 {
+                        "Infinity"
+                    } else {
+                        "-Infinity"
+                    }
+                    .into(),
+                )
+            },
+            Value::Number,
+        )
+    }
+    fn hex(b: &[u8]) -> Value {
+        use std::fmt::Write;
+        Value::String(b.iter().fold(String::new(), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        }))
+    }
+    fn lists<O: arrow::array::OffsetSizeTrait>(a: &dyn Array) -> Result<Vec<Value>, StageError> {
+        let l = a.as_list::<O>();
+        let inner = json_values(l.values().as_ref())?;
+        Ok(l.offsets()
+            .windows(2)
+            .map(|w| Value::Array(inner[w[0].as_usize()..w[1].as_usize()].to_vec()))
+            .collect())
+    }
+    let dt = array.data_type();
+    let mut out: Vec<Value> = match dt {
+        T::Null => vec![Value::Null; array.len()],
+        T::Boolean => array
+            .as_boolean()
+            .values()
+            .iter()
+            .map(Value::Bool)
+            .collect(),
+        T::Int8 => ints::<Int8Type>(array),
+        T::Int16 => ints::<Int16Type>(array),
+        T::Int32 => ints::<Int32Type>(array),
+        T::Int64 => ints::<Int64Type>(array),
+        T::UInt8 => ints::<UInt8Type>(array),
+        T::UInt16 => ints::<UInt16Type>(array),
+        T::UInt32 => ints::<UInt32Type>(array),
+        T::UInt64 => ints::<UInt64Type>(array),
+        T::Float16 => array
+            .as_primitive::<Float16Type>()
+            .values()
+            .iter()
+            .map(|v| float(v.to_f64()))
+            .collect(),
+        T::Float32 => array
+            .as_primitive::<Float32Type>()
+            .values()
+            .iter()
+            .map(|v| float(f64::from(*v)))
+            .collect(),
+        T::Float64 => array
+            .as_primitive::<Float64Type>()
+            .values()
+            .iter()
+            .map(|v| float(*v))
+            .collect(),
+        T::Utf8 | T::LargeUtf8 | T::Utf8View => {
+            let s = arrow::compute::cast(array, &T::Utf8)
+                .map_err(|e| StageError::new(format!("cannot read values: {e}")))?;
+            s.as_string::<i32>()
+                .iter()
+                .map(|v| Value::String(v.unwrap_or_default().to_owned()))
+                .collect()
+        }
+        T::Binary | T::LargeBinary | T::BinaryView => {
+            let b = arrow::compute::cast(array, &T::Binary)
+                .map_err(|e| StageError::new(format!("cannot read values: {e}")))?;
+            b.as_binary::<i32>()
+                .iter()
+                .map(|v| hex(v.unwrap_or_default()))
+                .collect()
+        }
+        T::FixedSizeBinary(_) => {
+            let b = array.as_fixed_size_binary();
+            (0..b.len()).map(|i| hex(b.value(i))).collect()
+        }
+        T::List(_) => lists::<i32>(array)?,
+        T::LargeList(_) => lists::<i64>(array)?,
+        T::FixedSizeList(_, n) => {
+            let l = array.as_fixed_size_list();
+            let inner = json_values(l.values().as_ref())?;
+            let n = usize::try_from(*n).unwrap_or(0);
+            (0..l.len())
+                .map(|i| Value::Array(inner[i * n..(i + 1) * n].to_vec()))
+                .collect()
+        }
+        T::Struct(fields) => {
+            let s = array.as_struct();
+            let columns = s
+                .columns()
+                .iter()
+                .map(|c| json_values(c.as_ref()))
+                .collect::<Result<Vec<_>, _>>()?;
+            (0..s.len())
+                .map(|i| {
+                    Value::Object(
+                        fields
+                            .iter()
+                            .zip(&columns)
+                            .map(|(f, c)| (f.name().clone(), c[i].clone()))
+                            .collect(),
+                    )
+                })
+                .collect()
+        }
+        T::Map(..) => {
+            let m = array.as_map();
+            let keys = json_values(m.keys().as_ref())?;
+            let values = json_values(m.values().as_ref())?;
+            m.offsets()
+                .windows(2)
+                .map(|w| {
+                    let (a, b) = (w[0].as_usize(), w[1].as_usize());
+                    Value::Array(
+                        (a..b)
+                            .map(|k| Value::Array(vec![keys[k].clone(), values[k].clone()]))
+                            .collect(),
+                    )
+                })
+                .collect()
+        }
+        T::Dictionary(_, values) => {
+            let plain = arrow::compute::cast(array, values)
+                .map_err(|e| StageError::new(format!("cannot read values: {e}")))?;
+            return json_values(plain.as_ref());
+        }
+        // Decimals, dates, times, timestamps, durations and anything else: the display text.
+        _ => value_strings(array)?
+            .into_iter()
+            .map(|v| v.map_or(Value::Null, Value::String))
+            .collect(),
+    };
+    if let Some(nulls) = array.logical_nulls() {
+        for (i, v) in out.iter_mut().enumerate() {
+            if nulls.is_null(i) {
+                *v = Value::Null;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A 64-bit hash of `(domain, seed, value)`, for seeded ordering and bucketing.
 pub fn seeded_hash(domain: &[u8], seed: u64, value: &[u8]) -> u64 {
     let mut h = blake3::Hasher::new();

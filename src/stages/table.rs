@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use super::archive::{self, Tripwire};
+use super::columnar;
 use super::csvread::{self, CsvOptions, Decode, Layout, Learned, PandasIndex};
 use super::detect::{self, Detected, Dialect, Format};
 use super::infer::ColumnStats;
@@ -258,26 +258,25 @@ impl Table {
                     json_schema(&inferred, records.columns.order(), &strings, &records.types);
                 Ok((schema, warnings))
             }
+            // Parquet and Arrow IPC: the types pyarrow reads, canonical (columnar.rs).
             Format::Parquet => {
                 let f = File::open(&self.path).map_err(|e| err(&self.name, e))?;
-                let b = ParquetRecordBatchReaderBuilder::try_new(f)
-                    .map_err(|e| self.parquet_error(&e))?;
-                Ok((b.schema().as_ref().clone(), Vec::new()))
+                let (_, schema) = columnar::open_parquet(&self.name, f)?;
+                Ok((schema.as_ref().clone(), Vec::new()))
             }
             Format::ArrowFile => {
                 let f = File::open(&self.path).map_err(|e| err(&self.name, e))?;
                 let r = arrow::ipc::reader::FileReader::try_new(f, None)
-                    .map_err(|e| err(&self.name, format!("not a readable Arrow IPC file: {e}")))?;
-                Ok((r.schema().as_ref().clone(), Vec::new()))
+                    .map_err(|e| columnar::ipc_error(&self.name, false, &e))?;
+                Ok((columnar::canonical_schema(&r.schema()), Vec::new()))
             }
             Format::ArrowStream => {
                 let (r, trip) = self.reader()?;
                 let r = arrow::ipc::reader::StreamReader::try_new(r, None).map_err(|e| {
-                    self.tripped(&trip).unwrap_or_else(|| {
-                        err(&self.name, format!("not a readable Arrow IPC stream: {e}"))
-                    })
+                    self.tripped(&trip)
+                        .unwrap_or_else(|| columnar::ipc_error(&self.name, true, &e))
                 })?;
-                Ok((r.schema().as_ref().clone(), Vec::new()))
+                Ok((columnar::canonical_schema(&r.schema()), Vec::new()))
             }
             Format::Text => Ok((super::textlines::schema(), Vec::new())),
             Format::Xlsx | Format::Xlsb | Format::Xls | Format::Ods => super::sheet::infer(self),
@@ -684,36 +683,41 @@ impl Table {
             }
             Format::Parquet => {
                 let f = File::open(&self.path).map_err(|e| err(&name, e))?;
-                let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-                    .map_err(|e| self.parquet_error(&e))?
+                let (builder, _) = columnar::open_parquet(&name, f)?;
+                let reader = builder
                     .with_batch_size(BATCH_ROWS)
                     .build()
-                    .map_err(|e| self.parquet_error(&e))?;
+                    .map_err(|e| columnar::parquet_error(&name, &e))?;
                 let schema = schema.clone();
                 Ok(Box::new(reader.map(move |b| {
-                    b.and_then(|b| conform(&b, &schema))
-                        .map_err(|e| err(&name, format!("damaged Parquet data: {e}")))
+                    let b = b.map_err(|e| columnar::parquet_data_error(&name, &e))?;
+                    columnar::conform(&b, &schema).map_err(|e| err(&name, e.message))
                 })))
             }
             Format::ArrowFile => {
                 let f = File::open(&self.path).map_err(|e| err(&name, e))?;
-                let reader =
-                    arrow::ipc::reader::FileReader::try_new(f, None).map_err(|e| err(&name, e))?;
+                let reader = arrow::ipc::reader::FileReader::try_new(f, None)
+                    .map_err(|e| columnar::ipc_error(&name, false, &e))?;
                 let schema = schema.clone();
                 Ok(Box::new(reader.map(move |b| {
-                    b.and_then(|b| conform(&b, &schema))
-                        .map_err(|e| err(&name, e))
+                    let b = b.map_err(|e| columnar::ipc_error(&name, false, &e))?;
+                    columnar::conform(&b, &schema).map_err(|e| err(&name, e.message))
                 })))
             }
             Format::ArrowStream => {
                 let (r, trip) = self.reader()?;
-                let reader = arrow::ipc::reader::StreamReader::try_new(r, None)
-                    .map_err(|e| self.tripped(&trip).unwrap_or_else(|| err(&name, e)))?;
+                let reader = arrow::ipc::reader::StreamReader::try_new(r, None).map_err(|e| {
+                    self.tripped(&trip)
+                        .unwrap_or_else(|| columnar::ipc_error(&name, true, &e))
+                })?;
                 let schema = schema.clone();
                 let me = self.clone();
                 Ok(Box::new(reader.map(move |b| {
-                    b.and_then(|b| conform(&b, &schema))
-                        .map_err(|e| me.tripped(&trip).unwrap_or_else(|| err(&name, e)))
+                    let b = b.map_err(|e| {
+                        me.tripped(&trip)
+                            .unwrap_or_else(|| columnar::ipc_error(&name, true, &e))
+                    })?;
+                    columnar::conform(&b, &schema).map_err(|e| err(&name, e.message))
                 })))
             }
             Format::Text => {
@@ -759,11 +763,6 @@ impl Table {
                 .map_err(|e| err(&self.name, e))?;
         }
         conform(&batch, schema).map_err(|e| self.csv_error(&e.to_string()))
-    }
-
-    fn parquet_error(&self, e: &parquet::errors::ParquetError) -> StageError {
-        err(&self.name, format!("not a readable Parquet file ({e})"))
-            .hint("the file may be truncated or damaged; download or write it again")
     }
 
     fn csv_error(&self, msg: &str) -> StageError {
@@ -1455,6 +1454,14 @@ pub fn type_name(dt: &DataType) -> String {
         T::List(f) | T::LargeList(f) | T::FixedSizeList(f, _) => {
             format!("list<{}>", type_name(f.data_type()))
         }
+        T::Map(entries, _) => match entries.data_type() {
+            T::Struct(kv) if kv.len() == 2 => format!(
+                "map<{}, {}>",
+                type_name(kv[0].data_type()),
+                type_name(kv[1].data_type())
+            ),
+            _ => "map".into(),
+        },
         T::Struct(fields) => format!(
             "struct<{}>",
             fields

@@ -7,6 +7,7 @@ mod build;
 mod codecs;
 mod commands;
 mod conformance_text;
+mod conformance;
 mod defects_a;
 mod diff_detailed;
 mod docs;
