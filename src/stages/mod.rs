@@ -4,6 +4,7 @@ pub mod archive;
 pub mod csvread;
 pub mod detect;
 pub mod export;
+pub mod feather1;
 pub mod features;
 pub mod filter;
 pub mod imagecheck;

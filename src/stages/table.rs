@@ -279,6 +279,7 @@ impl Table {
                 })?;
                 Ok((r.schema().as_ref().clone(), Vec::new()))
             }
+            Format::Feather1 => super::feather1::infer(self),
             Format::Text => Ok((super::textlines::schema(), Vec::new())),
             Format::Xlsx | Format::Xlsb | Format::Xls | Format::Ods => super::sheet::infer(self),
         }
@@ -728,6 +729,7 @@ impl Table {
                         .map_err(|e| me.tripped(&trip).unwrap_or_else(|| err(&name, e)))
                 })))
             }
+            Format::Feather1 => super::feather1::batches(self, schema),
             Format::Text => {
                 let (r, trip) = self.reader()?;
                 let mode = self.read.text_mode;

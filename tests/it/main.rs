@@ -15,6 +15,7 @@ mod examples;
 mod export;
 mod export_hf;
 mod export_tf;
+mod feather1;
 mod fetch;
 mod fetch_kaggle;
 mod fetch_openml;
