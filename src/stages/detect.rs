@@ -111,6 +111,8 @@ pub enum Format {
     Parquet,
     ArrowFile,
     ArrowStream,
+    /// Feather version 1 (`FEA1`; `feather1`).
+    Feather1,
     /// Plain text: one row per line, paragraph or file (`textlines`).
     Text,
     /// Spreadsheets (`sheet`).
@@ -129,6 +131,7 @@ impl Format {
             Format::Parquet => "Parquet",
             Format::ArrowFile => "Arrow IPC file",
             Format::ArrowStream => "Arrow IPC stream",
+            Format::Feather1 => "Feather version 1",
             Format::Text => "text",
             Format::Xlsx => "Excel workbook (xlsx)",
             Format::Xlsb => "Excel binary workbook (xlsb)",
@@ -158,7 +161,7 @@ impl Format {
 
     /// Formats that need random access (read from a plain file).
     pub fn needs_seek(self) -> bool {
-        matches!(self, Format::Parquet | Format::ArrowFile) || self.is_sheet()
+        matches!(self, Format::Parquet | Format::ArrowFile | Format::Feather1) || self.is_sheet()
     }
 
     /// Spreadsheets (read through calamine).
@@ -172,6 +175,7 @@ impl Format {
 
 pub const SUPPORTED: &str = "CSV/TSV (.csv, .tsv), JSON (.json: an array of records, or records under a key), \
 JSON Lines (.jsonl, .ndjson), Parquet (.parquet), Arrow IPC (.arrow file, .arrows stream), \
+Feather versions 1 and 2 (.feather), \
 text (.txt), spreadsheets (.xlsx, .xlsm, .xlsb, .xls, .ods), \
 each optionally compressed (.gz, .zst, .bz2, .xz), and archives of them (.zip, .tar, .tar.gz)";
 
@@ -296,9 +300,18 @@ pub fn detect(
     if compression.is_some() && head.is_empty() {
         return Err("the file decompresses to nothing".into());
     }
-    // Feather version 1 (pyarrow's `write_feather(..., version=1)`): not Arrow IPC.
-    if head.starts_with(b"FEA1") {
-        return Err("is a Feather version 1 file, which is not read yet; write it again as Feather version 2 (pyarrow's default: `feather.write_feather(df, path)`) or Parquet".into());
+    // Feather version 1 (pyarrow's `write_feather(..., version=1)`, pandas < 1.0, R's
+    // `feather`): not Arrow IPC, though named `.feather` like Feather 2 (and `format: arrow`
+    // names both).
+    if head.starts_with(b"FEA1") && forced.is_none_or(|(f, _)| f == Format::ArrowFile) {
+        return Ok(Detected {
+            compression,
+            archive: None,
+            format: Some(Format::Feather1),
+            dialect: None,
+            by: "content",
+            warning,
+        });
     }
     // Spreadsheets are zip archives (xlsx, xlsb, ods) or OLE files (xls).
     if compression.is_none()

@@ -1,10 +1,11 @@
 //! The stage trait and the registry of stage kinds. One module per kind.
 
 pub mod archive;
-pub mod csvread;
 pub mod columnar;
+pub mod csvread;
 pub mod detect;
 pub mod export;
+pub mod feather1;
 pub mod features;
 pub mod filter;
 pub mod imagecheck;

@@ -278,6 +278,7 @@ impl Table {
                 })?;
                 Ok((columnar::canonical_schema(&r.schema()), Vec::new()))
             }
+            Format::Feather1 => super::feather1::infer(self),
             Format::Text => Ok((super::textlines::schema(), Vec::new())),
             Format::Xlsx | Format::Xlsb | Format::Xls | Format::Ods => super::sheet::infer(self),
         }
@@ -720,6 +721,7 @@ impl Table {
                     columnar::conform(&b, &schema).map_err(|e| err(&name, e.message))
                 })))
             }
+            Format::Feather1 => super::feather1::batches(self, schema),
             Format::Text => {
                 let (r, trip) = self.reader()?;
                 let mode = self.read.text_mode;

@@ -338,13 +338,13 @@ pd.DataFrame({"a": ["same text in every row"] * 60000, "b": [1] * 60000}).to_exc
 pd.DataFrame({"a": [1, 2]}).to_excel("ok.xlsx", sheet_name="data", index=False)
 "#;
 
-fn one_file_spec(file: &str, extra: &str) -> String {
+pub(crate) fn one_file_spec(file: &str, extra: &str) -> String {
     format!(
         "name: demo\nversion: 1.0.0\nsources:\n  raw: {{uri: {file}}}\nstages:\n  clean: {{kind: normalize, input: raw{extra}}}\n"
     )
 }
 
-fn fails_unrecorded(cx: &TestContext, expect: &[&str], env: &[(&str, &str)]) {
+pub(crate) fn fails_unrecorded(cx: &TestContext, expect: &[&str], env: &[(&str, &str)]) {
     let mut c = cx.command(&["build"]);
     for (k, v) in env {
         c.env(k, v);
@@ -396,13 +396,18 @@ fn bad_spreadsheets_name_the_file() {
         ],
         &[("MLDATA_MAX_EXPANSION_RATIO", "2")],
     );
-    // Feather version 1 is named, not read as Arrow IPC.
+    // Feather version 1 is read by its own reader (tests/it/feather1.rs), not as Arrow IPC: a
+    // damaged one says so.
     cx.file(
         "old.feather",
         b"FEA1\x00\x00\x00\x00 and the rest of a v1 file FEA1",
     );
     cx.spec(&one_file_spec("old.feather", ""));
-    fails_unrecorded(&cx, &["`old.feather`: is a Feather version 1 file"], &[]);
+    fails_unrecorded(
+        &cx,
+        &["`old.feather`: a damaged Feather version 1 file"],
+        &[],
+    );
     // Garbage named .xls.
     cx.file(
         "junk.xls",
