@@ -21,7 +21,8 @@ use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 /// Bumped whenever the same inputs and parameters would give different bytes.
 /// 2: format detection by content, sampled type inference (dates, leading-zero ids as strings).
 /// 3: the Hugging Face features in the Parquet footer (`huggingface` key).
-const VERSION: u32 = 3;
+/// 4: dictionary encoding only for the columns whose values repeat in the first batch.
+const VERSION: u32 = 4;
 
 /// Parameters of `normalize` (see docs/dataset-yaml.md).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -745,7 +746,10 @@ impl Normalize {
             ..Pass::default()
         };
         let mut sink = if self.params.sort_by.is_empty() {
-            Some(table::ParquetSink::create(out, &out_schema).map_err(|e| (usize::MAX, e))?)
+            Some(
+                table::ParquetSink::create_adaptive(out, &out_schema)
+                    .map_err(|e| (usize::MAX, e))?,
+            )
         } else {
             None
         };
@@ -826,8 +830,8 @@ impl Normalize {
         } else {
             let sorted =
                 sort(&out_schema, &held, &self.params.sort_by).map_err(|e| (usize::MAX, e))?;
-            let mut s =
-                table::ParquetSink::create(out, &out_schema).map_err(|e| (usize::MAX, e))?;
+            let mut s = table::ParquetSink::create_adaptive(out, &out_schema)
+                .map_err(|e| (usize::MAX, e))?;
             for b in &sorted {
                 s.write(b).map_err(|e| (usize::MAX, e))?;
             }

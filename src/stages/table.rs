@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -18,6 +17,9 @@ use super::archive::{self, Tripwire};
 use super::detect::{self, Detected, Dialect, Format};
 use super::infer::ColumnStats;
 use super::{InputFile, StageError};
+
+mod sink;
+pub use sink::ParquetSink;
 
 /// Rows per record batch when reading.
 pub const BATCH_ROWS: usize = 64 * 1024;
@@ -1020,60 +1022,6 @@ pub fn token_writer_properties() -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by("mldatabuild".to_owned())
         .build()
-}
-
-/// A Parquet file being written batch by batch.
-pub struct ParquetSink {
-    writer: ArrowWriter<File>,
-    path: PathBuf,
-    pub rows: u64,
-}
-
-impl ParquetSink {
-    pub fn create(path: &Path, schema: &SchemaRef) -> Result<Self, StageError> {
-        Self::create_with(path, schema, writer_properties())
-    }
-
-    /// [`ParquetSink::create`] with other (still fixed) writer properties.
-    pub fn create_with(
-        path: &Path,
-        schema: &SchemaRef,
-        props: WriterProperties,
-    ) -> Result<Self, StageError> {
-        let file = File::create(path)
-            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", path.display())))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", path.display())))?;
-        Ok(ParquetSink {
-            writer,
-            path: path.to_owned(),
-            rows: 0,
-        })
-    }
-
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StageError> {
-        self.rows += batch.num_rows() as u64;
-        self.writer
-            .write(batch)
-            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", self.path.display())))
-    }
-
-    /// Add a key to the file's footer metadata (written at `finish`).
-    pub fn footer(&mut self, key: &str, value: &str) {
-        self.writer
-            .append_key_value_metadata(parquet::file::metadata::KeyValue::new(
-                key.to_owned(),
-                value.to_owned(),
-            ));
-    }
-
-    pub fn finish(self) -> Result<u64, StageError> {
-        let rows = self.rows;
-        self.writer
-            .close()
-            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", self.path.display())))?;
-        Ok(rows)
-    }
 }
 
 /// Write batches to a Parquet file; returns the row count.
