@@ -18,6 +18,7 @@ use super::detect::{self, Detected, Dialect, Format};
 use super::infer::ColumnStats;
 use super::{InputFile, StageError};
 
+mod csv_parallel;
 mod sink;
 pub use sink::ParquetSink;
 
@@ -419,11 +420,14 @@ impl Table {
                     .with_header(d.header)
                     .with_delimiter(d.delimiter)
                     .with_quote(d.quote);
-                let reader = arrow::csv::ReaderBuilder::new(schema.clone())
-                    .with_format(fmt)
-                    .with_batch_size(decode_rows(schema.fields().len()))
-                    .build(guard)
-                    .map_err(|e| self.csv_error(&e.to_string()))?;
+                let reader = csv_parallel::decode(
+                    guard,
+                    schema.clone(),
+                    fmt,
+                    d.header,
+                    decode_rows(schema.fields().len()),
+                )
+                .map_err(|e| self.csv_error(&e.to_string()))?;
                 let me = self.clone();
                 let mut done = false;
                 let batches = reader.map(move |b| {
