@@ -49,7 +49,7 @@ enum State {
     /// Created, no batch written yet: the properties may still change with the first batch.
     Pending {
         file: File,
-        props: WriterProperties,
+        props: Box<WriterProperties>,
         footer: Vec<KeyValue>,
     },
     Open(Box<Open>),
@@ -96,7 +96,7 @@ impl ParquetSink {
             schema: schema.clone(),
             state: State::Pending {
                 file,
-                props,
+                props: Box::new(props),
                 footer: Vec::new(),
             },
             adaptive: false,
@@ -120,10 +120,10 @@ impl ParquetSink {
                 unreachable!("checked above")
             };
             if let (true, Some(batch)) = (self.adaptive, first) {
-                props = choose_dictionaries(props, batch);
+                *props = choose_dictionaries(*props, batch);
             }
             let max_rows = props.max_row_group_row_count().unwrap_or(usize::MAX);
-            let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props))
+            let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(*props))
                 .map_err(|e| self.error(e))?;
             let (mut writer, factory) =
                 writer.into_serialized_writer().map_err(|e| self.error(e))?;
@@ -379,12 +379,16 @@ mod tests {
         let mut out = Vec::new();
         let mut start = 0i64;
         for rows in [700i64, 2500, 1, 1800] {
-            let ids: ArrayRef = Arc::new(Int64Array::from_iter(
-                (start..start + rows).map(|i| (i % 11 != 0).then_some(i)),
-            ));
-            let cat: ArrayRef = Arc::new(StringArray::from_iter(
-                (start..start + rows).map(|i| Some(["x", "y", "z"][(i % 3) as usize])),
-            ));
+            let ids: ArrayRef = Arc::new(
+                (start..start + rows)
+                    .map(|i| (i % 11 != 0).then_some(i))
+                    .collect::<Int64Array>(),
+            );
+            let cat: ArrayRef = Arc::new(
+                (start..start + rows)
+                    .map(|i| Some(["x", "y", "z"][(i % 3) as usize]))
+                    .collect::<StringArray>(),
+            );
             let list: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
                 (start..start + rows)
                     .map(|i| (i % 7 != 0).then(|| (0..i % 4).map(Some).collect::<Vec<_>>())),
@@ -397,9 +401,13 @@ mod tests {
                 unreachable!()
             };
             let st: ArrayRef = Arc::new(StructArray::new(fields.clone(), vec![a, b], None));
-            let text: ArrayRef = Arc::new(StringArray::from_iter((start..start + rows).map(|i| {
-                (i % 5 != 0).then(|| format!("row {i} {}", "t".repeat((i % 50) as usize)))
-            })));
+            let text: ArrayRef = Arc::new(
+                (start..start + rows)
+                    .map(|i| {
+                        (i % 5 != 0).then(|| format!("row {i} {}", "t".repeat((i % 50) as usize)))
+                    })
+                    .collect::<StringArray>(),
+            );
             out.push(RecordBatch::try_new(schema.clone(), vec![ids, cat, list, st, text]).unwrap());
             start += rows;
         }
