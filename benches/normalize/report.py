@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Results table of benches/normalize/run.sh (Markdown), from the files in RESULTS.
 
-    python report.py RESULTS REV PYARROW_VERSION INPUT_BYTES
+    python report.py RESULTS REV PYARROW_VERSION INPUT_BYTES [POLARS_VERSION]
 """
 
 import json
@@ -58,17 +58,18 @@ def stage(path):
 
 def main():
     res, rev, pa_version, nbytes = sys.argv[1:5]
+    pl_version = sys.argv[5] if len(sys.argv) > 5 else "?"
     gb = int(nbytes) / 1e9
     out = []
     p = out.append
-    p(f"## normalize benchmark: mldatabuild {rev} vs pyarrow {pa_version}")
+    p(f"## normalize benchmark: mldatabuild {rev} vs pyarrow {pa_version} and polars {pl_version}")
     p("")
     p(f"Machine: {os.cpu_count()} cores; inputs {gb:g} GB each (page cache warmed before every run).")
     p("")
     p("### Speed (hyperfine; seconds, median of the runs)")
     p("")
-    p("| input | mldatabuild | pyarrow | ratio mld/pyarrow | target ≤ 1.25 | pyarrow 1 thread | pyarrow, system allocator | mld user+sys | pyarrow user+sys | load before→after |")
-    p("|---|---|---|---|---|---|---|---|---|---|")
+    p("| input | mldatabuild | pyarrow | polars | ratio mld/pyarrow | target ≤ 1.25 | ratio mld/polars | target ≤ 1.1 | pyarrow 1 thread | pyarrow, system allocator | mld user+sys | pyarrow user+sys | polars user+sys | load before→after |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     names = {"csv": f"{gb:g} GB CSV", "jsonl": f"{gb:g} GB JSONL",
              "parquet": f"Parquet (polars, snappy) of the {gb:g} GB CSV"}
     for label in ("csv", "jsonl", "parquet"):
@@ -80,15 +81,20 @@ def main():
         one = r.get("pyarrow-1-thread")
         ld = load(os.path.join(res, f"speed-{label}.load.json")) or {}
         ratio = m["median"] / a["median"]
+        pl = r.get("polars")
+        pl_time = f"{pl['median']:.2f} (min {pl['min']:.2f}, max {pl['max']:.2f})" if pl else "–"
+        pl_ratio = m["median"] / pl["median"] if pl else None
+        pl_cols = (f"**{pl_ratio:.2f}×** | {'PASS' if pl_ratio <= 1.1 else 'FAIL'}" if pl else "– | –")
+        pl_cpu = f"{pl['user'] + pl['system']:.1f}" if pl else "–"
         single = f"{one['median']:.2f} (mld {m['median'] / one['median']:.2f}×)" if one else "–"
         sa = r.get("pyarrow-system-allocator")
         sysalloc = f"{sa['median']:.2f} (mld {m['median'] / sa['median']:.2f}×)" if sa else "–"
         p(
             f"| {names[label]} "
             f"| {m['median']:.2f} (min {m['min']:.2f}, max {m['max']:.2f}, n={len(m['times'])}) "
-            f"| {a['median']:.2f} (min {a['min']:.2f}, max {a['max']:.2f}) "
-            f"| **{ratio:.2f}×** | {'PASS' if ratio <= 1.25 else 'FAIL'} | {single} | {sysalloc} "
-            f"| {m['user'] + m['system']:.1f} | {a['user'] + a['system']:.1f} "
+            f"| {a['median']:.2f} (min {a['min']:.2f}, max {a['max']:.2f}) | {pl_time} "
+            f"| **{ratio:.2f}×** | {'PASS' if ratio <= 1.25 else 'FAIL'} | {pl_cols} | {single} | {sysalloc} "
+            f"| {m['user'] + m['system']:.1f} | {a['user'] + a['system']:.1f} | {pl_cpu} "
             f"| {ld.get('load_before', '?')}→{ld.get('load_after', '?')} |"
         )
     p("")
@@ -101,6 +107,8 @@ def main():
         ("mldatabuild (--force re-run)", f"{gb:g} GB JSONL", "mld-jsonl"),
         ("pyarrow", f"{gb:g} GB CSV", "pyarrow-csv"),
         ("pyarrow", f"{gb:g} GB JSONL", "pyarrow-jsonl"),
+        ("polars", f"{gb:g} GB CSV", "polars-csv"),
+        ("polars", f"{gb:g} GB JSONL", "polars-jsonl"),
         ("mldatabuild, first build", f"{gb:g} GB CSV", "mld-csv-first"),
     ]
     # The big CSVs: results/big-<GB>.txt holds "<copies of the 1 GB CSV's rows> <bytes>".

@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# Benchmark of the `normalize` stage against pyarrow. Run from the repo root:
+# Benchmark of the `normalize` stage against pyarrow and polars. Run from the repo root:
 #
 #     bash benches/normalize/run.sh           # everything: speed, memory, output check
-#     bash benches/normalize/run.sh speed     # hyperfine only (1 GB CSV and 1 GB JSONL)
+#     bash benches/normalize/run.sh speed     # hyperfine only (the CSV and JSONL inputs)
 #     bash benches/normalize/run.sh memory    # peak RSS only (1 GB files, then 5 GB and 10 GB CSVs)
 #     bash benches/normalize/run.sh check     # output sizes, row counts, values vs pyarrow
 #     bash benches/normalize/run.sh parquet   # hyperfine only: polars-written snappy Parquet
-#                                             # (the 1 GB CSV's rows) to zstd Parquet
-#     bash benches/normalize/run.sh profile   # perf profile of mldatabuild on the 1 GB CSV/JSONL,
+#                                             # (the CSV's rows) to zstd Parquet
+#     bash benches/normalize/run.sh profile   # perf profile of mldatabuild on the CSV/JSONL inputs,
 #                                             # and the Parquet-encoding experiment (encode-exp/)
 #
 # It builds the release binary (target-bench/), copies it to $WORK/bin so that other builds
-# sharing target-bench cannot swap it mid-run, creates a venv with pyarrow, generates the data
+# sharing target-bench cannot swap it mid-run, creates a venv with pyarrow and polars, generates the data
 # (gen_data.py) when missing, runs the measurements and prints a results table (also written
 # to $WORK/results/summary.md). See benches/normalize/README.md for the method and results.
 #
 # Knobs (environment):
 #   NORM_WORK      data/results folder (default benches/work/normalize, gitignored)
-#   NORM_VENV      pyarrow venv (default benches/work/venv-normalize)
+#   NORM_VENV      venv with pyarrow and polars (default benches/work/venv-normalize, created with
+#                  pyarrow and polars==2.1.0 when it lacks either; point it at an existing venv)
+#   NORM_TARGET    cargo target folder for the release build (default target-bench)
 #   NORM_BYTES     size of the CSV and JSONL inputs (default 1000000000)
+#   NORM_INPUTS    which inputs `speed` and `profile` measure (default "csv jsonl"; also
+#                  `parquet`: the CSV's rows as polars writes them, snappy)
+#   NORM_POLARS    1 (default) also times polars (scan_csv/scan_ndjson/scan_parquet +
+#                  sink_parquet, zstd)
+#   NORM_ENCODE_EXP  1 (default): `profile` also runs the Parquet-encoding experiment
 #   NORM_BIG_GB    sizes of the big CSVs for the memory test, in GB, measured one after the
 #                  other (default "5 10": peak RSS against input size; "" skips them)
 #   NORM_RUNS      hyperfine runs per command (default 5, after 1 warm-up run)
@@ -26,7 +33,6 @@
 #   NORM_SYSALLOC  1 (default) also times pyarrow with ARROW_DEFAULT_MEMORY_POOL=system: its
 #                  default pool (mimalloc) spends seconds zeroing huge pages in this VM
 #   NORM_KEEP_BIG  1 keeps the big CSVs (default: each is deleted once measured)
-#   NORM_TARGET_DIR  cargo target folder of the release build (default target-bench/)
 #   NORM_WAIT_QUIET  seconds to wait for the 1-minute load average to drop below 0.5 before
 #                  each measurement (default 0: do not wait); the load is recorded either way
 set -euo pipefail
@@ -43,8 +49,11 @@ SINGLE=${NORM_SINGLE:-1}
 SYSALLOC=${NORM_SYSALLOC:-1}
 KEEP_BIG=${NORM_KEEP_BIG:-0}
 WAIT_QUIET=${NORM_WAIT_QUIET:-0}
+INPUTS=${NORM_INPUTS:-csv jsonl}
+POLARS=${NORM_POLARS:-1}
+POLARS_VERSION_PIN=2.1.0
 WHAT=${1:-all}
-export CARGO_TARGET_DIR=${NORM_TARGET_DIR:-$ROOT/target-bench}
+export CARGO_TARGET_DIR=${NORM_TARGET:-$ROOT/target-bench}
 BIN=$WORK/bin/mldatabuild
 PY=$VENV/bin/python
 # Every mldatabuild run here uses this store, never the user's ~/.mldata.
@@ -90,21 +99,14 @@ if [ -n "$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock)" ]; t
     REV="$REV+dirty"
 fi
 
-# --- pyarrow -----------------------------------------------------------------------------
-if ! "$PY" -c 'import pyarrow' 2>/dev/null; then
-    log "creating $VENV with pyarrow"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q pyarrow
+# --- pyarrow and polars ------------------------------------------------------------------
+if ! "$PY" -c 'import pyarrow, polars' 2>/dev/null; then
+    log "creating $VENV with pyarrow and polars $POLARS_VERSION_PIN"
+    [ -x "$PY" ] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q pyarrow "polars==$POLARS_VERSION_PIN"
 fi
 PA_VERSION=$("$PY" -c 'import pyarrow; print(pyarrow.__version__)')
-
-# polars writes the Parquet input of the `parquet` row (its default writer, snappy).
-if [ "$WHAT" = parquet ] || [ "$WHAT" = all ]; then
-    if ! "$PY" -c 'import polars' 2>/dev/null; then
-        log "installing polars into $VENV"
-        "$VENV/bin/pip" install -q polars
-    fi
-fi
+PL_VERSION=$("$PY" -c 'import polars; print(polars.__version__)')
 
 # --- data --------------------------------------------------------------------------------
 CSV=$WORK/mixed-1g.csv
@@ -113,8 +115,14 @@ if [ "$BYTES" != 1000000000 ]; then
     CSV=$WORK/mixed-$BYTES.csv
     JSONL=$WORK/mixed-$BYTES.jsonl
 fi
-for f in "$CSV" "$JSONL"; do
-    if [ "$WHAT" = parquet ] && [ "$f" = "$JSONL" ]; then continue; fi # the CSV's rows only
+needed() { # the text inputs this run reads (the Parquet input is written from the CSV)
+    case "$WHAT" in
+    speed | profile) for i in $INPUTS; do [ "$i" = jsonl ] && echo "$JSONL" || echo "$CSV"; done ;;
+    parquet) echo "$CSV" ;;
+    *) printf '%s\n' "$CSV" "$JSONL" ;;
+    esac
+}
+for f in $(needed); do
     if [ ! -s "$f" ]; then
         log "generating $f ($BYTES bytes)"
         python3 "$HERE/gen_data.py" "${f##*.}" "$f.tmp" "$BYTES" && mv "$f.tmp" "$f"
@@ -142,6 +150,14 @@ parquet_input() {
         mv "$PARQUET.tmp.parquet" "$PARQUET"
     fi
 }
+speed_of() { # label: the speed row of one input
+    case "$1" in
+    csv) speed csv csv "$CSV" "$P_CSV" ;;
+    jsonl) speed jsonl jsonl "$JSONL" "$P_JSONL" ;;
+    parquet) parquet_input && speed parquet parquet "$PARQUET" "$P_PARQUET" ;;
+    *) die "unknown input '$1' (csv, jsonl, parquet)" ;;
+    esac
+}
 
 mld() { "$BIN" -C "$1" build -q --force --no-run-cache; }
 
@@ -167,6 +183,9 @@ speed() { # label format input project
     )
     if [ "$SINGLE" = 1 ]; then
         cmds+=(-n pyarrow-1-thread "$PY $HERE/pyarrow_convert.py $fmt $input $WORK/pa1-$label.parquet --single-thread")
+    fi
+    if [ "$POLARS" = 1 ]; then
+        cmds+=(-n polars "$PY $HERE/polars_convert.py $fmt $input $WORK/pl-$label.parquet")
     fi
     if [ "$SYSALLOC" = 1 ]; then
         cmds+=(-n pyarrow-system-allocator "env ARROW_DEFAULT_MEMORY_POOL=system $PY $HERE/pyarrow_convert.py $fmt $input $WORK/pas-$label.parquet")
@@ -205,6 +224,12 @@ memory() {
     rss pyarrow-csv "$PY" "$HERE/pyarrow_convert.py" csv "$CSV" "$WORK/pa-csv.parquet"
     warm "$JSONL"
     rss pyarrow-jsonl "$PY" "$HERE/pyarrow_convert.py" jsonl "$JSONL" "$WORK/pa-jsonl.parquet"
+    if [ "$POLARS" = 1 ]; then
+        warm "$CSV"
+        rss polars-csv "$PY" "$HERE/polars_convert.py" csv "$CSV" "$WORK/pl-csv.parquet"
+        warm "$JSONL"
+        rss polars-jsonl "$PY" "$HERE/polars_convert.py" jsonl "$JSONL" "$WORK/pl-jsonl.parquet"
+    fi
     # A first build of the 1 GB CSV (fresh store and lock: hashes the source too), to set
     # beside the big CSV's first build.
     local p1
@@ -270,13 +295,12 @@ check() {
 
 # --- profile: perf, where mldatabuild's time goes ------------------------------------------
 profile() {
-    log "profile: perf record on the 1 GB CSV and JSONL"
+    log "profile: perf record on the inputs ($INPUTS)"
     local label proj
-    for label in csv jsonl; do
+    for label in $INPUTS; do
         proj=$WORK/p-$label
-        [ "$BYTES" = 1000000000 ] || die "profile uses the 1 GB inputs (unset NORM_BYTES)"
         mld "$proj"
-        warm "$WORK/mixed-1g.$label"
+        if [ "$label" = csv ]; then warm "$CSV"; else warm "$JSONL"; fi
         perf record -q -F 249 --call-graph dwarf,16384 -o "$RESULTS/perf-$label.data" \
             "$BIN" -C "$proj" build -q --force --no-run-cache 2>/dev/null
         perf report -i "$RESULTS/perf-$label.data" --no-children --sort symbol --stdio -g none \
@@ -292,6 +316,7 @@ profile() {
         cat "$RESULTS/perf-$label-groups.txt" >&2
     done
     # The Parquet writer alone, re-encoding the CSV's output under other settings.
+    [ "${NORM_ENCODE_EXP:-1}" = 1 ] || return 0
     log "profile: Parquet encoding experiment (benches/normalize/encode-exp)"
     (cd "$HERE/encode-exp" && cargo build --release --quiet)
     cp "$CARGO_TARGET_DIR/release/normalize-encode-exp" "$WORK/bin/"
@@ -301,21 +326,16 @@ profile() {
 
 case "$WHAT" in
 all)
-    speed csv csv "$CSV" "$P_CSV"
-    speed jsonl jsonl "$JSONL" "$P_JSONL"
-    parquet_input
-    speed parquet parquet "$PARQUET" "$P_PARQUET"
+    speed_of csv
+    speed_of jsonl
+    speed_of parquet
     memory
     check
     ;;
 speed)
-    speed csv csv "$CSV" "$P_CSV"
-    speed jsonl jsonl "$JSONL" "$P_JSONL"
+    for i in $INPUTS; do speed_of "$i"; done
     ;;
-parquet)
-    parquet_input
-    speed parquet parquet "$PARQUET" "$P_PARQUET"
-    ;;
+parquet) speed_of parquet ;;
 memory) memory ;;
 check) check ;;
 profile) profile ;;
@@ -323,4 +343,4 @@ profile) profile ;;
 esac
 
 [ "$WHAT" = profile ] && exit 0
-"$PY" "$HERE/report.py" "$RESULTS" "$REV" "$PA_VERSION" "$BYTES" | tee "$RESULTS/summary.md"
+"$PY" "$HERE/report.py" "$RESULTS" "$REV" "$PA_VERSION" "$BYTES" "$PL_VERSION" | tee "$RESULTS/summary.md"

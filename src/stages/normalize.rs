@@ -29,7 +29,8 @@ use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 ///    column name, pandas' index column left out, JSON columns in first-seen order; Parquet and
 ///    Arrow inputs in canonical types, as pyarrow reads them (dictionaries decoded, large and view
 ///    layouts plain, INT96 as nanoseconds, timestamp[s] as [ms]; columnar.rs); the features also
-///    in the Arrow schema's metadata, and for every type `datasets` derives.
+///    in the Arrow schema's metadata, and for every type `datasets` derives; dictionary encoding
+///    only for the columns whose values repeat in the first batch.
 const VERSION: u32 = 4;
 
 /// Parameters of `normalize` (see docs/dataset-yaml.md).
@@ -846,7 +847,10 @@ impl Normalize {
             ..Pass::default()
         };
         let mut sink = if self.params.sort_by.is_empty() {
-            Some(table::ParquetSink::create(out, &out_schema).map_err(|e| (usize::MAX, e))?)
+            Some(
+                table::ParquetSink::create_adaptive(out, &out_schema)
+                    .map_err(|e| (usize::MAX, e))?,
+            )
         } else {
             None
         };
@@ -921,8 +925,8 @@ impl Normalize {
         } else {
             let sorted =
                 sort(&out_schema, &held, &self.params.sort_by).map_err(|e| (usize::MAX, e))?;
-            let mut s =
-                table::ParquetSink::create(out, &out_schema).map_err(|e| (usize::MAX, e))?;
+            let mut s = table::ParquetSink::create_adaptive(out, &out_schema)
+                .map_err(|e| (usize::MAX, e))?;
             for b in &sorted {
                 s.write(b).map_err(|e| (usize::MAX, e))?;
             }

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
@@ -21,6 +20,10 @@ use super::detect::{self, Detected, Dialect, Format};
 use super::infer::ColumnStats;
 use super::jsonread;
 use super::{InputFile, StageError};
+
+mod csv_parallel;
+mod sink;
+pub use sink::ParquetSink;
 
 /// Rows per record batch when reading.
 pub const BATCH_ROWS: usize = 64 * 1024;
@@ -617,11 +620,15 @@ impl Table {
                 if layout.na_markers {
                     fmt = fmt.with_null_regex(self.csv.na.regex().clone());
                 }
-                let reader = arrow::csv::ReaderBuilder::new(file_schema.clone())
-                    .with_format(fmt)
-                    .with_batch_size(decode_rows(file_schema.fields().len()))
-                    .build(guard)
-                    .map_err(|e| self.csv_error(&e.to_string()))?;
+                // Decoded in parallel chunks (csv_parallel.rs), in the file's own layout.
+                let reader = csv_parallel::decode(
+                    guard,
+                    file_schema.clone(),
+                    fmt,
+                    d.header,
+                    decode_rows(file_schema.fields().len()),
+                )
+                .map_err(|e| self.csv_error(&e.to_string()))?;
                 let me = self.clone();
                 let mut done = false;
                 let target = schema.clone();
@@ -1340,60 +1347,6 @@ pub fn token_writer_properties() -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by("mldatabuild".to_owned())
         .build()
-}
-
-/// A Parquet file being written batch by batch.
-pub struct ParquetSink {
-    writer: ArrowWriter<File>,
-    path: PathBuf,
-    pub rows: u64,
-}
-
-impl ParquetSink {
-    pub fn create(path: &Path, schema: &SchemaRef) -> Result<Self, StageError> {
-        Self::create_with(path, schema, writer_properties())
-    }
-
-    /// [`ParquetSink::create`] with other (still fixed) writer properties.
-    pub fn create_with(
-        path: &Path,
-        schema: &SchemaRef,
-        props: WriterProperties,
-    ) -> Result<Self, StageError> {
-        let file = File::create(path)
-            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", path.display())))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", path.display())))?;
-        Ok(ParquetSink {
-            writer,
-            path: path.to_owned(),
-            rows: 0,
-        })
-    }
-
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StageError> {
-        self.rows += batch.num_rows() as u64;
-        self.writer
-            .write(batch)
-            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", self.path.display())))
-    }
-
-    /// Add a key to the file's footer metadata (written at `finish`).
-    pub fn footer(&mut self, key: &str, value: &str) {
-        self.writer
-            .append_key_value_metadata(parquet::file::metadata::KeyValue::new(
-                key.to_owned(),
-                value.to_owned(),
-            ));
-    }
-
-    pub fn finish(self) -> Result<u64, StageError> {
-        let rows = self.rows;
-        self.writer
-            .close()
-            .map_err(|e| StageError::new(format!("cannot write `{}`: {e}", self.path.display())))?;
-        Ok(rows)
-    }
 }
 
 /// Write batches to a Parquet file; returns the row count.

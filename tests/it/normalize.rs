@@ -589,3 +589,98 @@ fn many_inputs_are_grouped_by_format_in_the_lock() {
     assert!(lock.contains("- detected_by: content\n        files: 120\n        first: 000.csv\n        format: CSV (delimiter ',', header)"), "{lock}");
     assert!(!lock.contains("file: 001.csv"));
 }
+
+/// A CSV of several decoding chunks (4 MiB each), batches and row groups, with quoted fields
+/// holding delimiters, doubled quotes and line breaks (also across chunk boundaries).
+fn many_batches_csv(rows: usize) -> (String, Vec<String>) {
+    let mut s = String::from("id,code,score,note,cat\n");
+    let mut notes = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let note = match i % 5 {
+            0 => format!("line {i}\nnext, \"quoted\" {}", "x".repeat(i % 37)),
+            1 => String::new(),
+            _ => format!("plain {i} {}", "y".repeat(i % 23)),
+        };
+        let field = if note.contains(['\n', ',', '"']) {
+            format!("\"{}\"", note.replace('"', "\"\""))
+        } else {
+            note.clone()
+        };
+        let end = if i % 3 == 0 { "\r\n" } else { "\n" };
+        s.push_str(&format!(
+            "{i},{},{:.3},{field},{}{end}",
+            (i * 7919) % 100_003,
+            i as f64 / 7.0,
+            ["red", "green", "blue"][i % 3]
+        ));
+        notes.push(note);
+    }
+    (s, notes)
+}
+
+#[test]
+fn output_is_byte_identical_for_any_thread_count() {
+    use arrow::array::{Array, AsArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let rows = 260_000;
+    let (csv, notes) = many_batches_csv(rows);
+    assert!(csv.len() > 12 << 20, "several chunks: {}", csv.len());
+    let cx = TestContext::new();
+    cx.file("a.csv", &csv).spec(&spec("a.csv", ""));
+    let mut outputs = Vec::new();
+    for jobs in ["1", "2", "4"] {
+        cx.run(&["build", "--force", "--jobs", jobs]).success();
+        outputs.push((jobs, cx.read_bytes("out/demo/clean/part-0.parquet")));
+    }
+    for (jobs, bytes) in &outputs[1..] {
+        assert!(
+            *bytes == outputs[0].1,
+            "--jobs {jobs} wrote other bytes than --jobs 1"
+        );
+    }
+    // The values are the file's: every row, in order.
+    let file = std::fs::File::open(cx.path("out/demo/clean/part-0.parquet")).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let meta = reader.metadata().clone();
+    assert_eq!(meta.num_row_groups(), 2);
+    // A dictionary for the column of three colors, none for ids, codes, scores and notes.
+    let encodings = |col: usize| -> Vec<String> {
+        meta.row_group(0)
+            .column(col)
+            .encodings()
+            .map(|e| format!("{e:?}"))
+            .collect()
+    };
+    assert!(
+        encodings(4).iter().any(|e| e.contains("DICTIONARY")),
+        "{:?}",
+        encodings(4)
+    );
+    for col in 0..4 {
+        assert!(
+            !encodings(col).iter().any(|e| e.contains("DICTIONARY")),
+            "{col}: {:?}",
+            encodings(col)
+        );
+    }
+    let mut next = 0usize;
+    for batch in reader.build().unwrap() {
+        let batch = batch.unwrap();
+        let ids = batch
+            .column(0)
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        let note = batch.column(3).as_string::<i32>();
+        for r in 0..batch.num_rows() {
+            assert_eq!(ids.value(r), next as i64);
+            let want = &notes[next];
+            if want.is_empty() {
+                assert!(note.is_null(r), "row {next}");
+            } else {
+                assert_eq!(note.value(r), want, "row {next}");
+            }
+            next += 1;
+        }
+    }
+    assert_eq!(next, rows);
+}
