@@ -34,7 +34,8 @@ use crate::tokenizer::{Tokenizer, TrainKind, TrainOptions};
 
 /// 2: token tables without dictionary encoding, zstd level 1.
 /// 3: the Hugging Face features in the footer (`huggingface` key), kept columns' carried over.
-const VERSION: u32 = 3;
+/// 4: the features also in the Arrow schema's metadata, where `datasets` reads them.
+const VERSION: u32 = 4;
 
 /// Bounds of the numeric parameters.
 pub const MAX_LENGTH_LIMIT: u32 = 1 << 20;
@@ -1518,17 +1519,20 @@ fn tokenize_table(
             false,
         ));
     }
-    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    // Kept columns keep their features (ClassLabel names…) for exports and `datasets`: in the
+    // Arrow schema's metadata, where pyarrow and `datasets` read them, and in the footer.
+    let plain = Schema::new(fields);
+    let features = super::features::metadata_value(&super::features::carried(&t.schema, &plain));
+    let schema: SchemaRef = Arc::new(plain.with_metadata(std::collections::HashMap::from([(
+        super::features::METADATA_KEY.to_owned(),
+        features.clone(),
+    )])));
     let path = out_dir.join(name);
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| StageError::new(e.to_string()))?;
     }
     let mut sink = ParquetSink::create_with(&path, &schema, table::token_writer_properties())?;
-    // Kept columns keep their features (ClassLabel names…) for exports and `datasets`.
-    sink.footer(
-        super::features::METADATA_KEY,
-        &super::features::metadata_value(&super::features::carried(&t.schema, &schema)),
-    );
+    sink.footer(super::features::METADATA_KEY, &features);
     let stem = name.strip_suffix(".parquet").unwrap_or(name);
     let bin = match dtype {
         Some(d) => Some(BinWriter::create(out_dir, stem, d)?),

@@ -651,3 +651,50 @@ fn a_table_written_by_datasets_round_trips_through_both_layouts() {
     );
     assert_eq!(v["source"]["test"][0]["ts"], "2024-01-10T12:30:05");
 }
+
+/// Every Parquet table the stages and `export` write carries its features where `datasets`
+/// reads them (the Arrow schema stored in the file), so a plain `Dataset.from_parquet` of any
+/// of them keeps the ClassLabel names.
+#[test]
+fn every_parquet_written_keeps_class_labels_for_datasets() {
+    let cx = TestContext::new();
+    let tokenizer = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tokenizers/minilm-bert/tokenizer.json");
+    cx.file("data.csv", data(60))
+        .file("tok.json", std::fs::read(tokenizer).unwrap())
+        .spec(&format!(
+            "{}    formats: [parquet, hf]\n  checked: {{kind: validate, input: splits}}\n  tokens: {{kind: tokenize, input: splits, tokenizer: tok.json, max_length: 8}}\n",
+            spec("")
+        ));
+    cx.run(&["build"]).success();
+    let v = python_json(
+        cx.root(),
+        r#"
+import glob, json, datasets, pyarrow.parquet as pq
+datasets.disable_progress_bars()
+out = {}
+for f in sorted(glob.glob("out/demo/**/*.parquet", recursive=True)):
+    label = datasets.Dataset.from_parquet(f).features.get("label")
+    out[f] = label.names if isinstance(label, datasets.ClassLabel) else repr(label)
+print(json.dumps(out))
+"#,
+        &[],
+    );
+    let files = v.as_object().unwrap();
+    for stage in [
+        "clean/",
+        "splits/",
+        "checked/",
+        "tokens/",
+        "artifacts/release/parquet/",
+        "artifacts/release/hf/",
+    ] {
+        assert!(
+            files.keys().any(|f| f.contains(stage)),
+            "no Parquet file under {stage}: {v}"
+        );
+    }
+    for (f, label) in files {
+        assert_eq!(label, &serde_json::json!(["neg", "pos"]), "{f}: {v}");
+    }
+}

@@ -33,7 +33,9 @@ use super::table::{self, ParquetInputs};
 use super::{Progress, Stage, StageContext, StageError, StageOutput};
 
 /// 1: the first version.
-const VERSION: u32 = 1;
+/// 2: Parquet (and `hf` Parquet shards) hold the features in the Arrow schema's metadata too,
+///    where `datasets` reads them.
+const VERSION: u32 = 2;
 
 /// Bounds of the numeric options.
 pub const MAX_ROW_GROUP: u64 = 10_000_000;

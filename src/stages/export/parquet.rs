@@ -69,10 +69,15 @@ pub fn writer_properties(
         .build())
 }
 
-/// The input schema without its own `huggingface` metadata (the footer carries the export's).
+/// The input schema with the export's `huggingface` features in its metadata: `datasets`
+/// and pyarrow take the features from the Arrow schema stored in the file, not from the
+/// footer's key-value pairs (which carry them too).
 pub fn export_schema(cx: &ExportContext) -> arrow::datatypes::SchemaRef {
     let mut meta = cx.schema.metadata().clone();
-    meta.remove(features::METADATA_KEY);
+    meta.insert(
+        features::METADATA_KEY.to_owned(),
+        features::metadata_value(&cx.features),
+    );
     meta.remove(MLDATABUILD_KEY);
     std::sync::Arc::new(arrow::datatypes::Schema::new_with_metadata(
         cx.schema.fields().clone(),
