@@ -84,7 +84,8 @@ pub enum Command {
     Auth(AuthArgs),
     /// Search the Hugging Face Hub, Kaggle and OpenML at once.
     Search(SearchArgs),
-    /// A remote dataset's metadata, schema and sample rows.
+    /// A remote dataset's metadata, schema and sample rows; or a local data file's format,
+    /// size, rows, schema and first rows.
     Info(InfoArgs),
     /// Download a remote dataset into a folder (default `./mldata/<name>/`).
     Pull(PullArgs),
@@ -222,10 +223,12 @@ pub struct SearchArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// hf://owner/name[@revision] or https://…
+    /// hf://owner/name[@revision], kaggle://…, openml://…, https://…, or a local data file
+    /// (any format `normalize` reads).
     pub uri: String,
-    /// Sample rows to show (at most 100): from the Hub's dataset viewer, or the first bytes of
-    /// a Kaggle CSV/TSV/JSON Lines file or an OpenML ARFF file (one ranged request).
+    /// Sample rows to show (at most 100): from the Hub's dataset viewer, the first bytes of a
+    /// Kaggle CSV/TSV/JSON Lines file or an OpenML ARFF file (one ranged request), or a local
+    /// file's first rows.
     #[arg(long, default_value_t = 5)]
     pub sample: usize,
     #[arg(long)]

@@ -566,22 +566,22 @@ fn cell(v: &serde_json::Value) -> String {
     }
 }
 
-pub(crate) fn info(_settings: &Settings, args: &InfoArgs) -> Result<u8> {
-    let remote = uri::parse(&args.uri)
-        .map_err(|e| {
-            let (m, h) = e.split_once(" | hint: ").unwrap_or((&e, ""));
-            Error::user(m.to_owned()).hint(h.to_owned())
-        })?
-        .ok_or_else(|| {
-            Error::user(format!("`{}` is a local path", args.uri))
-                .hint("info describes remote datasets: hf://, https://")
-        })?;
+pub(crate) fn info(settings: &Settings, args: &InfoArgs) -> Result<u8> {
     if args.sample > 100 {
         return Err(Error::user(format!(
             "--sample must be at most 100: got {}",
             args.sample
         )));
     }
+    let Some(remote) = uri::parse(&args.uri).map_err(|e| {
+        let (m, h) = e.split_once(" | hint: ").unwrap_or((&e, ""));
+        Error::user(m.to_owned()).hint(h.to_owned())
+    })?
+    else {
+        // A local file (a path, or file://).
+        let local = args.uri.strip_prefix("file://").unwrap_or(&args.uri);
+        return super::head::info_local(settings, local, args.sample, args.json);
+    };
     let client = Client::new();
     let color = crate::error::stdout_color_enabled();
     match remote {

@@ -365,6 +365,130 @@ fn check_zip(t: &Table) -> Result<(), StageError> {
     Ok(())
 }
 
+/// calamine's caps on an `.ods` sheet's expanded rows and columns.
+const ODS_MAX_ROWS: u64 = 1_048_576;
+const ODS_MAX_COLUMNS: u64 = 16_384;
+
+/// The cells calamine will hold for an `.ods` file, counted from `content.xml` before it
+/// reads it: each sheet's bounding box (rows up to the last one with a value, times the widest
+/// such row), with `number-rows-repeated` and `number-columns-repeated` expanded as calamine
+/// expands them. A few hundred bytes of XML can repeat one cell a million times down and 16,384
+/// times across; such a file is refused with the sheet named, before any memory is spent.
+fn check_ods_cells(t: &Table) -> Result<(), StageError> {
+    let f = File::open(&t.path).map_err(|e| err(t, format!("cannot open: {e}")))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(f))
+        .map_err(|e| err(t, format!("not a readable .ods (its zip: {e})")).hint(DAMAGED_HINT))?;
+    let Ok(entry) = zip.by_name("content.xml") else {
+        // calamine names what is missing.
+        return Ok(());
+    };
+    let cells = ods_cells(BufReader::new(entry), t.limits.max_sheet_cells).map_err(|e| {
+        err(t, format!("not a readable .ods (content.xml: {e})")).hint(DAMAGED_HINT)
+    })?;
+    if let Some((sheet, n)) = cells {
+        let max = t.limits.max_sheet_cells;
+        return Err(err(
+            t,
+            format!(
+                "sheet `{sheet}` expands to more than {max} cells ({n} counted: rows times columns, repeated rows and cells included); at most {}={max} (a spreadsheet bomb?)",
+                super::table::ENV_SHEET_CELLS
+            ),
+        )
+        .hint(format!(
+            "the sheet is held in memory whole (about 56 bytes a cell); if it is genuine, set {} above {n}, or save the sheet as CSV",
+            super::table::ENV_SHEET_CELLS
+        )));
+    }
+    Ok(())
+}
+
+/// Counts the expanded cells of an ODF spreadsheet's `content.xml` (see [`check_ods_cells`]);
+/// `Some((sheet, cells))` for the sheet that takes the total past `max`.
+fn ods_cells(r: impl std::io::BufRead, max: u64) -> Result<Option<(String, u64)>, String> {
+    use quick_xml::events::{BytesStart, Event};
+    fn count(e: &BytesStart, name: &str) -> Result<u64, String> {
+        match e.try_get_attribute(name).map_err(|e| e.to_string())? {
+            None => Ok(1),
+            Some(a) => a
+                .value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| format!("`{name}` is not a count: `{}`", a.value)),
+        }
+    }
+    let mut reader = quick_xml::Reader::from_reader(r);
+    let mut buf = Vec::new();
+    let mut total = 0u64;
+    let mut sheet = String::new();
+    // Per sheet: rows seen (expanded), rows up to the last with a value, widest such row.
+    let (mut rows, mut used_rows, mut width) = (0u64, 0u64, 0u64);
+    // Per row: its repeat count, columns seen, columns up to the last value.
+    let (mut repeat, mut col, mut row_width) = (1u64, 0u64, 0u64);
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| e.to_string())?;
+        let (start, empty) = match &event {
+            Event::Start(e) => (Some(e), false),
+            Event::Empty(e) => (Some(e), true),
+            _ => (None, false),
+        };
+        if let Some(e) = start {
+            match e.name().as_ref() {
+                "table:table" => {
+                    sheet = e
+                        .try_get_attribute("table:name")
+                        .ok()
+                        .flatten()
+                        .map(|a| a.value.to_string())
+                        .unwrap_or_default();
+                    (rows, used_rows, width) = (0, 0, 0);
+                }
+                "table:table-row" => {
+                    repeat = count(e, "table:number-rows-repeated")?;
+                    (col, row_width) = (0, 0);
+                    if empty {
+                        rows = rows.saturating_add(repeat).min(ODS_MAX_ROWS);
+                    }
+                }
+                "table:table-cell" | "table:covered-table-cell" => {
+                    col = col
+                        .saturating_add(count(e, "table:number-columns-repeated")?)
+                        .min(ODS_MAX_COLUMNS);
+                    // A cell with content, or a value in its attributes, is held.
+                    let valued = !empty
+                        || e.try_get_attribute("office:value-type")
+                            .ok()
+                            .flatten()
+                            .is_some();
+                    if valued {
+                        row_width = col;
+                    }
+                }
+                _ => {}
+            }
+        }
+        match &event {
+            Event::End(e) if e.name().as_ref() == "table:table-row" => {
+                rows = rows.saturating_add(repeat).min(ODS_MAX_ROWS);
+                if row_width > 0 {
+                    used_rows = rows;
+                    width = width.max(row_width);
+                }
+            }
+            Event::End(e) if e.name().as_ref() == "table:table" => {
+                total = total.saturating_add(used_rows.saturating_mul(width));
+                if total > max {
+                    return Ok(Some((sheet, total)));
+                }
+            }
+            Event::Eof => return Ok(None),
+            _ => {}
+        }
+        buf.clear();
+    }
+}
+
 type Rs = BufReader<File>;
 
 enum Book {
@@ -394,6 +518,9 @@ fn open(t: &Table) -> Result<Book, StageError> {
     let format = t.format();
     if matches!(format, Format::Xlsx | Format::Xlsb | Format::Ods) {
         check_zip(t)?;
+    }
+    if format == Format::Ods {
+        check_ods_cells(t)?;
     }
     let f = File::open(&t.path).map_err(|e| err(t, format!("cannot open: {e}")))?;
     let rs = BufReader::new(f);

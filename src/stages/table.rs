@@ -45,6 +45,13 @@ const CSV_BATCH_CELLS: usize = 1 << 20;
 const DEFAULT_MAX_COLUMNS: u64 = 10_000;
 pub const ENV_COLUMNS: &str = "MLDATA_MAX_COLUMNS";
 
+/// The default of `MLDATA_MAX_SHEET_CELLS`. calamine holds an `.ods` sheet in memory, every
+/// cell of its bounding box expanded (about 56 bytes a cell with its formula), and one XML
+/// element may repeat a cell 16,384 times across and a row a million times down: 20 M cells
+/// is about 1.1 GB.
+const DEFAULT_MAX_SHEET_CELLS: u64 = 20_000_000;
+pub const ENV_SHEET_CELLS: &str = "MLDATA_MAX_SHEET_CELLS";
+
 /// The error for a table wider than `max` columns (`what`: "`a.csv` has 20000 columns").
 pub fn too_many_columns(what: &str, max: usize) -> StageError {
     StageError::new(format!(
@@ -101,6 +108,8 @@ pub struct ReadLimits {
     pub expansion: archive::Limits,
     pub max_record: u64,
     pub max_columns: usize,
+    /// Cells of one `.ods` sheet once its repeated rows and cells are expanded.
+    pub max_sheet_cells: u64,
 }
 
 impl Default for ReadLimits {
@@ -109,13 +118,15 @@ impl Default for ReadLimits {
             expansion: archive::Limits::default(),
             max_record: DEFAULT_MAX_RECORD_MIB << 20,
             max_columns: DEFAULT_MAX_COLUMNS as usize,
+            max_sheet_cells: DEFAULT_MAX_SHEET_CELLS,
         }
     }
 }
 
 impl ReadLimits {
     /// The defaults, changed by `MLDATA_MAX_EXPANSION_RATIO`, `MLDATA_MAX_EXPANDED_GIB`,
-    /// `MLDATA_MAX_ARCHIVE_ENTRIES`, `MLDATA_MAX_RECORD_MIB` and `MLDATA_MAX_COLUMNS`.
+    /// `MLDATA_MAX_ARCHIVE_ENTRIES`, `MLDATA_MAX_RECORD_MIB`, `MLDATA_MAX_COLUMNS` and
+    /// `MLDATA_MAX_SHEET_CELLS`.
     pub fn from_env() -> Result<Self, StageError> {
         Ok(ReadLimits {
             expansion: archive::Limits::from_env()?,
@@ -123,6 +134,7 @@ impl ReadLimits {
                 .saturating_mul(1 << 20),
             max_columns: usize::try_from(archive::env_limit(ENV_COLUMNS, DEFAULT_MAX_COLUMNS)?)
                 .unwrap_or(usize::MAX),
+            max_sheet_cells: archive::env_limit(ENV_SHEET_CELLS, DEFAULT_MAX_SHEET_CELLS)?,
         })
     }
 }

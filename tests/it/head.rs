@@ -105,3 +105,59 @@ fn head_explains_what_it_cannot_show() {
     cx.file("empty.csv", "");
     cx.run(&["head", "empty.csv"]).code(2).stderr_has("empty");
 }
+
+/// `info PATH` describes a local file as `info` describes a remote dataset: format, size, rows
+/// (from a Parquet footer, or counted), schema, features, first rows; `--json` the same facts.
+#[test]
+fn info_describes_a_local_file() {
+    let cx = TestContext::new();
+    cx.csv("data.csv", 30).spec(
+        "name: demo\nversion: 1.0.0\nsources:\n  raw: {uri: data.csv}\nstages:\n  clean: {kind: normalize, input: raw, class_labels: {label: [a, b, c]}}\n",
+    );
+    cx.run(&["build"]).success();
+    // A CSV: rows counted by reading it.
+    let out = cx.run(&["info", "data.csv", "--sample", "2"]);
+    out.success()
+        .stdout_has("  format    CSV")
+        .stdout_has("  rows      30 (counted by reading the file)")
+        .stdout_has("  columns   3")
+        .stdout_has("  id     int64")
+        .stdout_has("row number 1");
+    assert!(!out.stdout.contains("row number 2"), "{}", out.stdout);
+    // The Parquet that normalize wrote: the footer's facts and the class labels.
+    let out = cx.run(&["info", "out/demo/clean/part-0.parquet"]);
+    out.success()
+        .stdout_has("  rows      30\n")
+        .stdout_has("1 row group, zstd, written by mldatabuild")
+        .stdout_has("class labels: label (a, b, c)");
+    let out = cx.run(&[
+        "info",
+        "file://out/demo/clean/part-0.parquet",
+        "--json",
+        "--sample",
+        "3",
+    ]);
+    out.success();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["rows"], 30, "{v}");
+    assert_eq!(v["rows_counted"], false, "{v}");
+    assert_eq!(v["parquet"]["row_groups"], 1, "{v}");
+    assert_eq!(
+        v["features"]["label"]["names"],
+        serde_json::json!(["a", "b", "c"]),
+        "{v}"
+    );
+    assert_eq!(v["sample"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(
+        v["schema"][1],
+        serde_json::json!({"name": "text", "type": "string"}),
+        "{v}"
+    );
+    // What it cannot describe.
+    cx.run(&["info", "out"])
+        .code(2)
+        .stderr_has("`out` is a folder");
+    cx.run(&["info", "nothing.csv"])
+        .code(2)
+        .stderr_has("`nothing.csv` is not a file here");
+}

@@ -424,6 +424,51 @@ fn bad_spreadsheets_name_the_file() {
     cx.run(&["build"]).success().stderr_has("60000 rows");
 }
 
+/// An `.ods` whose few hundred bytes of XML repeat one cell 16,384 times across and a row a
+/// million times down is refused before calamine expands it (it would hold 100 M cells, about
+/// 5 GB); the count is the sheet's expanded bounding box, exact for an ordinary file.
+#[test]
+fn ods_cell_bombs_are_refused_before_reading() {
+    let cx = TestContext::new();
+    python_json(
+        cx.root(),
+        r#"
+import zipfile, pandas as pd
+pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_excel("small.ods", index=False, engine="odf")
+bomb_row = ('<table:table-row table:number-rows-repeated="1000000">'
+            '<table:table-cell table:number-columns-repeated="16384" office:value-type="float" office:value="1"/>'
+            '</table:table-row></table:table>')
+with zipfile.ZipFile("small.ods") as src, zipfile.ZipFile("bomb.ods", "w") as dst:
+    for info in src.infolist():
+        data = src.read(info)
+        if info.filename == "content.xml":
+            data = data.decode().replace("</table:table>", bomb_row, 1).encode()
+        dst.writestr(info, data, compress_type=info.compress_type)
+print("[]")
+"#,
+        &[],
+    );
+    assert!(cx.read_bytes("bomb.ods").len() < 10_000);
+    cx.spec(&one_file_spec("bomb.ods", ""));
+    fails_unrecorded(
+        &cx,
+        &[
+            "`bomb.ods`: sheet `Sheet1` expands to more than 20000000 cells",
+            "MLDATA_MAX_SHEET_CELLS=20000000 (a spreadsheet bomb?)",
+            "set MLDATA_MAX_SHEET_CELLS above",
+        ],
+        &[],
+    );
+    // The count of an ordinary sheet: a header and two rows of two columns.
+    cx.spec(&one_file_spec("small.ods", ""));
+    fails_unrecorded(
+        &cx,
+        &["`small.ods`: sheet `Sheet1` expands to more than 5 cells (6 counted"],
+        &[("MLDATA_MAX_SHEET_CELLS", "5")],
+    );
+    cx.run(&["build"]).success().stderr_has("2 rows");
+}
+
 #[test]
 fn head_reads_spreadsheets_and_text_detected_by_content() {
     let cx = TestContext::new();
