@@ -4,17 +4,19 @@
 use crate::lockfile::Lock;
 use crate::spec::model::Spec;
 
-/// Stage kinds and the name of their spec struct in the schema's `$defs`.
-const STAGE_DEFS: &[(&str, &str)] = &[
-    ("normalize", "NormalizeSpec"),
-    ("validate", "ValidateSpec"),
-    ("split", "SplitSpec"),
-    ("tokenize", "TokenizeSpec"),
-];
+/// The name of a stage kind's spec struct in the schema's `$defs` (`normalize` →
+/// `NormalizeSpec`): every kind the loader accepts gets its `kind: const`.
+fn stage_def(kind: &str) -> String {
+    let mut chars = kind.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_ascii_uppercase().to_string() + chars.as_str() + "Spec"
+    })
+}
 
 pub fn dataset_schema() -> String {
     let mut v = serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or_default();
-    for (kind, def) in STAGE_DEFS {
+    for kind in crate::stages::KINDS {
+        let def = stage_def(kind);
         if let Some(props) = v.pointer_mut(&format!("/$defs/{def}/properties")) {
             props["kind"] = serde_json::json!({"description": "The stage kind.", "const": kind});
         }
@@ -66,4 +68,22 @@ pub fn files() -> Vec<(&'static str, String)> {
             tokenize_report_schema(),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every kind the loader accepts is a branch of the stage schema with its `kind: const`
+    /// (export once had none, so editors could not tell its keys from the others').
+    #[test]
+    fn every_kind_has_its_const_in_the_dataset_schema() {
+        let v: serde_json::Value = serde_json::from_str(&super::dataset_schema()).unwrap();
+        for kind in crate::stages::KINDS {
+            let def = super::stage_def(kind);
+            assert_eq!(
+                v.pointer(&format!("/$defs/{def}/properties/kind/const")),
+                Some(&serde_json::json!(kind)),
+                "{kind}: no `kind: const` in $defs/{def}"
+            );
+        }
+    }
 }
