@@ -1,8 +1,9 @@
 //! Column type inference for delimited text, from a sample of records.
 //!
-//! Each non-empty value is classified (bool, int, float, date, datetime, string). A column's type
-//! is the narrowest that holds every sampled value: int widens to float, date to datetime; any
-//! other mix becomes string and is reported as mixed, with counts and an example.
+//! Each non-empty value is classified (bool, int, float, date, datetime, datetime with an
+//! offset, string). A column's type is the narrowest that holds every sampled value: int widens
+//! to float, date to datetime; date-times with offsets are instants in UTC; any other mix
+//! becomes string and is reported as mixed, with counts and an example.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,8 @@ pub enum Kind {
     CommaFloat,
     Date,
     DateTime,
+    /// A date-time with `Z` or a UTC offset (`+01:00`, `+0100`): a point in time, read in UTC.
+    DateTimeZ,
     /// A time of day or a duration (spreadsheet cells), kept as text.
     Time,
     Str,
@@ -32,6 +35,7 @@ impl Kind {
             Kind::CommaFloat => "numbers with decimal commas",
             Kind::Date => "dates",
             Kind::DateTime => "date-times",
+            Kind::DateTimeZ => "date-times with a UTC offset",
             Kind::Time => "times",
             Kind::Str => "strings",
         }
@@ -96,7 +100,15 @@ fn classify(s: &str) -> Kind {
     } else if is_date(s) {
         Kind::Date
     } else if is_datetime(s) {
-        Kind::DateTime
+        // After `YYYY-MM-DDTHH:MM:SS`: fractions, then `Z` or an offset, if any.
+        if s.as_bytes()[19..]
+            .iter()
+            .any(|c| matches!(c, b'Z' | b'+' | b'-'))
+        {
+            Kind::DateTimeZ
+        } else {
+            Kind::DateTime
+        }
     } else {
         Kind::Str
     }
@@ -155,6 +167,9 @@ impl ColumnStats {
             [Kind::DateTime] | [Kind::Date, Kind::DateTime] => {
                 DataType::Timestamp(TimeUnit::Microsecond, None)
             }
+            // Offsets name instants: kept as such in UTC, as pyarrow reads them (a naive
+            // column would silently shift them); a mix with naive values stays text.
+            [Kind::DateTimeZ] => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             _ => {
                 let parts: Vec<String> = self
                     .counts
@@ -198,9 +213,25 @@ mod tests {
         assert_eq!(infer(&["true", "False"]).0, DataType::Boolean);
         assert_eq!(infer(&["2024-01-31", "2023-12-01"]).0, DataType::Date32);
         assert_eq!(
-            infer(&["2024-01-31T10:00:00Z"]).0,
+            infer(&["2024-01-31T10:00:00", "2024-01-31 10:00:00.5"]).0,
             DataType::Timestamp(TimeUnit::Microsecond, None)
         );
+        for zoned in [
+            &["2024-01-31T10:00:00Z", "2024-02-01T00:00:00.123+01:00"][..],
+            &[
+                "2020-01-01T12:30:00.000000+0100",
+                "2021-06-01 00:00:00-05:00",
+            ],
+        ] {
+            assert_eq!(
+                infer(zoned).0,
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                "{zoned:?}"
+            );
+        }
+        let (dt, warning) = infer(&["2024-01-31T10:00:00", "2024-01-31T10:00:00Z"]);
+        assert_eq!(dt, DataType::Utf8);
+        assert!(warning.unwrap().contains("date-times with a UTC offset"));
         assert_eq!(
             infer(&["007", "12"]).0,
             DataType::Utf8,

@@ -13,6 +13,8 @@ cases = json.load(open(os.path.join(root, "cases.json")))
 
 
 def norm_ours(v):
+    if isinstance(v, dt.datetime) and v.tzinfo is not None:
+        return ("dtz", v)  # an instant (normalize reads offsets as UTC)
     if isinstance(v, dt.datetime):
         return ("dt", v.replace(tzinfo=None))
     if isinstance(v, dt.date):
@@ -37,6 +39,11 @@ def same(ours, theirs):
         try:
             t = dt.datetime.fromisoformat(theirs)
         except ValueError:
+            return False
+        if ours[0] == "dtz":
+            # The same instant; pandas' text keeps the writer's offset.
+            return t.tzinfo is not None and ours[1] == t
+        if t.tzinfo is not None:
             return False
         return ours[1] == (t.date() if ours[0] == "d" else t)
     if isinstance(ours, str) and not isinstance(theirs, str):

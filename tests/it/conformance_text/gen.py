@@ -134,6 +134,15 @@ case("csv_polars_null_value",
 case("csv_polars_semicolon", [("a.csv", lambda p: pf.write_csv(p, separator=";"))],
      one(lambda p: pd.read_csv(p, sep=";")))
 
+# Date-times: naive, and zoned (pandas writes `+01:00`, polars `+0100`); pandas reads them as text.
+stamps = pd.DataFrame({
+    "naive": pd.date_range("2024-03-30 22:00", periods=6, freq="3h").astype(str).where([True] * 5 + [False]),
+    "zoned": pd.date_range("2024-03-30 22:00", periods=6, freq="3h", tz="Europe/Paris"),
+    "utc": pd.date_range("2024-01-01", periods=6, freq="D", tz="UTC"),
+})
+case("csv_datetimes_pandas", [("a.csv", lambda p: stamps.to_csv(p, index=False))], one(pd.read_csv))
+case("csv_datetimes_polars", [("a.csv", lambda p: pl.from_pandas(stamps).write_csv(p))], one(pd.read_csv))
+
 # --- JSON and JSON Lines --------------------------------------------------------------------
 j = pd.DataFrame(
     {
