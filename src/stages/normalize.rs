@@ -26,7 +26,8 @@ use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 /// 2: format detection by content, sampled type inference (dates, leading-zero ids as strings).
 /// 3: the Hugging Face features in the Parquet footer (`huggingface` key).
 /// 4: real-world inputs: pandas' missing-value markers, decimal commas, CSV files merged by
-///    column name, pandas' index column left out, JSON columns in first-seen order; Parquet and
+///    column name, pandas' index column left out, JSON columns in first-seen order, date-times
+///    with offsets as UTC instants; Parquet and
 ///    Arrow inputs in canonical types, as pyarrow reads them (dictionaries decoded, large and view
 ///    layouts plain, INT96 as nanoseconds, timestamp[s] as [ms]; columnar.rs); the features also
 ///    in the Arrow schema's metadata, and for every type `datasets` derives; dictionary encoding
