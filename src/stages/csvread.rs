@@ -168,6 +168,8 @@ pub struct Layout {
 pub struct Learned {
     pub layout: Mutex<Option<Layout>>,
     pub notes: Mutex<BTreeSet<String>>,
+    /// Partition columns (hive folders) the file holds itself, as polars writes them.
+    pub own_partition_columns: Mutex<Option<BTreeSet<String>>>,
 }
 
 impl Learned {

@@ -26,13 +26,14 @@ use super::{InputFile, Stage, StageContext, StageError, StageOutput};
 /// 2: format detection by content, sampled type inference (dates, leading-zero ids as strings).
 /// 3: the Hugging Face features in the Parquet footer (`huggingface` key).
 /// 4: real-world inputs: pandas' missing-value markers, decimal commas, CSV files merged by
-///    column name, pandas' index column left out, JSON columns in first-seen order, date-times
-///    with offsets as UTC instants; Parquet and
+///    column name, pandas' index column left out, JSON columns in first-seen order; Parquet and
 ///    Arrow inputs in canonical types, as pyarrow reads them (dictionaries decoded, large and view
 ///    layouts plain, INT96 as nanoseconds, timestamp[s] as [ms]; columnar.rs); the features also
 ///    in the Arrow schema's metadata, and for every type `datasets` derives; dictionary encoding
 ///    only for the columns whose values repeat in the first batch.
-const VERSION: u32 = 4;
+/// 5: CSV date-times with offsets as UTC instants (they were naive); hive-style partition
+///    folders (`year=2020/`) as columns.
+const VERSION: u32 = 5;
 
 /// Parameters of `normalize` (see docs/dataset-yaml.md).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -372,6 +373,7 @@ impl Normalize {
                     read: ReadOptions {
                         text_mode: self.params.text_mode,
                         sheet: self.params.sheet.clone(),
+                        partition: None,
                     },
                 }))
             })();
@@ -538,7 +540,10 @@ impl Stage for Normalize {
         if let Some(kind) = media_kind {
             return self.run_media(cx, kind);
         }
-        let (tables, skipped) = self.open(cx, &mut warnings)?;
+        let (mut tables, skipped) = self.open(cx, &mut warnings)?;
+        // Folders named `key=value` (pandas `partition_cols`, pyarrow `write_dataset`, Spark)
+        // are columns of the files below them.
+        warnings.extend(table::apply_hive_partitions(&mut tables));
         self.finish(cx, &tables, skipped, warnings, None)
     }
 }

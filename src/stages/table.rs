@@ -168,6 +168,103 @@ pub struct Table {
 pub struct ReadOptions {
     pub text_mode: super::textlines::TextMode,
     pub sheet: Option<super::sheet::SheetRef>,
+    /// The file's hive-style partition (`year=2020/` in its path), see [`hive_partitions`].
+    pub partition: Option<Arc<Partition>>,
+}
+
+/// The columns a file's folders name, hive-style (`year=2020/city=Paris/part-0.parquet`), as
+/// pandas (`partition_cols`), pyarrow (`write_dataset`), polars (`partition_by`) and Spark write
+/// them: appended after the file's own columns, one value for all its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partition {
+    pub fields: Vec<Field>,
+    pub values: Vec<Option<String>>,
+}
+
+/// The `key=value` folders of a file's name (relative to its source), in order; values
+/// percent-decoded, `__HIVE_DEFAULT_PARTITION__` (a null) as `None`.
+fn hive_pairs(name: &str) -> Vec<(String, Option<String>)> {
+    let mut dirs: Vec<&str> = name.split('/').collect();
+    dirs.pop();
+    dirs.iter()
+        .filter_map(|d| {
+            let (k, v) = d.split_once('=')?;
+            if k.is_empty() {
+                return None;
+            }
+            let v = percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned();
+            Some((
+                k.to_owned(),
+                (v != "__HIVE_DEFAULT_PARTITION__").then_some(v),
+            ))
+        })
+        .collect()
+}
+
+/// Each file's hive partition, when every file's folders name the same keys in the same order
+/// (as pyarrow's `read_table` finds them): a column per key, `int32` when every value is one
+/// (as pyarrow infers), else `string`. `None` when the names have no `key=value` folders, or
+/// when the files disagree (then a warning says so and no column is added).
+pub fn hive_partitions(names: &[&str]) -> (Option<Vec<Partition>>, Option<String>) {
+    let pairs: Vec<Vec<(String, Option<String>)>> = names.iter().map(|n| hive_pairs(n)).collect();
+    let Some(first) = pairs.first().filter(|p| !p.is_empty()) else {
+        return (None, None);
+    };
+    let keys: Vec<&str> = first.iter().map(|(k, _)| k.as_str()).collect();
+    if let Some(odd) = pairs
+        .iter()
+        .position(|p| p.iter().map(|(k, _)| k.as_str()).ne(keys.iter().copied()))
+    {
+        return (
+            None,
+            Some(format!(
+                "the files' folders name partitions (`{}=…`) but `{}` does not name the same ones; no partition columns are added",
+                keys.join("=…/"),
+                names[odd]
+            )),
+        );
+    }
+    let fields: Vec<Field> = keys
+        .iter()
+        .enumerate()
+        .map(|(k, key)| {
+            let ints = pairs
+                .iter()
+                .filter_map(|p| p[k].1.as_deref())
+                .all(|v| v.parse::<i32>().is_ok());
+            Field::new(
+                *key,
+                if ints {
+                    DataType::Int32
+                } else {
+                    DataType::Utf8
+                },
+                true,
+            )
+        })
+        .collect();
+    let parts = pairs
+        .into_iter()
+        .map(|p| Partition {
+            fields: fields.clone(),
+            values: p.into_iter().map(|(_, v)| v).collect(),
+        })
+        .collect();
+    (Some(parts), None)
+}
+
+/// Set each table's partition from the tables' names; the warning when they disagree.
+pub fn apply_hive_partitions(tables: &mut [Table]) -> Option<String> {
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    let (parts, warning) = hive_partitions(&names);
+    if let Some(parts) = parts {
+        for (t, p) in tables.iter_mut().zip(parts) {
+            t.read.partition = Some(Arc::new(p));
+        }
+    }
+    warning
 }
 
 fn err(name: &str, e: impl std::fmt::Display) -> StageError {
@@ -257,8 +354,47 @@ impl Table {
         trip.get().map(|(m, h)| err(&self.name, m).hint(h.clone()))
     }
 
-    /// Infer the schema; returns warnings (mixed-type columns, renamed headers).
+    /// Infer the schema, partition columns last; returns warnings (mixed-type columns,
+    /// renamed headers).
     pub fn infer(&self, sample: Option<usize>) -> Result<(Schema, Vec<String>), StageError> {
+        let (schema, mut warnings) = self.infer_file(sample)?;
+        let Some(p) = &self.read.partition else {
+            return Ok((schema, warnings));
+        };
+        // A column the file holds itself (polars writes the keys into the files too) keeps
+        // the file's values and type, as polars reads it; the others come from the folders.
+        let held = self.own_partition_columns(&schema);
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.extend(
+            p.fields
+                .iter()
+                .filter(|f| !held.contains(f.name()))
+                .cloned(),
+        );
+        Ok((
+            Schema::new_with_metadata(fields, schema.metadata().clone()),
+            warnings,
+        ))
+    }
+
+    /// The partition columns this file holds itself (remembered for [`Table::batches`]).
+    fn own_partition_columns(&self, own: &Schema) -> BTreeSet<String> {
+        let held: BTreeSet<String> = self
+            .read
+            .partition
+            .iter()
+            .flat_map(|p| p.fields.iter())
+            .filter(|f| own.field_with_name(f.name()).is_ok())
+            .map(|f| f.name().clone())
+            .collect();
+        if let Ok(mut h) = self.learned.own_partition_columns.lock() {
+            *h = Some(held.clone());
+        }
+        held
+    }
+
+    /// The file's own schema (without partition columns).
+    fn infer_file(&self, sample: Option<usize>) -> Result<(Schema, Vec<String>), StageError> {
         match self.format() {
             Format::Csv => self.infer_csv(sample),
             Format::Jsonl => self.infer_jsonl(sample),
@@ -597,8 +733,62 @@ impl Table {
         Box::new(rebatch(schema, batches))
     }
 
-    /// The file as batches of `schema` (columns cast by name).
+    /// The file as batches of `schema` (columns cast by name), partition columns filled with
+    /// the value its folders name.
     pub fn batches(&self, schema: &SchemaRef) -> Result<Batches<'static>, StageError> {
+        let Some(p) = self.read.partition.clone() else {
+            return self.file_batches(schema);
+        };
+        let known = self
+            .learned
+            .own_partition_columns
+            .lock()
+            .ok()
+            .and_then(|h| h.clone());
+        let held = match known {
+            Some(h) => h,
+            None => self.own_partition_columns(&self.infer_file(Some(SAMPLE_ROWS))?.0),
+        };
+        let is_part = |n: &str| !held.contains(n) && p.fields.iter().any(|f| f.name() == n);
+        let own: SchemaRef = Arc::new(Schema::new_with_metadata(
+            schema
+                .fields()
+                .iter()
+                .filter(|f| !is_part(f.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+            schema.metadata().clone(),
+        ));
+        let target = schema.clone();
+        let name = self.name.clone();
+        Ok(Box::new(self.file_batches(&own)?.map(move |b| {
+            let b = b?;
+            let columns = target
+                .fields()
+                .iter()
+                .map(|f| {
+                    match p
+                        .fields
+                        .iter()
+                        .position(|pf| pf.name() == f.name())
+                        .filter(|_| !held.contains(f.name()))
+                    {
+                        Some(k) => partition_column(&p.values[k], f.data_type(), b.num_rows())
+                            .map_err(|e| {
+                                err(&name, format!("partition column `{}`: {e}", f.name()))
+                            }),
+                        None => b.column_by_name(f.name()).cloned().ok_or_else(|| {
+                            err(&name, format!("internal error: no column `{}`", f.name()))
+                        }),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(target.clone(), columns).map_err(|e| err(&name, e))
+        })))
+    }
+
+    /// The file's own columns as batches of `schema`.
+    fn file_batches(&self, schema: &SchemaRef) -> Result<Batches<'static>, StageError> {
         let name = self.name.clone();
         match self.format() {
             Format::Csv => {
@@ -1287,10 +1477,31 @@ impl ParquetInputs {
     }
 }
 
+/// One value repeated `rows` times, as a column of `dt` (a partition's value is text).
+fn partition_column(
+    value: &Option<String>,
+    dt: &DataType,
+    rows: usize,
+) -> Result<arrow::array::ArrayRef, arrow::error::ArrowError> {
+    let text: arrow::array::ArrayRef =
+        Arc::new(arrow::array::StringArray::from(vec![
+            value.as_deref();
+            rows
+        ]));
+    arrow::compute::cast_with_options(
+        &text,
+        dt,
+        &arrow::compute::CastOptions {
+            safe: false,
+            ..Default::default()
+        },
+    )
+}
+
 /// Open the Parquet tables of a stage's input (non-Parquet files, such as index files, are
-/// not part of the table).
+/// not part of the table); a folder written with hive-style partitions gets their columns.
 pub fn open_parquet_inputs(input: &[InputFile]) -> Result<ParquetInputs, StageError> {
-    let tables: Vec<Table> = input
+    let mut tables: Vec<Table> = input
         .iter()
         .filter(|f| f.name.ends_with(".parquet"))
         .map(|f| Table {
@@ -1316,11 +1527,13 @@ pub fn open_parquet_inputs(input: &[InputFile]) -> Result<ParquetInputs, StageEr
         return Err(StageError::new("the input has no Parquet table")
             .hint("put a `normalize` stage before this one"));
     }
+    let partition_warning = apply_hive_partitions(&mut tables);
     let schemas = tables
         .iter()
         .map(|t| t.infer(None).map(|(s, _)| (t.name.clone(), s)))
         .collect::<Result<Vec<_>, _>>()?;
-    let (merged, warnings) = merge_schemas(&schemas);
+    let (merged, mut warnings) = merge_schemas(&schemas);
+    warnings.extend(partition_warning);
     Ok(ParquetInputs {
         schema: Arc::new(merged),
         tables,

@@ -363,3 +363,79 @@ fn bad_zstd_frame_in_a_compressed_csv_is_an_error_in_words() {
         &["zstd", "damaged", "download or write it again"],
     );
 }
+
+/// Folders written with hive-style partitions by pandas (`partition_cols`), polars
+/// (`partition_by`) and pyarrow (`write_dataset`, with a null and an escaped value): their
+/// `key=value` folders are columns, typed and valued as `pyarrow.parquet.read_table` reads
+/// them (dictionaries decoded); polars' files, which hold the keys themselves, as polars reads
+/// them. `export PATH` of such a folder keeps them too.
+#[test]
+fn hive_partitioned_folders_read_as_pyarrow_reads_them() {
+    let cx = TestContext::new();
+    python_json(
+        cx.root(),
+        r#"
+import pandas as pd, polars as pl, pyarrow as pa, pyarrow.dataset as ds
+df = pd.DataFrame({"v": [1.5, 2.5, 3.5, 4.5], "year": [2020, 2020, 2021, 2021],
+                   "city": ["Paris", "São Paulo", "Paris", "a/b"]})
+df.to_parquet("pandas", partition_cols=["year", "city"])
+pl.from_pandas(df).write_parquet("polars", partition_by=["year"])
+t = pa.table({"v": [1, 2, 3], "region": ["north", None, "a b"]})
+ds.write_dataset(t, "arrow", format="parquet", partitioning=["region"], partitioning_flavor="hive")
+print("[]")
+"#,
+        &[],
+    );
+    let mut spec = String::from("name: demo\nversion: 1.0.0\nsources:\n");
+    for d in ["pandas", "polars", "arrow"] {
+        spec.push_str(&format!("  {d}: {{uri: {d}}}\n"));
+    }
+    spec.push_str("stages:\n");
+    for d in ["pandas", "polars", "arrow"] {
+        spec.push_str(&format!("  n_{d}: {{kind: normalize, input: {d}}}\n"));
+    }
+    cx.spec(&spec);
+    let out = cx.run(&["build"]);
+    out.success();
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    cx.run(&["export", "pandas", "--format", "parquet", "-o", "exported"])
+        .success();
+    let v = python_json(
+        cx.root(),
+        r#"
+import glob, json, pyarrow as pa, pyarrow.parquet as pq
+def plain(t):
+    # The canonical types normalize writes: dictionaries decoded, large strings plain.
+    cols = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in t.columns]
+    cols = [c.cast(pa.string()) if pa.types.is_large_string(c.type) else c for c in cols]
+    return pa.table(cols, names=t.column_names)
+out = {}
+import polars as pl
+for d in ["pandas", "polars", "arrow"]:
+    # polars writes the keys into the files too, which pyarrow refuses to merge with the
+    # folders' (int64 against int32); polars reads the files' columns.
+    want = plain(pl.read_parquet(f"{d}/**/*.parquet", hive_partitioning=True).to_arrow()
+                 if d == "polars" else pq.read_table(d))
+    got = pq.read_table(f"out/demo/n_{d}/part-0.parquet")
+    key = lambda r: json.dumps(r, sort_keys=True, default=str)
+    out[d] = {"want": str(want.schema.remove_metadata()), "got": str(got.schema.remove_metadata()),
+              "same": sorted(map(key, want.to_pylist())) == sorted(map(key, got.to_pylist())),
+              "rows": got.num_rows}
+exported = pq.read_table(glob.glob("exported/**/*.parquet", recursive=True))
+out["exported"] = sorted(exported.column_names)
+print(json.dumps(out))
+"#,
+        &[],
+    );
+    for d in ["pandas", "polars", "arrow"] {
+        assert_eq!(v[d]["want"], v[d]["got"], "{d}: {v}");
+        assert_eq!(v[d]["same"], true, "{d}: {v}");
+    }
+    assert_eq!(v["pandas"]["rows"], 4, "{v}");
+    assert_eq!(v["arrow"]["rows"], 3, "{v}");
+    assert_eq!(
+        v["exported"],
+        serde_json::json!(["city", "v", "year"]),
+        "{v}"
+    );
+}
