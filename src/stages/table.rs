@@ -357,7 +357,7 @@ impl Table {
     /// Infer the schema, partition columns last; returns warnings (mixed-type columns,
     /// renamed headers).
     pub fn infer(&self, sample: Option<usize>) -> Result<(Schema, Vec<String>), StageError> {
-        let (schema, mut warnings) = self.infer_file(sample)?;
+        let (schema, warnings) = self.infer_file(sample)?;
         let Some(p) = &self.read.partition else {
             return Ok((schema, warnings));
         };
@@ -773,10 +773,12 @@ impl Table {
                         .position(|pf| pf.name() == f.name())
                         .filter(|_| !held.contains(f.name()))
                     {
-                        Some(k) => partition_column(&p.values[k], f.data_type(), b.num_rows())
-                            .map_err(|e| {
-                                err(&name, format!("partition column `{}`: {e}", f.name()))
-                            }),
+                        Some(k) => {
+                            partition_column(p.values[k].as_deref(), f.data_type(), b.num_rows())
+                                .map_err(|e| {
+                                    err(&name, format!("partition column `{}`: {e}", f.name()))
+                                })
+                        }
                         None => b.column_by_name(f.name()).cloned().ok_or_else(|| {
                             err(&name, format!("internal error: no column `{}`", f.name()))
                         }),
@@ -1479,15 +1481,11 @@ impl ParquetInputs {
 
 /// One value repeated `rows` times, as a column of `dt` (a partition's value is text).
 fn partition_column(
-    value: &Option<String>,
+    value: Option<&str>,
     dt: &DataType,
     rows: usize,
 ) -> Result<arrow::array::ArrayRef, arrow::error::ArrowError> {
-    let text: arrow::array::ArrayRef =
-        Arc::new(arrow::array::StringArray::from(vec![
-            value.as_deref();
-            rows
-        ]));
+    let text: arrow::array::ArrayRef = Arc::new(arrow::array::StringArray::from(vec![value; rows]));
     arrow::compute::cast_with_options(
         &text,
         dt,
