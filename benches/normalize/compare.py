@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Compare mldatabuild's Parquet output with pyarrow's for the same input.
 
-    python compare.py LABEL MLD.parquet PYARROW.parquet [--json OUT.json]
+    python compare.py LABEL MLD.parquet PYARROW.parquet [--json OUT.json] [--peer NAME]
 
 Prints file sizes, row counts, row groups and, per column (matched by name), the two types and
 whether the values agree. Types that differ are compared after casting both sides to string;
 a null and an empty string count as the same value (pyarrow reads an empty CSV string field
 as "", mldatabuild as null). Exit status 1 when the row counts differ.
+
+`--peer NAME` names the tool that wrote the second file in the messages (default pyarrow) and
+in the JSON (`peer`); the JSON's `pyarrow_*` keys hold that file's figures whatever the peer.
 """
 
 import json
@@ -28,9 +31,11 @@ def norm(col: pa.ChunkedArray, to_string: bool) -> pa.ChunkedArray:
 def main() -> None:
     label, mld_path, pa_path = sys.argv[1:4]
     out_json = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else None
+    peer = sys.argv[sys.argv.index("--peer") + 1] if "--peer" in sys.argv else "pyarrow"
     mf, pf = pq.ParquetFile(mld_path), pq.ParquetFile(pa_path)
     res = {
         "label": label,
+        "peer": peer,
         "mld_bytes": os.path.getsize(mld_path),
         "pyarrow_bytes": os.path.getsize(pa_path),
         "mld_rows": mf.metadata.num_rows,
@@ -39,9 +44,9 @@ def main() -> None:
         "pyarrow_row_groups": pf.metadata.num_row_groups,
         "columns": [],
     }
-    print(f"[{label}] size: mldatabuild {res['mld_bytes']/1e6:.1f} MB, pyarrow {res['pyarrow_bytes']/1e6:.1f} MB"
+    print(f"[{label}] size: mldatabuild {res['mld_bytes']/1e6:.1f} MB, {peer} {res['pyarrow_bytes']/1e6:.1f} MB"
           f" (ratio {res['mld_bytes']/res['pyarrow_bytes']:.3f})")
-    print(f"[{label}] rows: mldatabuild {res['mld_rows']}, pyarrow {res['pyarrow_rows']}"
+    print(f"[{label}] rows: mldatabuild {res['mld_rows']}, {peer} {res['pyarrow_rows']}"
           f" -> {'MATCH' if res['mld_rows'] == res['pyarrow_rows'] else 'DIFFER'};"
           f" row groups {res['mld_row_groups']} vs {res['pyarrow_row_groups']}")
     if res["mld_rows"] == res["pyarrow_rows"]:

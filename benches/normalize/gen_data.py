@@ -3,6 +3,8 @@
 
     python3 gen_data.py csv   OUT.csv   BYTES [--seed N]
     python3 gen_data.py jsonl OUT.jsonl BYTES [--seed N]
+    python3 gen_data.py json  OUT.json  BYTES [--seed N]
+    python3 gen_data.py text  OUT.txt   BYTES [--seed N]
 
 Writes rows until the file holds at least BYTES bytes. Columns (same in both formats):
 
@@ -19,6 +21,15 @@ Writes rows until the file holds at least BYTES bytes. Columns (same in both for
     comment   string 0-240 chars of words, commas, quotes; ~8% empty
 
 In CSV a null is an empty field; in JSONL it is `null`.
+
+`json` is one JSON document, an array of records, in the shape pandas'
+`to_json(orient="records")` writes: one line, no spaces, `null` for nulls, ASCII escapes.
+`text` is the `comment` column alone, one value a line (`\n`), empty comments kept as empty
+lines (what the Hugging Face `text` loader reads as rows `""`).
+
+Every format draws the same seeded rows in the same order, so each file holds the first rows of
+the same sequence (as many as fit in BYTES): the first rows of the JSON document, the text
+file and the CSV are the same records.
 """
 
 import argparse
@@ -94,7 +105,7 @@ def csv_field(v) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("format", choices=["csv", "jsonl"])
+    ap.add_argument("format", choices=["csv", "jsonl", "json", "text"])
     ap.add_argument("out")
     ap.add_argument("bytes", type=int)
     ap.add_argument("--seed", type=int, default=42)
@@ -103,11 +114,16 @@ def main() -> None:
     written = 0
     i = 0
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    if a.format == "json":  # pandas' to_json: ensure_ascii by default
+        dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
     with open(a.out, "w", encoding="utf-8", newline="") as f:
         if a.format == "csv":
             head = ",".join(HEADER) + "\n"
             f.write(head)
             written += len(head)
+        elif a.format == "json":
+            f.write("[")
+            written += 1
         buf = []
         buf_bytes = 0
         while written + buf_bytes < a.bytes:
@@ -115,6 +131,10 @@ def main() -> None:
             i += 1
             if a.format == "csv":
                 line = ",".join(csv_field(v) for v in row) + "\n"
+            elif a.format == "json":
+                line = ("," if i > 1 else "") + dumps(dict(zip(HEADER, row)))
+            elif a.format == "text":
+                line = row[-1] + "\n"
             else:
                 line = dumps(dict(zip(HEADER, row))) + "\n"
             buf.append(line)
@@ -125,6 +145,9 @@ def main() -> None:
                 buf, buf_bytes = [], 0
         f.write("".join(buf))
         written += buf_bytes
+        if a.format == "json":
+            f.write("]")
+            written += 1
     print(f"{a.out}: {i} rows, {written} bytes", file=sys.stderr)
 
 

@@ -56,6 +56,86 @@ def stage(path):
     return None
 
 
+# The other readers (`speed_peers` in run.sh): each input against its own peers, the first of
+# which is the one named by the benchmark (the others are context).
+OTHER = {
+    "json": "JSON document (array of records)",
+    "text": "text, a row per line",
+    "xlsx": ".xlsx (openpyxl-written)",
+    "feather": "Feather v2, lz4 (pyarrow-written)",
+}
+PEER_TOOL = {
+    "polars": "polars",
+    "pyarrow": "pyarrow",
+    "datasets": "datasets text builder",
+    "polars-calamine": "polars read_excel (calamine)",
+    "pandas-openpyxl": "pandas read_excel (openpyxl)",
+}
+
+
+def same(t):
+    """A type's name with string and large_string taken as one (polars writes large_string)."""
+    return t.replace("large_string", "string")
+
+
+def other_readers(res, p):
+    rows = []
+    for label, what in OTHER.items():
+        h = load(os.path.join(res, f"speed-{label}.json"))
+        if not h:
+            continue
+        ld = load(os.path.join(res, f"speed-{label}.load.json")) or {}
+        size = ld.get("input_bytes")
+        r = {x["command"]: x for x in h["results"]}
+        m = r.get("mldatabuild")
+        peers = [x["command"] for x in h["results"] if x["command"] != "mldatabuild"]
+        for i, name in enumerate(peers):
+            a = r[name]
+            c = load(os.path.join(res, f"check-{label}-{name}.json")) or {}
+            if c:
+                bad = [f"{x['name']} ({x['differing_rows']})" for x in c["columns"] if x.get("differing_rows")]
+                rc = (f"{c['mld_rows']:,} / {c['pyarrow_rows']:,} "
+                      f"{'match' if c['mld_rows'] == c['pyarrow_rows'] else '**DIFFER**'}")
+                vals = ", ".join(bad) or ("none" if c["mld_rows"] == c["pyarrow_rows"] else "–")
+                mb = f"{c['mld_bytes'] / 1e6:.1f} / {c['pyarrow_bytes'] / 1e6:.1f}"
+            else:
+                rc, vals, mb = "not checked", "–", "–"
+            rows.append(
+                f"| {what if i == 0 else ''} | {f'{size / 1e6:.0f} MB' if size and i == 0 else ''} "
+                f"| {PEER_TOOL.get(name, name)}{'' if i == 0 else ' (context)'} "
+                f"| {m['median']:.2f} ({m['min']:.2f}–{m['max']:.2f}, n={len(m['times'])}) "
+                f"| {a['median']:.2f} ({a['min']:.2f}–{a['max']:.2f}) | **{m['median'] / a['median']:.2f}×** "
+                f"| {m['user'] + m['system']:.1f} / {a['user'] + a['system']:.1f} "
+                f"| {rc} | {vals} | {mb} "
+                f"| {ld.get('load_before', '?')}→{ld.get('load_after', '?')} |"
+            )
+    if not rows:
+        return
+    p("")
+    p("### Other readers (hyperfine; seconds, median of the runs; the first peer of each input is the named one)")
+    p("")
+    p("| input | size | peer | mldatabuild | peer | ratio mld/peer | user+sys mld / peer (s) "
+      "| rows mld / peer | columns with differing values | output MB mld / peer | load before→after |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        p(row)
+    for label in OTHER:
+        for name in PEER_TOOL:
+            c = load(os.path.join(res, f"check-{label}-{name}.json")) or {}
+            types = [f"{x['name']} {x['mld_type']} vs {x['pyarrow_type']}" for x in c.get("columns", [])
+                     if x.get("mld_type") and same(x["mld_type"]) != same(x["pyarrow_type"])]
+            if types:
+                p("")
+                p(f"{label}, types mldatabuild vs {name} (those columns compared as strings): {'; '.join(types)}.")
+    for label in OTHER:
+        c = load(os.path.join(res, f"check-{label}-pyarrow-ignore-empty-lines.json"))
+        if c:
+            p("")
+            p(f"pyarrow's `read_csv` with its default `ignore_empty_lines=True` reads {c['pyarrow_rows']:,} rows "
+              f"of the text file against mldatabuild's {c['mld_rows']:,} (the empty lines are dropped), "
+              f"so the timed pyarrow command keeps them (`ignore_empty_lines=False`).")
+
+
 def main():
     res, rev, pa_version, nbytes = sys.argv[1:5]
     pl_version = sys.argv[5] if len(sys.argv) > 5 else "?"
@@ -97,6 +177,7 @@ def main():
             f"| {m['user'] + m['system']:.1f} | {a['user'] + a['system']:.1f} | {pl_cpu} "
             f"| {ld.get('load_before', '?')}→{ld.get('load_after', '?')} |"
         )
+    other_readers(res, p)
     p("")
     p("### Peak memory (/usr/bin/time -v, maximum resident set size)")
     p("")

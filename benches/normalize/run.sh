@@ -9,6 +9,9 @@
 #                                             # (the CSV's rows) to zstd Parquet
 #     bash benches/normalize/run.sh profile   # perf profile of mldatabuild on the CSV/JSONL inputs,
 #                                             # and the Parquet-encoding experiment (encode-exp/)
+#     NORM_INPUTS="json text xlsx feather" bash benches/normalize/run.sh speed
+#                                             # the other readers, each against its peer, with
+#                                             # an output check (row counts, values)
 #
 # It builds the release binary (target-bench/), copies it to $WORK/bin so that other builds
 # sharing target-bench cannot swap it mid-run, creates a venv with pyarrow and polars, generates the data
@@ -22,7 +25,19 @@
 #   NORM_TARGET    cargo target folder for the release build (default target-bench)
 #   NORM_BYTES     size of the CSV and JSONL inputs (default 1000000000)
 #   NORM_INPUTS    which inputs `speed` and `profile` measure (default "csv jsonl"; also
-#                  `parquet`: the CSV's rows as polars writes them, snappy)
+#                  `parquet`: the CSV's rows as polars writes them, snappy; and for `speed`,
+#                  the other readers, each timed against its own peers and checked after:
+#                  `json` (an array of records; polars read_json), `text` (the comment column,
+#                  a line each; pyarrow read_csv as a one-column text reader, and the datasets
+#                  text builder), `xlsx` (the CSV's first NORM_XLSX_ROWS rows; polars
+#                  read_excel with calamine), `feather` (the CSV's rows, Feather v2 with lz4;
+#                  pyarrow feather.read_table and polars scan_ipc))
+#   NORM_JSON_BYTES  size of the JSON document (default NORM_BYTES)
+#   NORM_TEXT_BYTES  size of the text file (default NORM_BYTES)
+#   NORM_XLSX_ROWS   rows of the .xlsx (default 200000: openpyxl writes ~10k rows/s)
+#   NORM_HF_TEXT   1 (default) the `text` row also times datasets.load_dataset("text") (context)
+#   NORM_PANDAS_XLSX  1 the `xlsx` row also times pandas read_excel (openpyxl; context, slow:
+#                  default 0)
 #   NORM_POLARS    1 (default) also times polars (scan_csv/scan_ndjson/scan_parquet +
 #                  sink_parquet, zstd)
 #   NORM_ENCODE_EXP  1 (default): `profile` also runs the Parquet-encoding experiment
@@ -51,6 +66,11 @@ KEEP_BIG=${NORM_KEEP_BIG:-0}
 WAIT_QUIET=${NORM_WAIT_QUIET:-0}
 INPUTS=${NORM_INPUTS:-csv jsonl}
 POLARS=${NORM_POLARS:-1}
+JSON_BYTES=${NORM_JSON_BYTES:-$BYTES}
+TEXT_BYTES=${NORM_TEXT_BYTES:-$BYTES}
+XLSX_ROWS=${NORM_XLSX_ROWS:-200000}
+HF_TEXT=${NORM_HF_TEXT:-1}
+PANDAS_XLSX=${NORM_PANDAS_XLSX:-0}
 POLARS_VERSION_PIN=2.1.0
 WHAT=${1:-all}
 export CARGO_TARGET_DIR=${NORM_TARGET:-$ROOT/target-bench}
@@ -115,17 +135,33 @@ if [ "$BYTES" != 1000000000 ]; then
     CSV=$WORK/mixed-$BYTES.csv
     JSONL=$WORK/mixed-$BYTES.jsonl
 fi
-needed() { # the text inputs this run reads (the Parquet input is written from the CSV)
+JSON=$WORK/mixed-$JSON_BYTES.json
+TXT=$WORK/comments-$TEXT_BYTES.txt
+needed() { # the generated inputs this run reads (Parquet, Feather and xlsx are written from the CSV)
     case "$WHAT" in
-    speed | profile) for i in $INPUTS; do [ "$i" = jsonl ] && echo "$JSONL" || echo "$CSV"; done ;;
+    speed | profile)
+        for i in $INPUTS; do
+            case "$i" in
+            jsonl) echo "$JSONL" ;;
+            json) echo "$JSON" ;;
+            text) echo "$TXT" ;;
+            *) echo "$CSV" ;;
+            esac
+        done
+        ;;
     parquet) echo "$CSV" ;;
     *) printf '%s\n' "$CSV" "$JSONL" ;;
     esac
 }
-for f in $(needed); do
+for f in $(needed | sort -u); do
     if [ ! -s "$f" ]; then
-        log "generating $f ($BYTES bytes)"
-        python3 "$HERE/gen_data.py" "${f##*.}" "$f.tmp" "$BYTES" && mv "$f.tmp" "$f"
+        case "$f" in
+        *.json) fmt=json size=$JSON_BYTES ;;
+        *.txt) fmt=text size=$TEXT_BYTES ;;
+        *) fmt=${f##*.} size=$BYTES ;;
+        esac
+        log "generating $f ($size bytes)"
+        python3 "$HERE/gen_data.py" "$fmt" "$f.tmp" "$size" && mv "$f.tmp" "$f"
     fi
 done
 
@@ -150,12 +186,32 @@ parquet_input() {
         mv "$PARQUET.tmp.parquet" "$PARQUET"
     fi
 }
+# The other readers' inputs: a JSON document and a text file (gen_data.py, the same seeded
+# rows), the CSV's rows as Feather v2 (pyarrow's default lz4) and its first rows as .xlsx
+# (pandas + openpyxl); written once, cached.
+P_JSON=$(project json "$JSON")
+P_TEXT=$(project text "$TXT")
+FEATHER=${CSV%.csv}-pyarrow-lz4.feather
+P_FEATHER=$(project feather "$FEATHER")
+XLSX=${CSV%.csv}-$XLSX_ROWS-rows.xlsx
+P_XLSX=$(project xlsx "$XLSX")
+derived_input() { # format file [rows]
+    if [ ! -s "$2" ]; then
+        log "writing $2 from $CSV ($1)"
+        "$PY" "$HERE/derive_input.py" "$1" "$CSV" "$2.tmp.$1" "${@:3}"
+        mv "$2.tmp.$1" "$2"
+    fi
+}
 speed_of() { # label: the speed row of one input
     case "$1" in
     csv) speed csv csv "$CSV" "$P_CSV" ;;
     jsonl) speed jsonl jsonl "$JSONL" "$P_JSONL" ;;
     parquet) parquet_input && speed parquet parquet "$PARQUET" "$P_PARQUET" ;;
-    *) die "unknown input '$1' (csv, jsonl, parquet)" ;;
+    json) speed_peers json "$JSON" "$P_JSON" ;;
+    text) speed_peers text "$TXT" "$P_TEXT" ;;
+    feather) derived_input feather "$FEATHER" && speed_peers feather "$FEATHER" "$P_FEATHER" ;;
+    xlsx) derived_input xlsx "$XLSX" "$XLSX_ROWS" && speed_peers xlsx "$XLSX" "$P_XLSX" ;;
+    *) die "unknown input '$1' (csv, jsonl, parquet, json, text, xlsx, feather)" ;;
     esac
 }
 
@@ -197,6 +253,62 @@ speed() { # label format input project
     hyperfine -N --warmup 1 --runs "$RUNS" --prepare "dd if=$input of=/dev/null bs=1M status=none" \
         --export-json "$RESULTS/speed-$label.json" "${cmds[@]}"
     echo "{\"load_before\": $l0, \"load_after\": $(load1)}" >"$RESULTS/speed-$label.load.json"
+}
+
+# --- speed of the other readers: mldatabuild against the peers of each format -------------
+# peers label input: "name<TAB>command<TAB>output" lines; the first is the peer the ratio is
+# taken against (the table names it), the others are context.
+peers() {
+    local label=$1 input=$2 out
+    out() { printf '%s\t%s\t%s\n' "$1" "$2" "$WORK/$1-$label.parquet"; }
+    case "$label" in
+    json) # pyarrow has no reader for a JSON document (pyarrow.json reads JSON Lines only)
+        out polars "$PY $HERE/polars_convert.py json $input $WORK/polars-$label.parquet" ;;
+    text)
+        out pyarrow "$PY $HERE/pyarrow_convert.py text $input $WORK/pyarrow-$label.parquet"
+        if [ "$HF_TEXT" = 1 ]; then
+            out datasets "$PY $HERE/hf_text_convert.py $input $WORK/datasets-$label.parquet $WORK/hf-cache"
+        fi
+        ;;
+    xlsx)
+        out polars-calamine "$PY $HERE/polars_convert.py xlsx $input $WORK/polars-calamine-$label.parquet"
+        if [ "$PANDAS_XLSX" = 1 ]; then
+            out pandas-openpyxl "$PY $HERE/pandas_convert.py xlsx $input $WORK/pandas-openpyxl-$label.parquet"
+        fi
+        ;;
+    feather)
+        out pyarrow "$PY $HERE/pyarrow_convert.py feather $input $WORK/pyarrow-$label.parquet"
+        out polars "$PY $HERE/polars_convert.py feather $input $WORK/polars-$label.parquet"
+        ;;
+    esac
+}
+
+speed_peers() { # label input project
+    local label=$1 input=$2 proj=$3 name cmd out l0
+    log "speed: $label ($(du -h "$input" | cut -f1)), $RUNS runs each"
+    mld "$proj" # first build: the source hash goes into the stat cache, outside the timing
+    local cmds=(-n mldatabuild "$BIN -C $proj build -q --force --no-run-cache")
+    while IFS=$'\t' read -r name cmd out; do
+        cmds+=(-n "$name" "$cmd")
+    done < <(peers "$label" "$input")
+    l0=$(quiet)
+    hyperfine -N --warmup 1 --runs "$RUNS" --prepare "dd if=$input of=/dev/null bs=1M status=none" \
+        --export-json "$RESULTS/speed-$label.json" "${cmds[@]}"
+    echo "{\"load_before\": $l0, \"load_after\": $(load1), \"input_bytes\": $(stat -c %s "$input")}" \
+        >"$RESULTS/speed-$label.load.json"
+    # The outputs of the last timed runs, against mldatabuild's: row counts and values.
+    local mine=$proj/out/bench/clean/part-0.parquet
+    while IFS=$'\t' read -r name cmd out; do
+        "$PY" "$HERE/compare.py" "$label" "$mine" "$out" --peer "$name" \
+            --json "$RESULTS/check-$label-$name.json" || log "check: $label: rows differ from $name's"
+    done < <(peers "$label" "$input")
+    if [ "$label" = text ]; then
+        # pyarrow's default (ignore_empty_lines=True) drops the empty lines: shown for the record.
+        "$PY" "$HERE/pyarrow_convert.py" text "$input" "$WORK/pyarrow-skip-$label.parquet" --skip-empty-lines
+        "$PY" "$HERE/compare.py" "$label" "$mine" "$WORK/pyarrow-skip-$label.parquet" \
+            --peer pyarrow-ignore-empty-lines --json "$RESULTS/check-$label-pyarrow-ignore-empty-lines.json" ||
+            log "check: $label: pyarrow with ignore_empty_lines=True differs, as expected"
+    fi
 }
 
 # --- memory: /usr/bin/time -v ------------------------------------------------------------
