@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 pub const RELEASES_DIR: &str = "releases";
 
 /// A semantic version (semver.org 2.0): `MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]`.
+///
+/// Not the `semver` crate, though it is in the build (flatbuffers' build script): that one
+/// refuses what this accepts and existing release files may be named by (leading zeros such as
+/// `01.2.3`, identifiers with characters besides `[0-9A-Za-z-]`, a `+` inside build metadata),
+/// and its `Ord` tells versions apart by build metadata, which precedence ignores. It is also
+/// compiled there for the build script only: using it here would be a second build of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     pub major: u64,
