@@ -2,6 +2,7 @@
 //!
 //! See docs/ARCHITECTURE.md for the map of this crate.
 
+mod civil;
 pub mod cli;
 pub mod commands;
 pub mod dirty;

@@ -228,6 +228,9 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// Lower-case hex of `bytes` (digests in lockfiles, cache keys, DVC files, row dumps). The one
+/// hex encoder in the crate: no hex crate is in the dependency tree, and a crate for these
+/// eight lines would be a new build for nothing.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);

@@ -3,6 +3,7 @@
 
 use super::FetchError;
 use super::http::{Client, Credential, origin};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// A file of a dataset repository at one commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,20 +23,24 @@ pub struct Hub {
     pub kind: super::uri::RepoKind,
 }
 
-/// Percent-encode everything but unreserved characters (and `/` when `keep_slash`).
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - _ . ~`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+/// The same with `/` kept (a path inside a repository).
+const NOT_UNRESERVED_OR_SLASH: &AsciiSet = &NOT_UNRESERVED.remove(b'/');
+
+/// Percent-encode everything but unreserved characters (and `/` when `keep_slash`), escapes
+/// in upper case (`%2F`).
 pub fn encode(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~')
-            || (keep_slash && b == b'/')
-        {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    let set = if keep_slash {
+        NOT_UNRESERVED_OR_SLASH
+    } else {
+        NOT_UNRESERVED
+    };
+    utf8_percent_encode(s, set).to_string()
 }
 
 /// The `rel="next"` URL of a `Link` header.
@@ -515,6 +520,13 @@ mod tests {
             "refs%2Fconvert%2Fparquet"
         );
         assert_eq!(encode("data/a b.csv", true), "data/a%20b.csv");
+        // Every reserved character escaped, upper-case hex, unreserved ones and UTF-8 kept
+        // as they were written before the percent-encoding crate did this.
+        assert_eq!(
+            encode(":/?#[]@!$&'()*+,;=% \"\\^`{|}<>\u{7f}\n-_.~aZ09é", false),
+            "%3A%2F%3F%23%5B%5D%40%21%24%26%27%28%29%2A%2B%2C%3B%3D%25%20%22%5C%5E%60%7B%7C%7D%3C%3E%7F%0A-_.~aZ09%C3%A9"
+        );
+        assert_eq!(encode("a/b?c", true), "a/b%3Fc");
         assert_eq!(
             next_link(Some("<http://h/api/datasets?cursor=x>; rel=\"next\"")),
             Some("http://h/api/datasets?cursor=x".into())

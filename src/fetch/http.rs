@@ -111,18 +111,24 @@ impl Credential {
     /// sent to that scheme, host and port only). `None` when the URL has no user info, or
     /// holds the mask a lockfile records instead of the password.
     pub fn from_url(url: &str) -> (String, Option<Credential>) {
-        use base64::Engine as _;
         let masked = super::uri::credential_is_masked(url);
         let (plain, userinfo) = super::uri::split_userinfo(url);
         let cred = userinfo.filter(|_| !masked).map(|(user, pass)| Credential {
             origin: origin(&plain),
-            header: format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-            ),
+            header: basic_auth(&user, &pass),
         });
         (plain, cred)
     }
+}
+
+/// An HTTP Basic `Authorization` value: `Basic ` and standard, padded base64 of `user:pass`
+/// (RFC 7617).
+pub(crate) fn basic_auth(user: &str, pass: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
 }
 
 impl std::fmt::Debug for Credential {

@@ -273,23 +273,24 @@ fn file_stem(name: &str, id: u64) -> String {
     }
 }
 
+/// What [`clean_url`] escapes besides non-ASCII: controls, space, DEL, and the printable
+/// characters a request line may not hold.
+const NOT_IN_REQUEST_LINE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
 /// A URL as the server wrote it, with the characters a request line may not hold (spaces,
 /// quotes, non-ASCII…) percent-encoded; existing `%XX` escapes are kept.
 fn clean_url(url: &str) -> String {
-    let mut out = String::with_capacity(url.len());
-    for b in url.bytes() {
-        if b.is_ascii_graphic()
-            && !matches!(
-                b,
-                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
-            )
-        {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(url, NOT_IN_REQUEST_LINE).to_string()
 }
 
 /// A file with `PAR1` at both ends.
@@ -1173,6 +1174,20 @@ mod tests {
             clean_url("https://h/a b/é.arff?x=%20"),
             "https://h/a%20b/%C3%A9.arff?x=%20"
         );
+        // Every ASCII character: graphic ones kept but for the nine below, the rest escaped
+        // in upper-case hex (as before the percent-encoding crate did it).
+        let ascii: String = (0u8..=127).map(char::from).collect();
+        let want: String = (0u8..=127)
+            .map(|b| {
+                if b.is_ascii_graphic() && !br#""<>\^`{|}"#.contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        assert_eq!(clean_url(&ascii), want);
+        assert_eq!(clean_url("a%zz%2f"), "a%zz%2f");
         assert_eq!(
             host("https://user@Data.OpenML.org:443/x?y"),
             "data.openml.org"

@@ -131,24 +131,12 @@ pub fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
     }
 }
 
-/// `%XX` escapes decoded (a malformed escape is kept as written).
+/// `%XX` escapes decoded (a malformed escape is kept as written; bytes that are not UTF-8
+/// become U+FFFD).
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = s.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Whether the host part of an `http(s)://` URL (after any user info) is `host[:port]` with a
@@ -381,6 +369,11 @@ mod tests {
                 Some(("us@er".to_owned(), "p:s/s".to_owned()))
             )
         );
+        // Lower- and upper-case escapes; malformed ones (`%zz`, `%4`, `%+5`) kept as written;
+        // bytes that are not UTF-8 replaced.
+        assert_eq!(percent_decode("%2f%2F%20%zz%4"), "// %zz%4");
+        assert_eq!(percent_decode("a%+5b%"), "a%+5b%");
+        assert_eq!(percent_decode("%C3%A9%FF"), "é\u{fffd}");
         assert_eq!(
             split_userinfo("https://tok@h"),
             (

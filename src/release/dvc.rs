@@ -13,6 +13,8 @@ use std::path::Path;
 
 use md5::{Digest, Md5};
 
+use crate::statcache::hex;
+
 /// The pointer of one folder: what `dvc add` records in `outs:`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DirHash {
@@ -90,13 +92,6 @@ fn md5_file(path: &Path) -> Result<(String, u64), String> {
         len += n as u64;
     }
     Ok((hex(&hasher.finalize()), len))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// DVC's `.dir` listing of `(relpath, md5)` pairs (already sorted by path), as Python's

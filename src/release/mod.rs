@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 pub const RELEASES_DIR: &str = "releases";
 
 /// A semantic version (semver.org 2.0): `MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]`.
+///
+/// Not the `semver` crate, though it is in the build (flatbuffers' build script): that one
+/// refuses what this accepts and existing release files may be named by (leading zeros such as
+/// `01.2.3`, identifiers with characters besides `[0-9A-Za-z-]`, a `+` inside build metadata),
+/// and its `Ord` tells versions apart by build metadata, which precedence ignores. It is also
+/// compiled there for the build script only: using it here would be a second build of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     pub major: u64,
@@ -208,17 +214,7 @@ pub fn release_date() -> Result<String, String> {
 
 /// `YYYY-MM-DD` of a Unix time, in UTC (the proleptic Gregorian calendar).
 pub fn utc_date(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    // Days since 1970-01-01 to a civil date (H. Hinnant's `civil_from_days`).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::civil::ymd(secs.div_euclid(86_400));
     format!("{year:04}-{month:02}-{day:02}")
 }
 
@@ -292,5 +288,11 @@ mod tests {
         assert_eq!(utc_date(1_709_251_199), "2024-02-29");
         assert_eq!(utc_date(1_709_251_200), "2024-03-01");
         assert_eq!(utc_date(-1), "1969-12-31");
+        // Years outside 0..=9999 as `{:04}` writes them (chrono's `%Y` would sign them), also
+        // past chrono's ±262,000 years.
+        assert_eq!(utc_date(253_402_300_800), "10000-01-01");
+        assert_eq!(utc_date(-62_167_219_201), "-001-12-31");
+        assert_eq!(utc_date(i64::MAX), "292277026596-12-04");
+        assert_eq!(utc_date(i64::MIN), "-292277022657-01-27");
     }
 }

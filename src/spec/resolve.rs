@@ -630,6 +630,9 @@ fn overlap(file: &SourceFile, a: &str, b: &str, pa: &str, pb: &str, loc: Locatio
     .help("set `output:` on one of them to a folder of its own")
 }
 
+/// `MAJOR.MINOR.PATCH` followed by anything after a `-` or `+`: looser than
+/// [`crate::release::Version::parse`] (and the `semver` crate), on purpose, so specs that load
+/// today keep loading.
 fn is_semver(v: &str) -> bool {
     let core = v.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();

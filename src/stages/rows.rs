@@ -131,11 +131,7 @@ pub fn json_values(array: &dyn Array) -> Result<Vec<serde_json::Value>, StageErr
         )
     }
     fn hex(b: &[u8]) -> Value {
-        use std::fmt::Write;
-        Value::String(b.iter().fold(String::new(), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        }))
+        Value::String(crate::statcache::hex(b))
     }
     fn lists<O: arrow::array::OffsetSizeTrait>(a: &dyn Array) -> Result<Vec<Value>, StageError> {
         let l = a.as_list::<O>();

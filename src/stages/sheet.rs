@@ -64,29 +64,6 @@ enum Value {
 
 const DAY_US: i64 = 86_400_000_000;
 
-/// Days from 1970-01-01 to a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn valid_date(y: i64, m: u32, d: u32) -> bool {
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&d)
-}
-
 impl Value {
     fn kind(&self) -> Kind {
         match self {
@@ -148,7 +125,7 @@ impl Value {
 fn datetime_text(us: i64) -> String {
     let days = us.div_euclid(DAY_US);
     let rest = us.rem_euclid(DAY_US);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::civil::ymd(days);
     let s = rest / 1_000_000;
     let frac = rest % 1_000_000;
     let mut out = format!(
@@ -161,19 +138,6 @@ fn datetime_text(us: i64) -> String {
         out.push_str(&format!(".{frac:06}"));
     }
     out
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// An Excel serial date-time (1900 or 1904 system) as openpyxl reads it: to the millisecond;
@@ -201,12 +165,10 @@ fn excel_datetime(dt: &calamine::ExcelDateTime) -> Value {
         }
         return Value::Time(out);
     }
-    let (y, mo, d) = (i64::from(y), u32::from(mo), u32::from(d));
-    if !valid_date(y, mo, d) {
+    let Some(days) = crate::civil::days(i64::from(y), u32::from(mo), u32::from(d)) else {
         // Excel's 1900-02-29, which never was.
         return Value::Str(format!("{y:04}-{mo:02}-{d:02}"));
-    }
-    let days = days_from_civil(y, mo, d);
+    };
     if time_us == 0 {
         Value::Date(days as i32)
     } else {
@@ -229,7 +191,7 @@ fn iso_datetime(s: &str) -> Value {
             return None;
         }
         let (y, m, d) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
-        valid_date(y, m, d).then(|| days_from_civil(y, m, d))
+        crate::civil::days(y, m, d)
     })();
     let Some(days) = date else {
         return Value::Str(s.to_owned());
@@ -946,10 +908,6 @@ mod tests {
 
     #[test]
     fn dates_and_names() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2024, 2, 29), 19_782);
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(civil_from_days(-25_508), (1900, 3, 1));
         assert_eq!(cell_name(0, 0), "A1");
         assert_eq!(cell_name(4, 27), "AB5");
         assert_eq!(cell_name(1_048_575, 16_383), "XFD1048576");

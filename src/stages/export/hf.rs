@@ -505,18 +505,11 @@ impl DiskWriter {
     }
 }
 
-/// `MAJOR.MINOR.PATCH` of a version, when it is one.
+/// `MAJOR.MINOR.PATCH` of a version, when it is one (no pre-release, no build metadata).
 fn semver(v: &str) -> Option<(u64, u64, u64)> {
-    let mut it = v.split('.');
-    let parse = |s: Option<&str>| -> Option<u64> {
-        let s = s?;
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
-    };
-    let r = (parse(it.next())?, parse(it.next())?, parse(it.next())?);
-    it.next().is_none().then_some(r)
+    crate::release::Version::parse(v)
+        .filter(|v| v.pre.is_empty() && v.build.is_empty())
+        .map(|v| (v.major, v.minor, v.patch))
 }
 
 impl FormatWriter for DiskWriter {
@@ -1216,6 +1209,12 @@ mod tests {
         assert_eq!(semver("1.2.0"), Some((1, 2, 0)));
         assert_eq!(semver("1.2"), None);
         assert_eq!(semver("1.2.0-rc1"), None);
+        assert_eq!(semver("1.2.0+b1"), None);
+        assert_eq!(semver("1.2.0+"), None);
+        assert_eq!(semver("1.2.0.4"), None);
+        assert_eq!(semver("1..0"), None);
+        assert_eq!(semver("01.2.03"), Some((1, 2, 3)));
+        assert_eq!(semver("1.2.99999999999999999999"), None);
         let a = fingerprint("abc", "train");
         assert_eq!(a.len(), 16);
         assert_eq!(a, fingerprint("abc", "train"));

@@ -974,14 +974,7 @@ mod tests {
     use arrow::datatypes::{Field, Schema};
 
     use super::*;
-    use std::fmt::Write as _;
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().fold(String::new(), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        })
-    }
+    use crate::statcache::hex;
 
     #[test]
     fn crc32c_check_value_and_mask() {
