@@ -1,4 +1,5 @@
-//! Why a stage must run: the first component of its action key that differs from the lock.
+//! Why a stage must run: the first component of its action key that differs from the lock
+//! ([`DirtyReason`]), and the typed reasons events and statuses carry ([`Reason`]).
 
 use std::fmt;
 
@@ -57,6 +58,77 @@ impl fmt::Display for DirtyReason {
             DirtyReason::EntryDamaged { problem } => write!(f, "lock entry damaged: {problem}"),
             DirtyReason::KeyChanged => f.write_str("action key changed"),
         }
+    }
+}
+
+/// Why a stage is run, planned or skipped: typed in events and statuses, put into words only
+/// where it is shown (`Display`, used by the reporters and commands). Serialized as those words,
+/// so the JSON events keep their `reason` strings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// Its action key or its outputs differ from the lock.
+    Dirty(DirtyReason),
+    /// Dirty, and the run cache holds its outputs for the new key.
+    Restorable(DirtyReason),
+    /// Dry run: it reads a stage whose outputs are not known until that one runs.
+    InputUnknown { input: String },
+    /// It reads a stage that failed or was skipped.
+    InputFailed { input: String },
+    /// The build stopped after a failure before reaching it.
+    Halted,
+    /// `--locked` stopped the build before checking it.
+    LockedHalted,
+    /// A reason read back from JSON: only its words are known.
+    Text(String),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Dirty(r) => write!(f, "{r}"),
+            Reason::Restorable(r) => write!(f, "{r}; outputs in the run cache"),
+            Reason::InputUnknown { input } => write!(f, "runs if `{input}` changes its output"),
+            Reason::InputFailed { input } => write!(f, "input `{input}` did not build"),
+            Reason::Halted => f.write_str("not run (the build stopped after a failure)"),
+            Reason::LockedHalted => f.write_str("not checked (--locked stopped the build)"),
+            Reason::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Reason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Reason::Text)
+    }
+}
+
+/// What a dry run would do with a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum PlanAction {
+    /// Run it.
+    #[serde(rename = "run")]
+    Run,
+    /// Restore its outputs from the run cache.
+    #[serde(rename = "restore")]
+    Restore,
+    /// Run it if a stage it reads changes its outputs.
+    #[serde(rename = "may run")]
+    MayRun,
+}
+
+impl fmt::Display for PlanAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PlanAction::Run => "run",
+            PlanAction::Restore => "restore",
+            PlanAction::MayRun => "may run",
+        })
     }
 }
 

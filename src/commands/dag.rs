@@ -1,4 +1,5 @@
-//! `mldatabuild dag`: text, Graphviz dot or Mermaid.
+//! `mldatabuild dag`: text, Graphviz dot or Mermaid, drawn from the project's graph
+//! ([`crate::spec::graph::Dag`]).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -22,8 +23,13 @@ pub(crate) fn dag(settings: &Settings, args: &DagArgs) -> Result<u8> {
 pub(crate) fn text(p: &Project) -> String {
     let mut s = String::new();
     let w = p.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4);
-    for n in &p.nodes {
-        let inputs: Vec<&str> = n.inputs.iter().map(|&i| p.nodes[i].name.as_str()).collect();
+    for (j, n) in p.nodes.iter().enumerate() {
+        let inputs: Vec<&str> = p
+            .dag
+            .inputs(j)
+            .into_iter()
+            .map(|i| p.nodes[i].name.as_str())
+            .collect();
         let from = if inputs.is_empty() {
             String::new()
         } else {
@@ -53,15 +59,13 @@ pub(crate) fn dot(p: &Project) -> String {
             n.kind_name()
         );
     }
-    for n in &p.nodes {
-        for &i in &n.inputs {
-            let _ = writeln!(
-                s,
-                "  \"{}\" -> \"{}\";",
-                quote(&p.nodes[i].name),
-                quote(&n.name)
-            );
-        }
+    for (i, j) in p.dag.edges() {
+        let _ = writeln!(
+            s,
+            "  \"{}\" -> \"{}\";",
+            quote(&p.nodes[i].name),
+            quote(&p.nodes[j].name)
+        );
     }
     s.push_str("}\n");
     s
@@ -77,10 +81,8 @@ pub(crate) fn mermaid(p: &Project) -> String {
             let _ = writeln!(s, "  n{i}[\"{label}<br/>{}\"]", n.kind_name());
         }
     }
-    for (j, n) in p.nodes.iter().enumerate() {
-        for &i in &n.inputs {
-            let _ = writeln!(s, "  n{i} --> n{j}");
-        }
+    for (i, j) in p.dag.edges() {
+        let _ = writeln!(s, "  n{i} --> n{j}");
     }
     s
 }

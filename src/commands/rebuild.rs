@@ -1,7 +1,7 @@
 //! `mldatabuild rebuild`: reproduce a dataset from its lockfile into a fresh folder, then
 //! verify every artifact against the lock.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -75,51 +75,93 @@ pub(crate) fn project_from_lock(lock: &Lock, root: PathBuf, out_dir: String) -> 
             output: String::new(),
         });
     }
-    // Stages in dependency order.
-    let mut placed: BTreeSet<String> = lock.sources.keys().cloned().collect();
-    let mut left: Vec<(&String, &crate::lockfile::StageLock)> = lock.stages.iter().collect();
-    while !left.is_empty() {
-        let before = left.len();
-        let mut k = 0;
-        while k < left.len() {
-            let (name, st) = left[k];
-            if st.inputs.iter().all(|i| placed.contains(&i.name)) {
-                let stage = crate::stages::build(&st.kind, &st.params)
-                    .map_err(|e| Error::user(format!("stage `{name}` in the lock: {e}")))?;
-                let inputs = st
-                    .inputs
-                    .iter()
-                    .map(|i| nodes.iter().position(|n| n.name == i.name).unwrap_or(0))
-                    .collect();
-                let members = lock.stages.values().filter(|s| s.group == st.group).count();
-                let member = lock
-                    .stages
-                    .iter()
-                    .filter(|(n, s)| s.group == st.group && n.as_str() <= name.as_str())
-                    .count();
-                nodes.push(Node {
-                    name: name.clone(),
-                    group: st.group.clone(),
-                    combination: st.matrix.clone(),
-                    member: (member, members),
-                    inputs,
-                    kind: NodeKind::Stage(stage),
-                    output: st.output.clone(),
-                });
-                placed.insert(name.clone());
-                left.remove(k);
-            } else {
-                k += 1;
+    // Stages in dependency order: passes over the lock's stages in name order, each placing
+    // every stage whose inputs are placed (a stage placed earlier in a pass counts), as a
+    // queue keyed by (pass, position), so it stays O(n log n) for the largest locks.
+    let stages: Vec<(&String, &crate::lockfile::StageLock)> = lock.stages.iter().collect();
+    let sources = nodes.len();
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(sources + stages.len());
+    for (i, name) in lock.sources.keys().enumerate() {
+        index.insert(name.as_str(), i);
+    }
+    for (k, (name, _)) in stages.iter().enumerate() {
+        index.insert(name.as_str(), sources + k);
+    }
+    // Per stage: the stages it reads and how many of them are not placed yet (an input that
+    // names nothing in the lock is never placed).
+    let mut waiting: Vec<usize> = vec![0; stages.len()];
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); stages.len()];
+    for (k, (_, st)) in stages.iter().enumerate() {
+        for input in &st.inputs {
+            match index.get(input.name.as_str()) {
+                Some(&i) if i < sources => {}
+                Some(&i) => {
+                    waiting[k] += 1;
+                    readers[i - sources].push(k);
+                }
+                None => waiting[k] += 1,
             }
         }
-        if left.len() == before {
-            let names: Vec<&str> = left.iter().map(|(n, _)| n.as_str()).collect();
-            return Err(Error::user(format!(
-                "the lock's stages {} read inputs that are not in the lock",
-                names.join(", ")
-            ))
-            .hint("the lockfile is damaged or was edited by hand"));
+    }
+    let mut members: HashMap<&str, usize> = HashMap::new();
+    for (_, st) in &stages {
+        *members.entry(st.group.as_str()).or_default() += 1;
+    }
+    let mut rank: HashMap<&str, usize> = HashMap::new();
+    let member: Vec<usize> = stages
+        .iter()
+        .map(|(_, st)| {
+            let r = rank.entry(st.group.as_str()).or_default();
+            *r += 1;
+            *r
+        })
+        .collect();
+    let mut queue: BTreeSet<(usize, usize)> = (0..stages.len())
+        .filter(|&k| waiting[k] == 0)
+        .map(|k| (0, k))
+        .collect();
+    let mut node_of: Vec<usize> = vec![usize::MAX; stages.len()];
+    while let Some((pass, k)) = queue.pop_first() {
+        let (name, st) = stages[k];
+        let stage = crate::stages::build(&st.kind, &st.params)
+            .map_err(|e| Error::user(format!("stage `{name}` in the lock: {e}")))?;
+        let inputs = st
+            .inputs
+            .iter()
+            .map(|i| match index.get(i.name.as_str()) {
+                Some(&x) if x < sources => x,
+                Some(&x) => node_of[x - sources],
+                None => 0,
+            })
+            .collect();
+        node_of[k] = nodes.len();
+        nodes.push(Node {
+            name: name.clone(),
+            group: st.group.clone(),
+            combination: st.matrix.clone(),
+            member: (member[k], members[st.group.as_str()]),
+            inputs,
+            kind: NodeKind::Stage(stage),
+            output: st.output.clone(),
+        });
+        for &r in &readers[k] {
+            waiting[r] -= 1;
+            if waiting[r] == 0 {
+                // Later in this pass, or in the next one.
+                queue.insert((if r > k { pass } else { pass + 1 }, r));
+            }
         }
+    }
+    if nodes.len() < sources + stages.len() {
+        let names: Vec<&str> = (0..stages.len())
+            .filter(|&k| node_of[k] == usize::MAX)
+            .map(|k| stages[k].0.as_str())
+            .collect();
+        return Err(Error::user(format!(
+            "the lock's stages {} read inputs that are not in the lock",
+            names.join(", ")
+        ))
+        .hint("the lockfile is damaged or was edited by hand"));
     }
     Ok(Project {
         root,
@@ -129,6 +171,7 @@ pub(crate) fn project_from_lock(lock: &Lock, root: PathBuf, out_dir: String) -> 
         version: lock.dataset.version.clone(),
         description: lock.dataset.description.clone(),
         out_dir,
+        dag: crate::spec::graph::Dag::of(&nodes),
         nodes,
     })
 }

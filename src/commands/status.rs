@@ -5,6 +5,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use crate::cli::{StatusArgs, WhyArgs};
+use crate::dirty::PlanAction;
 use crate::error::{Error, Result};
 use crate::executor::{BuildRequest, Executor, Status};
 use crate::report::{Event, Reporter};
@@ -58,11 +59,15 @@ pub(crate) fn plan(
 fn describe(s: &Status) -> (&'static str, String) {
     match s {
         Status::Fresh => ("fresh", String::new()),
-        Status::Planned { action, reason } if action == "restore" => {
-            ("stale", format!("{reason} (restorable)"))
-        }
-        Status::Planned { action, reason } if action == "may run" => ("maybe", reason.clone()),
-        Status::Planned { reason, .. } => ("stale", reason.clone()),
+        Status::Planned {
+            action: PlanAction::Restore,
+            reason,
+        } => ("stale", format!("{reason} (restorable)")),
+        Status::Planned {
+            action: PlanAction::MayRun,
+            reason,
+        } => ("maybe", reason.to_string()),
+        Status::Planned { reason, .. } => ("stale", reason.to_string()),
         other => (other.label(), String::new()),
     }
 }
@@ -138,7 +143,10 @@ pub(crate) fn why(settings: &Settings, args: &WhyArgs) -> Result<u8> {
                 "{}: fresh (its action key and outputs match the lock)",
                 n.name
             ),
-            Some(Status::Planned { action, reason }) if action == "restore" => {
+            Some(Status::Planned {
+                action: PlanAction::Restore,
+                reason,
+            }) => {
                 format!(
                     "{}: {reason}; a build restores it from the run cache",
                     n.name

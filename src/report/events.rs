@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::dirty::{PlanAction, Reason};
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Event {
@@ -57,20 +59,20 @@ pub enum Event {
     /// Will run (dry run only).
     StagePlanned {
         name: String,
-        action: String,
-        reason: String,
+        action: PlanAction,
+        reason: Reason,
     },
     StageStarted {
         name: String,
         kind: String,
-        reason: String,
+        reason: Reason,
         member: usize,
         members: usize,
     },
     /// Outputs restored from the run cache instead of running.
     StageRestored {
         name: String,
-        reason: String,
+        reason: Reason,
     },
     StageFinished {
         name: String,
@@ -92,7 +94,7 @@ pub enum Event {
     },
     StageSkipped {
         name: String,
-        reason: String,
+        reason: Reason,
     },
     Warning {
         message: String,

@@ -10,6 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use owo_colors::OwoColorize;
 
 use super::events::{BuildSummary, Event, Reporter};
+use crate::dirty::PlanAction;
 use crate::error::color_enabled;
 
 /// Files smaller than this get no bar of their own while a source downloads.
@@ -370,12 +371,12 @@ impl Reporter for HumanReporter {
                 action,
                 reason,
             } => {
-                let verb = if action == "may run" {
+                let verb = if *action == PlanAction::MayRun {
                     "Might run"
                 } else {
                     "Would"
                 };
-                let what = if action == "may run" {
+                let what = if *action == PlanAction::MayRun {
                     name.clone()
                 } else {
                     format!("{action} {name}")

@@ -2,6 +2,7 @@
 
 pub mod edit;
 pub mod error;
+pub mod graph;
 pub mod load;
 pub mod model;
 pub mod resolve;

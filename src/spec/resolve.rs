@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::Location;
 
 use super::error::{SourceFile, SpecError, did_you_mean};
+use super::graph::{Dag, topological_order};
 use super::model::{Spec, StageEntry};
 use crate::stages::{self, Stage};
 
@@ -77,6 +78,8 @@ pub struct Project {
     pub out_dir: String,
     /// Nodes in topological order (ties: sources, then stages in spec order).
     pub nodes: Vec<Node>,
+    /// The same nodes as a graph (edges from each node's `inputs`), and their names.
+    pub dag: Dag,
 }
 
 /// Where a stage's seed came from, when the spec gives none.
@@ -128,7 +131,7 @@ impl Project {
     }
 
     pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.nodes.iter().position(|n| n.name == name)
+        self.dag.index_of(name)
     }
 
     pub fn lock_path(&self) -> PathBuf {
@@ -139,16 +142,9 @@ impl Project {
         self.root.join(&self.out_dir)
     }
 
-    /// `i` and everything it depends on.
+    /// `targets` and everything they depend on.
     pub fn upstream_closure(&self, targets: &[usize]) -> BTreeSet<usize> {
-        let mut out = BTreeSet::new();
-        let mut stack: Vec<usize> = targets.to_vec();
-        while let Some(i) = stack.pop() {
-            if out.insert(i) {
-                stack.extend(self.nodes[i].inputs.iter().copied());
-            }
-        }
-        out
+        self.dag.upstream_closure(targets)
     }
 }
 
@@ -371,8 +367,10 @@ pub fn resolve(
 
     // Stages in topological order, each expanded over its matrix and its input's members.
     let mut members: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut source_index: HashMap<String, usize> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
         members.insert(n.name.clone(), vec![i]);
+        source_index.insert(n.name.clone(), i);
     }
     let mut outputs: Vec<(String, String, Location)> = Vec::new();
     for &si in &order {
@@ -498,7 +496,7 @@ pub fn resolve(
                 outputs.push((output.clone(), name.clone(), loc));
                 let mut inputs = vec![inp];
                 for aux in stage.aux_inputs() {
-                    let i = aux_source(&mut nodes, &aux).map_err(|e| {
+                    let i = aux_source(&mut nodes, &mut source_index, &aux).map_err(|e| {
                         SpecError::new(format!("stage `{}`: {e}", st.name.value)).at(
                             file,
                             st.name.referenced,
@@ -541,6 +539,7 @@ pub fn resolve(
     }
 
     let nodes = sources_first(nodes);
+    let dag = Dag::of(&nodes);
     let spec_hash = format!("b3:{}", blake3::hash(file.text.as_bytes()).to_hex());
     Ok(Project {
         root,
@@ -551,16 +550,20 @@ pub fn resolve(
         description: spec.description,
         out_dir,
         nodes,
+        dag,
     })
 }
 
 /// The source node an auxiliary input reads: a declared source of that name, an implicit
 /// source made for the same URI earlier, or a new implicit source named `<role>:<uri>`.
-fn aux_source(nodes: &mut Vec<Node>, aux: &stages::AuxInput) -> Result<usize, String> {
-    if let Some(i) = nodes
-        .iter()
-        .position(|n| n.is_source() && n.name == aux.uri)
-    {
+/// `sources` indexes the source nodes by name (a hash lookup, so a 10,000-member matrix of
+/// stages naming one tokenizer stays linear).
+fn aux_source(
+    nodes: &mut Vec<Node>,
+    sources: &mut HashMap<String, usize>,
+    aux: &stages::AuxInput,
+) -> Result<usize, String> {
+    if let Some(&i) = sources.get(&aux.uri) {
         return Ok(i);
     }
     if crate::fetch::uri::redacted(&aux.uri) != aux.uri {
@@ -572,7 +575,7 @@ fn aux_source(nodes: &mut Vec<Node>, aux: &stages::AuxInput) -> Result<usize, St
         ));
     }
     let name = format!("{}:{}", aux.role, aux.uri);
-    if let Some(i) = nodes.iter().position(|n| n.name == name) {
+    if let Some(&i) = sources.get(&name) {
         return Ok(i);
     }
     crate::fetch::uri::parse(&aux.uri).map_err(|e| {
@@ -594,6 +597,7 @@ fn aux_source(nodes: &mut Vec<Node>, aux: &stages::AuxInput) -> Result<usize, St
         }),
         output: String::new(),
     });
+    sources.insert(nodes[nodes.len() - 1].name.clone(), nodes.len() - 1);
     Ok(nodes.len() - 1)
 }
 
@@ -653,53 +657,37 @@ fn stage_order(
         .enumerate()
         .map(|(i, s)| (s.name.value.as_str(), i))
         .collect();
-    let dep = |i: usize| {
-        index
-            .get(group_of(&stages[i].common.input.value).as_str())
-            .copied()
-    };
-    let mut indegree: Vec<usize> = (0..stages.len())
-        .map(|i| usize::from(dep(i).is_some()))
+    // The stage each stage reads (none when it reads a source).
+    let inputs: Vec<Vec<usize>> = stages
+        .iter()
+        .map(|s| {
+            index
+                .get(group_of(&s.common.input.value).as_str())
+                .copied()
+                .into_iter()
+                .collect()
+        })
         .collect();
-    let mut ready: BTreeSet<usize> = (0..stages.len()).filter(|&i| indegree[i] == 0).collect();
-    let mut order = Vec::new();
-    while let Some(i) = ready.pop_first() {
-        order.push(i);
-        for (j, deg) in indegree.iter_mut().enumerate() {
-            if dep(j) == Some(i) {
-                *deg -= 1;
-                if *deg == 0 {
-                    ready.insert(j);
-                }
-            }
-        }
-    }
-    if order.len() == stages.len() {
-        return Ok(order);
-    }
-    // Follow inputs from any stage left over until a name repeats: that is the cycle.
-    let start = (0..stages.len()).find(|i| !order.contains(i)).unwrap_or(0);
-    let mut path = vec![start];
-    let mut cur = start;
-    while let Some(next) = dep(cur) {
-        if let Some(pos) = path.iter().position(|&p| p == next) {
-            let cycle: Vec<&str> = path[pos..]
-                .iter()
-                .chain(std::iter::once(&next))
-                .map(|&i| stages[i].name.value.as_str())
-                .collect();
-            let first = &stages[path[pos]];
-            // Print in data-flow order: a → b means b reads a.
-            let mut flow: Vec<&str> = cycle.clone();
-            flow.reverse();
-            return Err(SpecError::new(format!("the stages form a cycle: {}", flow.join(" → ")))
-                .at(file, first.common.input.referenced, "this input closes the cycle")
-                .help("a stage cannot depend on its own output; break the cycle by changing one `input:`"));
-        }
-        path.push(next);
-        cur = next;
-    }
-    Err(SpecError::new("the stages form a cycle"))
+    topological_order(stages.len(), |i| &inputs[i]).map_err(|cycle| {
+        // `cycle[k]` reads `cycle[k + 1]`: print in data-flow order (a → b: b reads a),
+        // starting and ending at the stage whose input closes it.
+        let mut flow: Vec<&str> = cycle
+            .iter()
+            .chain(cycle.first())
+            .map(|&i| stages[i].name.value.as_str())
+            .collect();
+        flow.reverse();
+        let first = &stages[cycle[0]];
+        SpecError::new(format!("the stages form a cycle: {}", flow.join(" → ")))
+            .at(
+                file,
+                first.common.input.referenced,
+                "this input closes the cycle",
+            )
+            .help(
+                "a stage cannot depend on its own output; break the cycle by changing one `input:`",
+            )
+    })
 }
 
 /// The matrix combinations of a stage (one empty combination when it has no matrix).
