@@ -6,6 +6,8 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
+use owo_colors::OwoColorize;
+
 use crate::spec::SpecError;
 
 pub const EXIT_FAILURE: u8 = 1;
@@ -72,25 +74,34 @@ impl Error {
         if let Some(spec) = &self.spec
             && !spec.labels.is_empty()
         {
-            let theme = if color_enabled() {
+            let mut theme = if color_enabled() {
                 miette::GraphicalTheme::unicode()
             } else {
                 miette::GraphicalTheme::unicode_nocolor()
             };
+            // The `error: …` line is ours, and so is the help below (wrapped as miette wraps
+            // it); miette draws the snippet between: the diagnostic it gets has no message and
+            // no help, and the theme no error mark, so miette's first line is empty (drawn
+            // without wrapping, which would indent it).
+            let help_style = theme.styles.help;
+            theme.characters.error = String::new();
             let handler = miette::GraphicalReportHandler::new_themed(theme)
                 .with_context_lines(1)
-                .with_width(100);
-            let mut out = String::new();
+                .with_width(100)
+                .with_wrap_lines(false);
+            let mut out = format!("error: {spec}");
             if handler
-                .render_report(&mut out, &spec.to_diagnostic())
+                .render_report(&mut out, &spec.snippet_diagnostic())
                 .is_ok()
             {
-                // miette's first line(s) repeat the message: keep from the snippet on.
-                let snippet = out
-                    .find('╭')
-                    .and_then(|i| out[..i].rfind('\n'))
-                    .map_or(out.as_str(), |i| &out[i + 1..]);
-                return format!("error: {spec}\n{snippet}");
+                if let Some(help) = &spec.help {
+                    let first = "  help: ".style(help_style).to_string();
+                    let opts = textwrap::Options::new(98)
+                        .initial_indent(&first)
+                        .subsequent_indent("        ");
+                    let _ = writeln!(out, "{}", textwrap::fill(help, opts));
+                }
+                return out;
             }
         }
         let mut out = format!("error: {}\n", self.message);

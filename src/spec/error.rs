@@ -273,6 +273,18 @@ impl SpecError {
     }
 }
 
+impl SpecError {
+    /// The diagnostic without its message and help: the snippet with its labels, which
+    /// miette draws between the `error: …` line and the help.
+    pub fn snippet_diagnostic(&self) -> SpecDiagnostic {
+        SpecDiagnostic {
+            message: String::new(),
+            help: None,
+            ..self.to_diagnostic()
+        }
+    }
+}
+
 /// Renderable form of a [`SpecError`].
 #[derive(Debug)]
 pub struct SpecDiagnostic {
