@@ -4,24 +4,10 @@
 use crate::lockfile::Lock;
 use crate::spec::model::Spec;
 
-/// The name of a stage kind's spec struct in the schema's `$defs` (`normalize` →
-/// `NormalizeSpec`): every kind the loader accepts gets its `kind: const`.
-fn stage_def(kind: &str) -> String {
-    let mut chars = kind.chars();
-    chars.next().map_or_else(String::new, |c| {
-        c.to_ascii_uppercase().to_string() + chars.as_str() + "Spec"
-    })
-}
-
+/// `schemas/dataset.schema.json`: the spec, each stage kind (from the registry) a branch of
+/// `StageSchema` with its own `kind: const`.
 pub fn dataset_schema() -> String {
-    let mut v = serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or_default();
-    for kind in crate::stages::KINDS {
-        let def = stage_def(kind);
-        if let Some(props) = v.pointer_mut(&format!("/$defs/{def}/properties")) {
-            props["kind"] = serde_json::json!({"description": "The stage kind.", "const": kind});
-        }
-    }
-    pretty(&v)
+    pretty(&serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or_default())
 }
 
 /// `reports/<stage>.json` of a `validate` stage.
@@ -72,17 +58,27 @@ pub fn files() -> Vec<(&'static str, String)> {
 
 #[cfg(test)]
 mod tests {
-    /// Every kind the loader accepts is a branch of the stage schema with its `kind: const`
-    /// (export once had none, so editors could not tell its keys from the others').
+    /// Every kind of the registry is a branch of the stage schema, in registry order, and its
+    /// branch takes its own `kind:` only (export once had no `const`, so editors could not tell
+    /// its keys from the others').
     #[test]
-    fn every_kind_has_its_const_in_the_dataset_schema() {
+    fn every_registered_kind_has_its_const_in_the_dataset_schema() {
         let v: serde_json::Value = serde_json::from_str(&super::dataset_schema()).unwrap();
-        for kind in crate::stages::KINDS {
-            let def = super::stage_def(kind);
+        let branches = v
+            .pointer("/$defs/StageSchema/anyOf")
+            .and_then(serde_json::Value::as_array)
+            .expect("$defs/StageSchema/anyOf");
+        assert_eq!(branches.len(), crate::stages::REGISTRY.len());
+        for (kind, branch) in crate::stages::REGISTRY.iter().zip(branches) {
+            let target = branch["$ref"].as_str().expect("a $ref branch");
+            let def = v
+                .pointer(target.trim_start_matches('#'))
+                .unwrap_or_else(|| panic!("{}: {target} is not in the schema", kind.name));
             assert_eq!(
-                v.pointer(&format!("/$defs/{def}/properties/kind/const")),
-                Some(&serde_json::json!(kind)),
-                "{kind}: no `kind: const` in $defs/{def}"
+                def.pointer("/properties/kind/const"),
+                Some(&serde_json::json!(kind.name)),
+                "{}: no `kind: const` in {target}",
+                kind.name
             );
         }
     }

@@ -10,10 +10,9 @@ use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use super::error::{SourceFile, SpecError, did_you_mean};
-use super::model::{
-    ExportSpec, NormalizeSpec, Spec, SplitSpec, StageEntry, TokenizeSpec, ValidateSpec,
-};
+use super::model::{Spec, StageEntry};
 use crate::stages::KINDS;
+use crate::stages::registry::{NextSpec, visit_kind};
 
 /// Specs larger than this are refused before parsing.
 pub const MAX_SPEC_BYTES: usize = 1024 * 1024;
@@ -190,33 +189,15 @@ pub fn deserialize_stages<'de, D: de::Deserializer<'de>>(
             let mut out = Vec::new();
             while let Some(name) = map.next_key::<Spanned<String>>()? {
                 let kind = STAGE_KINDS.with(|k| k.borrow().get(&name.value).cloned());
-                let (common, params) = match kind.as_deref() {
-                    Some("normalize") => {
-                        let (c, p) = map.next_value::<NormalizeSpec>()?.into_parts();
-                        (c, serde_json::to_value(p))
-                    }
-                    Some("split") => {
-                        let (c, p) = map.next_value::<SplitSpec>()?.into_parts();
-                        (c, serde_json::to_value(p))
-                    }
-                    Some("validate") => {
-                        let (c, p) = map.next_value::<ValidateSpec>()?.into_parts();
-                        (c, serde_json::to_value(p))
-                    }
-                    Some("tokenize") => {
-                        let (c, p) = map.next_value::<TokenizeSpec>()?.into_parts();
-                        (c, serde_json::to_value(p))
-                    }
-                    Some("export") => {
-                        let (c, p) = map.next_value::<ExportSpec>()?.into_parts();
-                        (c, serde_json::to_value(p))
-                    }
-                    _ => {
-                        map.next_value::<IgnoredAny>()?;
-                        continue;
-                    }
+                let entry = kind
+                    .as_deref()
+                    .and_then(|k| visit_kind(k, NextSpec(&mut map, std::marker::PhantomData)));
+                let Some(entry) = entry else {
+                    // Not a kind: pass 1 has already refused the spec.
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
                 };
-                let params = params.map_err(de::Error::custom)?;
+                let (common, params) = entry?;
                 out.push(StageEntry {
                     name,
                     common,

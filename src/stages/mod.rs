@@ -1,4 +1,5 @@
-//! The stage trait and the registry of stage kinds. One module per kind.
+//! The stage trait and what stages share; one module per kind, listed in the registry
+//! (`registry.rs`).
 
 pub mod archive;
 pub mod columnar;
@@ -15,6 +16,7 @@ pub mod media;
 pub mod minhash;
 pub mod neardup;
 pub mod normalize;
+pub mod registry;
 pub mod rows;
 pub mod sheet;
 pub mod split;
@@ -27,13 +29,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Stage kinds available in this version.
-pub const KINDS: &[&str] = &["normalize", "validate", "split", "tokenize", "export"];
+pub use registry::{KINDS, Kind, KindInfo, REGISTRY};
 
 /// Stage kinds that are designed but not yet built; named in the error for a clearer message.
 pub const PLANNED_KINDS: &[&str] = &["fetch"];
 
-/// One unit of work in the DAG.
+/// One unit of work in the DAG, as the rest of the program sees it. Every [`Kind`] is one
+/// (`registry.rs`): a kind's module implements `Kind`, not this.
 pub trait Stage: fmt::Debug + Send + Sync {
     /// The `kind:` of the stage.
     fn kind(&self) -> &'static str;
@@ -45,15 +47,11 @@ pub trait Stage: fmt::Debug + Send + Sync {
     /// The output folder inside the dataset folder when the spec gives none.
     fn default_output(&self, group: &str) -> String;
     /// Whether the build report shows this stage's output schema (tables it defines).
-    fn reports_schema(&self) -> bool {
-        false
-    }
+    fn reports_schema(&self) -> bool;
     /// Files the stage reads besides its `input` (a tokenizer, a stop-word list): each
     /// becomes a source node of the DAG (fetched, pinned and hashed like any source) and an
     /// extra input of the stage, handed over in [`StageContext::aux`] in this order.
-    fn aux_inputs(&self) -> Vec<AuxInput> {
-        Vec::new()
-    }
+    fn aux_inputs(&self) -> Vec<AuxInput>;
     /// Do the work: read `cx.input`, write files under `cx.out_dir`.
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError>;
 }
@@ -176,18 +174,7 @@ impl fmt::Display for StageError {
 
 /// Build a stage of `kind` from canonical parameters (from the spec or from a lockfile).
 pub fn build(kind: &str, params: &serde_json::Value) -> Result<Box<dyn Stage>, String> {
-    fn typed<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, String> {
-        serde_json::from_value(v.clone()).map_err(|e| e.to_string())
-    }
-    match kind {
-        "normalize" => Ok(Box::new(normalize::Normalize::new(typed(params)?)?)),
-        "split" => Ok(Box::new(split::Split::new(typed(params)?)?)),
-        "validate" => Ok(Box::new(validate::Validate::new(typed(params)?)?)),
-        "tokenize" => Ok(Box::new(tokenize::Tokenize::new(typed(params)?)?)),
-        "export" => Ok(Box::new(export::Export::new(typed(params)?)?)),
-        other => Err(format!(
-            "unknown stage kind `{other}` (kinds: {})",
-            KINDS.join(", ")
-        )),
-    }
+    KindInfo::get(kind)
+        .ok_or_else(|| format!("unknown stage kind `{kind}` (kinds: {})", KINDS.join(", ")))?
+        .build(params)
 }

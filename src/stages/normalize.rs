@@ -17,63 +17,76 @@ use super::detect::{self, Detected, Format};
 use super::features::{self, ClassNames};
 use super::filter::{self, Filter};
 use super::media;
+use super::registry::{Kind, stage_params};
 use super::sheet::SheetRef;
 use super::table::{self, ReadLimits, ReadOptions, SAMPLE_ROWS, Table};
 use super::textlines::TextMode;
-use super::{InputFile, Stage, StageContext, StageError, StageOutput};
+use super::{InputFile, StageContext, StageError, StageOutput};
 
-/// Bumped whenever the same inputs and parameters would give different bytes.
-/// 2: format detection by content, sampled type inference (dates, leading-zero ids as strings).
-/// 3: the Hugging Face features in the Parquet footer (`huggingface` key).
-/// 4: real-world inputs: pandas' missing-value markers, decimal commas, CSV files merged by
-///    column name, pandas' index column left out, JSON columns in first-seen order; Parquet and
-///    Arrow inputs in canonical types, as pyarrow reads them (dictionaries decoded, large and view
-///    layouts plain, INT96 as nanoseconds, timestamp[s] as [ms]; columnar.rs); the features also
-///    in the Arrow schema's metadata, and for every type `datasets` derives; dictionary encoding
-///    only for the columns whose values repeat in the first batch.
-/// 5: CSV date-times with offsets as UTC instants (they were naive); hive-style partition
-///    folders (`year=2020/`) as columns.
-const VERSION: u32 = 5;
-
-/// Parameters of `normalize` (see docs/dataset-yaml.md).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct NormalizeParams {
-    #[serde(default)]
-    pub columns: Option<BTreeMap<String, ColumnSpec>>,
-    #[serde(default)]
-    pub drop: Vec<String>,
-    #[serde(default)]
-    pub drop_nulls: Vec<String>,
-    #[serde(default)]
-    pub filter: Vec<Filter>,
-    #[serde(default)]
-    pub sort_by: Vec<String>,
-    #[serde(default)]
-    pub cast: CastMode,
-    #[serde(default)]
-    pub format: InputFormat,
-    #[serde(default)]
-    pub json_field: Option<String>,
-    #[serde(default)]
-    pub on_error: OnError,
-    #[serde(default)]
-    pub class_labels: BTreeMap<String, ClassNames>,
-    #[serde(default)]
-    pub embed_media: bool,
-    #[serde(default)]
-    pub na_values: Option<Vec<String>>,
-    #[serde(default)]
-    pub decimal: Option<Decimal>,
-    #[serde(default)]
-    pub encoding: Option<String>,
-    #[serde(default)]
-    pub pandas_index: PandasIndex,
-    /// Left out of the canonical params at its default, so that existing action keys stay.
-    #[serde(default, skip_serializing_if = "TextMode::is_line")]
-    pub text_mode: TextMode,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sheet: Option<SheetRef>,
+stage_params! {
+    /// Parameters of `normalize` (see docs/dataset-yaml.md).
+    #[derive(Default, PartialEq)]
+    pub struct NormalizeParams in NormalizeSpec {
+        /// Columns to keep (in input order), each optionally renamed (`from`) and cast (`type`).
+        #[serde(default)]
+        pub columns: Option<BTreeMap<String, ColumnSpec>>,
+        /// Columns to remove (instead of listing the ones to keep).
+        #[serde(default)]
+        pub drop: Vec<String>,
+        /// Drop rows where any of these (output) columns is null.
+        #[serde(default)]
+        pub drop_nulls: Vec<String>,
+        /// Keep only rows matching every filter: `column op value`, e.g. `stars >= 3`.
+        #[serde(default)]
+        pub filter: Vec<Filter>,
+        /// Sort the output by these columns (ties keep input order); default: input order.
+        #[serde(default)]
+        pub sort_by: Vec<String>,
+        /// `strict` fails on a value that does not convert; `lenient` makes it null and counts it.
+        #[serde(default)]
+        pub cast: CastMode,
+        /// Input format; `auto` detects each file from its content and name.
+        #[serde(default)]
+        pub format: InputFormat,
+        /// For JSON documents holding records under a key: that key.
+        #[serde(default)]
+        pub json_field: Option<String>,
+        /// `fail` on a file that cannot be read, or `skip` it and report it.
+        #[serde(default)]
+        pub on_error: OnError,
+        /// Columns that are class labels: their class names, or `auto` (sorted distinct values).
+        #[serde(default)]
+        pub class_labels: BTreeMap<String, ClassNames>,
+        /// With `format: imagefolder`/`audiofolder`: store the files' bytes, not only their paths.
+        #[serde(default)]
+        pub embed_media: bool,
+        /// CSV: the strings read as missing (null) in any column; default: pandas' list (`NA`,
+        /// `N/A`, `null`, `NaN`, `None`, … and the empty field, which is always missing).
+        #[serde(default)]
+        pub na_values: Option<Vec<String>>,
+        /// CSV: the decimal mark, `"."` or `","`; default: detected (a comma only in files not
+        /// separated by commas).
+        #[serde(default)]
+        pub decimal: Option<Decimal>,
+        /// CSV: the text encoding (`utf-8`, `latin-1`, `cp1252`, `utf-16`, `shift_jis`, …); default:
+        /// UTF-8 (a UTF-16 byte order mark is followed; a file that is not UTF-8 from its first
+        /// non-ASCII byte is read as Windows-1252, with a warning).
+        #[serde(default)]
+        pub encoding: Option<String>,
+        /// CSV: pandas' unnamed index column (first column, no name, integers): `drop` or `keep`.
+        #[serde(default)]
+        pub pandas_index: PandasIndex,
+        /// Text files (`.txt`): one row per `line` (default), `paragraph` (blocks separated by a
+        /// blank line) or `file`, as the Hugging Face `text` loader's `sample_by`.
+        // Left out of the canonical params at its default, so that existing action keys stay.
+        #[serde(default, skip_serializing_if = "TextMode::is_line")]
+        #[schemars(!skip_serializing_if)]
+        pub text_mode: TextMode,
+        /// Spreadsheets: the sheet to read, by name or 0-based position (default: the first).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(!skip_serializing_if)]
+        pub sheet: Option<SheetRef>,
+    }
 }
 
 /// One output column: where it comes from and its type.
@@ -190,27 +203,6 @@ pub struct Normalize {
 }
 
 impl Normalize {
-    pub fn new(params: NormalizeParams) -> Result<Self, String> {
-        if params.columns.as_ref().is_some_and(BTreeMap::is_empty) {
-            return Err("`columns` is empty: list at least one column, or leave `columns` out to keep them all".into());
-        }
-        if params.columns.is_some() && !params.drop.is_empty() {
-            return Err("use either `columns` (the columns to keep) or `drop` (the columns to remove), not both".into());
-        }
-        if let Some(label) = &params.encoding {
-            csvread::encoding(label)?;
-        }
-        if let Some(na) = &params.na_values
-            && let Some(long) = na.iter().find(|v| v.len() > 1024)
-        {
-            return Err(format!(
-                "`na_values` holds a value of {} bytes; a missing-value marker is a short string such as `NA`",
-                long.len()
-            ));
-        }
-        Ok(Self { params })
-    }
-
     /// The CSV options of the stage's parameters (checked by `new`).
     fn csv_options(&self) -> CsvOptions {
         let p = &self.params;
@@ -505,17 +497,46 @@ fn type_error(msg: &str) -> bool {
         || msg.contains("failed to parse")
 }
 
-impl Stage for Normalize {
-    fn kind(&self) -> &'static str {
-        "normalize"
+impl Kind for Normalize {
+    const NAME: &'static str = "normalize";
+    /// Bumped whenever the same inputs and parameters would give different bytes.
+    /// 2: format detection by content, sampled type inference (dates, leading-zero ids as
+    ///    strings).
+    /// 3: the Hugging Face features in the Parquet footer (`huggingface` key).
+    /// 4: real-world inputs: pandas' missing-value markers, decimal commas, CSV files merged by
+    ///    column name, pandas' index column left out, JSON columns in first-seen order; Parquet
+    ///    and Arrow inputs in canonical types, as pyarrow reads them (dictionaries decoded, large
+    ///    and view layouts plain, INT96 as nanoseconds, timestamp[s] as [ms]; columnar.rs); the
+    ///    features also in the Arrow schema's metadata, and for every type `datasets` derives;
+    ///    dictionary encoding only for the columns whose values repeat in the first batch.
+    /// 5: CSV date-times with offsets as UTC instants (they were naive); hive-style partition
+    ///    folders (`year=2020/`) as columns.
+    const VERSION: u32 = 5;
+    type Params = NormalizeParams;
+
+    fn new(params: NormalizeParams) -> Result<Self, String> {
+        if params.columns.as_ref().is_some_and(BTreeMap::is_empty) {
+            return Err("`columns` is empty: list at least one column, or leave `columns` out to keep them all".into());
+        }
+        if params.columns.is_some() && !params.drop.is_empty() {
+            return Err("use either `columns` (the columns to keep) or `drop` (the columns to remove), not both".into());
+        }
+        if let Some(label) = &params.encoding {
+            csvread::encoding(label)?;
+        }
+        if let Some(na) = &params.na_values
+            && let Some(long) = na.iter().find(|v| v.len() > 1024)
+        {
+            return Err(format!(
+                "`na_values` holds a value of {} bytes; a missing-value marker is a short string such as `NA`",
+                long.len()
+            ));
+        }
+        Ok(Self { params })
     }
 
-    fn version(&self) -> u32 {
-        VERSION
-    }
-
-    fn params(&self) -> serde_json::Value {
-        serde_json::to_value(&self.params).unwrap_or_default()
+    fn params(&self) -> &NormalizeParams {
+        &self.params
     }
 
     fn default_output(&self, group: &str) -> String {

@@ -18,12 +18,10 @@ use schemars::JsonSchema;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::registry::{Kind, stage_params};
 use super::rows::{column_index, row_hashes, seeded_hash, value_strings};
 use super::table;
-use super::{Stage, StageContext, StageError, StageOutput};
-
-/// 3: the input's Hugging Face features (`huggingface` footer key) kept in the splits.
-const VERSION: u32 = 3;
+use super::{StageContext, StageError, StageOutput};
 
 /// At most this many splits (a split is one byte per row in memory).
 const MAX_SPLITS: usize = 255;
@@ -31,31 +29,47 @@ const MAX_SPLITS: usize = 255;
 /// Below this many rows a split gets a warning.
 const SMALL_SPLIT: u64 = 10;
 
-/// Parameters of `split`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SplitParams {
-    #[serde(default = "default_ratios")]
-    pub ratios: Ratios,
-    /// `None` only before the seed is pinned (drawn, or taken from the lock or `--seed`).
-    #[serde(default)]
-    pub seed: Option<u64>,
-    #[serde(default)]
-    pub stratify: Option<String>,
-    #[serde(default)]
-    pub key: Option<String>,
-    #[serde(default)]
-    pub group: Option<String>,
-    #[serde(default)]
-    pub index: IndexFormat,
-    #[serde(default)]
-    pub index_column: Option<String>,
-    #[serde(default = "default_tolerance")]
-    pub stratify_tolerance: f64,
-    #[serde(default)]
-    pub leakage: Leakage,
-    #[serde(default)]
-    pub fail_on_leakage: bool,
+stage_params! {
+    /// Parameters of `split`.
+    #[derive(PartialEq)]
+    pub struct SplitParams in SplitSpec {
+        /// Split names and their shares of the rows (normalized when they do not sum to 1).
+        /// Default: train 0.8, validation 0.1, test 0.1.
+        #[serde(default = "default_ratios")]
+        pub ratios: Ratios,
+        /// Seed of the deterministic assignment. When absent, one is drawn on the first build,
+        /// printed, and kept in dataset.lock (or given with `build --seed`).
+        // `None` only before the seed is pinned (drawn, or taken from the lock or `--seed`).
+        #[serde(default)]
+        pub seed: Option<u64>,
+        /// Balance the splits on this label column: each split gets each label's share.
+        #[serde(default)]
+        pub stratify: Option<String>,
+        /// Assign each row by a hash of this column and the seed, so adding rows never moves
+        /// existing rows between splits (sizes follow the ratios on average).
+        #[serde(default)]
+        pub key: Option<String>,
+        /// Keep the rows of each value of this column (a user, a document) in one split.
+        #[serde(default)]
+        pub group: Option<String>,
+        /// Index files next to the split tables: `csv` (default), `json`, `txt` or `none`.
+        #[serde(default)]
+        pub index: IndexFormat,
+        /// The column the index files list [default: `key`, else row numbers of the input].
+        #[serde(default)]
+        pub index_column: Option<String>,
+        /// With `stratify`: the largest difference between a label's share in a split and
+        /// overall before a warning (default 0.02, two points).
+        #[serde(default = "default_tolerance")]
+        pub stratify_tolerance: f64,
+        /// The cross-split leakage check: which columns define identical rows, and an optional
+        /// text column compared for near-duplicates.
+        #[serde(default)]
+        pub leakage: Leakage,
+        /// Fail the build when rows leak between splits (default: a warning).
+        #[serde(default)]
+        pub fail_on_leakage: bool,
+    }
 }
 
 pub fn default_tolerance() -> f64 {
@@ -209,34 +223,6 @@ pub struct Split {
 }
 
 impl Split {
-    pub fn new(params: SplitParams) -> Result<Self, String> {
-        let modes = [
-            ("stratify", params.stratify.is_some()),
-            ("key", params.key.is_some()),
-            ("group", params.group.is_some()),
-        ];
-        let set: Vec<&str> = modes.iter().filter(|m| m.1).map(|m| m.0).collect();
-        if set.len() > 1 {
-            return Err(format!(
-                "`{}` and `{}` cannot be combined | hint: choose one way to assign rows: `stratify` (balanced labels), `key` (stable when rows are added) or `group` (a group never spans two splits)",
-                set[0], set[1]
-            ));
-        }
-        if !(params.stratify_tolerance > 0.0 && params.stratify_tolerance < 1.0) {
-            return Err(format!(
-                "stratify_tolerance must be in (0, 1): got {} | hint: it is the largest difference, as a fraction, between a label's share in a split and overall (0.02 = 2 points)",
-                params.stratify_tolerance
-            ));
-        }
-        if !(params.leakage.threshold > 0.0 && params.leakage.threshold <= 1.0) {
-            return Err(format!(
-                "leakage.threshold must be in (0, 1]: got {} | hint: 0.95 finds texts that share 95 % of their word 5-grams",
-                params.leakage.threshold
-            ));
-        }
-        Ok(Self { params })
-    }
-
     /// The seed, when one is set; `None` before it is pinned.
     pub fn seed(&self) -> Option<u64> {
         self.params.seed
@@ -420,17 +406,42 @@ impl Interner {
 /// The label text used for a null label.
 const NULL_LABEL: &str = "null";
 
-impl Stage for Split {
-    fn kind(&self) -> &'static str {
-        "split"
+impl Kind for Split {
+    const NAME: &'static str = "split";
+    /// 3: the input's Hugging Face features (`huggingface` footer key) kept in the splits.
+    const VERSION: u32 = 3;
+    type Params = SplitParams;
+
+    fn new(params: SplitParams) -> Result<Self, String> {
+        let modes = [
+            ("stratify", params.stratify.is_some()),
+            ("key", params.key.is_some()),
+            ("group", params.group.is_some()),
+        ];
+        let set: Vec<&str> = modes.iter().filter(|m| m.1).map(|m| m.0).collect();
+        if set.len() > 1 {
+            return Err(format!(
+                "`{}` and `{}` cannot be combined | hint: choose one way to assign rows: `stratify` (balanced labels), `key` (stable when rows are added) or `group` (a group never spans two splits)",
+                set[0], set[1]
+            ));
+        }
+        if !(params.stratify_tolerance > 0.0 && params.stratify_tolerance < 1.0) {
+            return Err(format!(
+                "stratify_tolerance must be in (0, 1): got {} | hint: it is the largest difference, as a fraction, between a label's share in a split and overall (0.02 = 2 points)",
+                params.stratify_tolerance
+            ));
+        }
+        if !(params.leakage.threshold > 0.0 && params.leakage.threshold <= 1.0) {
+            return Err(format!(
+                "leakage.threshold must be in (0, 1]: got {} | hint: 0.95 finds texts that share 95 % of their word 5-grams",
+                params.leakage.threshold
+            ));
+        }
+        Ok(Self { params })
     }
 
-    fn version(&self) -> u32 {
-        VERSION
-    }
-
-    fn params(&self) -> serde_json::Value {
-        serde_json::to_value(&self.params).unwrap_or_default()
+    fn params(&self) -> &SplitParams {
+        &self.params
     }
 
     fn default_output(&self, _group: &str) -> String {

@@ -27,15 +27,11 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::registry::{Kind, stage_params};
 use super::rows::column_index;
 use super::table::{self, ParquetSink};
-use super::{AuxInput, InputFile, Progress, Stage, StageContext, StageError, StageOutput};
+use super::{AuxInput, InputFile, Progress, StageContext, StageError, StageOutput};
 use crate::tokenizer::{Tokenizer, TrainKind, TrainOptions};
-
-/// 2: token tables without dictionary encoding, zstd level 1.
-/// 3: the Hugging Face features in the footer (`huggingface` key), kept columns' carried over.
-/// 4: the features also in the Arrow schema's metadata, where `datasets` reads them.
-const VERSION: u32 = 4;
 
 /// Bounds of the numeric parameters.
 pub const MAX_LENGTH_LIMIT: u32 = 1 << 20;
@@ -49,56 +45,88 @@ const BATCH_MAX_BYTES: usize = 8 << 20;
 /// The file the stage copies its tokenizer to, next to the tables (for `sample` and readers).
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 
-/// Parameters of `tokenize`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TokenizeParams {
-    #[serde(default)]
-    pub tokenizer: Option<String>,
-    #[serde(default)]
-    pub train: Option<TrainSpec>,
-    #[serde(default)]
-    pub column: Option<String>,
-    #[serde(default)]
-    pub columns: Option<Vec<String>>,
-    #[serde(default = "default_separator")]
-    pub separator: String,
-    #[serde(default)]
-    pub max_length: Option<u32>,
-    #[serde(default)]
-    pub stride: u32,
-    #[serde(default)]
-    pub overflow: Overflow,
-    #[serde(default)]
-    pub padding: Padding,
-    #[serde(default = "yes")]
-    pub special_tokens: bool,
-    #[serde(default)]
-    pub split_special_tokens: bool,
-    #[serde(default)]
-    pub pack: bool,
-    #[serde(default)]
-    pub pack_remainder: Remainder,
-    #[serde(default)]
-    pub eos_token: Option<String>,
-    #[serde(default)]
-    pub pad_token: Option<String>,
-    #[serde(default)]
-    pub min_length: u32,
-    #[serde(default)]
-    pub drop_special_tokens: bool,
-    #[serde(default)]
-    pub stop_words: Option<String>,
-    #[serde(default)]
-    pub nulls: Nulls,
-    #[serde(default)]
-    pub attention_mask: bool,
-    #[serde(default)]
-    pub offsets: bool,
-    #[serde(default)]
-    pub keep_columns: Option<Vec<String>>,
-    #[serde(default)]
-    pub bin: BinFormat,
+stage_params! {
+    /// Parameters of `tokenize`.
+    #[derive(PartialEq)]
+    pub struct TokenizeParams in TokenizeSpec {
+        /// The tokenizer: a `tokenizer.json` path (relative to dataset.yaml), a Hub model
+        /// `hf://owner/model[@revision]` (its tokenizer.json, pinned in the lock), or the name
+        /// of a source holding one. Exclusive with `train`.
+        #[serde(default)]
+        pub tokenizer: Option<String>,
+        /// Train a tokenizer on the input instead: `type` (bpe|wordpiece|unigram),
+        /// `vocab_size`, `min_frequency` (2), `special_tokens`, `split` (default `train…`).
+        #[serde(default)]
+        pub train: Option<TrainSpec>,
+        /// The text column [default: `text`, else the only string column].
+        #[serde(default)]
+        pub column: Option<String>,
+        /// Several text columns, joined with `separator` (exclusive with `column`).
+        #[serde(default)]
+        pub columns: Option<Vec<String>>,
+        /// Joins `columns` (default a newline).
+        #[serde(default = "default_separator")]
+        pub separator: String,
+        /// The longest sequence in tokens, special tokens included (1 to 1048576).
+        #[serde(default)]
+        pub max_length: Option<u32>,
+        /// With `overflow: windows`: tokens shared by consecutive windows (below `max_length`).
+        #[serde(default)]
+        pub stride: u32,
+        /// Texts over `max_length`: `truncate` (default) or `windows` (one row per window).
+        #[serde(default)]
+        pub overflow: Overflow,
+        /// `none` (default) or `max_length` (pad with the pad token; writes `attention_mask`).
+        #[serde(default)]
+        pub padding: Padding,
+        /// Add the tokenizer's special tokens (`[CLS] … [SEP]`) to each sequence (default true).
+        #[serde(default = "yes")]
+        pub special_tokens: bool,
+        /// Encode special-token strings found in the text (`<|endoftext|>`, `[SEP]`) as plain
+        /// text rather than as the special tokens (default false, as the Python package does;
+        /// true keeps data from injecting control tokens).
+        #[serde(default)]
+        pub split_special_tokens: bool,
+        /// Concatenate the texts of each table with an end-of-text token between them and cut
+        /// the stream into blocks of `max_length` (language-model pre-training).
+        #[serde(default)]
+        pub pack: bool,
+        /// With `pack`: the last, partial block is `drop`ped (default), `pad`ded or `keep`t.
+        #[serde(default)]
+        pub pack_remainder: Remainder,
+        /// With `pack`: the separator token [default: the tokenizer's end-of-text token].
+        #[serde(default)]
+        pub eos_token: Option<String>,
+        /// The padding token [default: the one the tokenizer names].
+        #[serde(default)]
+        pub pad_token: Option<String>,
+        /// Drop sequences with fewer tokens than this (padding excluded).
+        #[serde(default)]
+        pub min_length: u32,
+        /// Remove special-token ids from the sequences (including ones the text spelled out).
+        #[serde(default)]
+        pub drop_special_tokens: bool,
+        /// Remove stop words from the texts before encoding: `english` (built in) or a file with
+        /// one word per line.
+        #[serde(default)]
+        pub stop_words: Option<String>,
+        /// A null text: `skip` the row and count it (default), or `fail`.
+        #[serde(default)]
+        pub nulls: Nulls,
+        /// Also write `attention_mask` (List<UInt8>; always written with padding).
+        #[serde(default)]
+        pub attention_mask: bool,
+        /// Also write `offsets`: each token's (start, end) in the text, in characters.
+        #[serde(default)]
+        pub offsets: bool,
+        /// Input columns to carry over [default: every column but the text ones].
+        #[serde(default)]
+        pub keep_columns: Option<Vec<String>>,
+        /// Also write `<split>.bin` (flat ids, little-endian) and `<split>.idx` (u64 offsets):
+        /// `none` (default), `auto`, `uint16`, `uint32`.
+        #[serde(default)]
+        pub bin: BinFormat,
+    }
 }
 
 pub fn yes() -> bool {
@@ -205,7 +233,45 @@ pub struct Tokenize {
 }
 
 impl Tokenize {
-    pub fn new(params: TokenizeParams) -> Result<Self, String> {
+    fn tokenizer_aux(&self) -> Option<AuxInput> {
+        let t = self.params.tokenizer.as_deref()?;
+        // `hf://owner/model` names a model repository here (datasets are sources).
+        let (uri, files) = match t.strip_prefix("hf://") {
+            Some(rest) => {
+                let rest = rest.strip_prefix("models/").unwrap_or(rest);
+                (
+                    format!("hf://models/{rest}"),
+                    Some(vec![TOKENIZER_FILE.to_owned()]),
+                )
+            }
+            None => (t.to_owned(), None),
+        };
+        Some(AuxInput {
+            role: "tokenizer",
+            uri,
+            files,
+        })
+    }
+
+    fn stop_words_aux(&self) -> Option<AuxInput> {
+        let s = self.params.stop_words.as_deref()?;
+        (s != "english").then(|| AuxInput {
+            role: "stop_words",
+            uri: s.to_owned(),
+            files: None,
+        })
+    }
+}
+
+impl Kind for Tokenize {
+    const NAME: &'static str = "tokenize";
+    /// 2: token tables without dictionary encoding, zstd level 1.
+    /// 3: the Hugging Face features in the footer (`huggingface` key), kept columns' carried over.
+    /// 4: the features also in the Arrow schema's metadata, where `datasets` reads them.
+    const VERSION: u32 = 4;
+    type Params = TokenizeParams;
+
+    fn new(params: TokenizeParams) -> Result<Self, String> {
         let p = &params;
         match (&p.tokenizer, &p.train) {
             (None, None) => {
@@ -311,47 +377,8 @@ impl Tokenize {
         Ok(Tokenize { params })
     }
 
-    fn tokenizer_aux(&self) -> Option<AuxInput> {
-        let t = self.params.tokenizer.as_deref()?;
-        // `hf://owner/model` names a model repository here (datasets are sources).
-        let (uri, files) = match t.strip_prefix("hf://") {
-            Some(rest) => {
-                let rest = rest.strip_prefix("models/").unwrap_or(rest);
-                (
-                    format!("hf://models/{rest}"),
-                    Some(vec![TOKENIZER_FILE.to_owned()]),
-                )
-            }
-            None => (t.to_owned(), None),
-        };
-        Some(AuxInput {
-            role: "tokenizer",
-            uri,
-            files,
-        })
-    }
-
-    fn stop_words_aux(&self) -> Option<AuxInput> {
-        let s = self.params.stop_words.as_deref()?;
-        (s != "english").then(|| AuxInput {
-            role: "stop_words",
-            uri: s.to_owned(),
-            files: None,
-        })
-    }
-}
-
-impl Stage for Tokenize {
-    fn kind(&self) -> &'static str {
-        "tokenize"
-    }
-
-    fn version(&self) -> u32 {
-        VERSION
-    }
-
-    fn params(&self) -> serde_json::Value {
-        serde_json::to_value(&self.params).unwrap_or_default()
+    fn params(&self) -> &TokenizeParams {
+        &self.params
     }
 
     fn default_output(&self, group: &str) -> String {

@@ -19,14 +19,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::imagecheck;
+use super::registry::{Kind, stage_params};
 use super::rows::{column_index, preview, row_hashes, shorten_list, value_strings};
 use super::table::{self, ParquetInputs};
-use super::{Stage, StageContext, StageError, StageOutput};
-
-/// 2: the input's Hugging Face features (`huggingface` footer key) kept in the outputs.
-/// 3: the label report names ClassLabel ids (`neg (0)`, `names` beside `counts`); the Markdown
-/// table says status and action as the spec writes them (`warning`, `report`).
-const VERSION: u32 = 3;
+use super::{StageContext, StageError, StageOutput};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -226,22 +222,30 @@ fn default_max_size() -> f64 {
     100.0
 }
 
-/// Parameters of `validate`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ValidateParams {
-    #[serde(default)]
-    pub duplicates: DuplicatesCheck,
-    #[serde(default)]
-    pub near_duplicates: Option<NearDuplicatesCheck>,
-    #[serde(default)]
-    pub labels: Option<LabelsCheck>,
-    #[serde(default)]
-    pub missing: MissingCheck,
-    #[serde(default = "default_schema")]
-    pub schema: SchemaCheck,
-    #[serde(default)]
-    pub files: Option<FilesCheck>,
+stage_params! {
+    /// Parameters of `validate`.
+    #[derive(Default, PartialEq)]
+    pub struct ValidateParams in ValidateSpec {
+        /// Exact duplicate rows (on by default): `columns` (default all), `severity`, `action`.
+        #[serde(default)]
+        pub duplicates: DuplicatesCheck,
+        /// Near-duplicates of a text column (MinHash, word 5-grams, 14 bands × 8 rows) or an
+        /// image column (perceptual hash): `column`, `threshold` / `max_distance`.
+        #[serde(default)]
+        pub near_duplicates: Option<NearDuplicatesCheck>,
+        /// Label distribution of `column`: counts, imbalance (`max_imbalance`, default 10).
+        #[serde(default)]
+        pub labels: Option<LabelsCheck>,
+        /// Missing values (on by default): nulls, NaN, empty strings; `threshold` default 0.05.
+        #[serde(default)]
+        pub missing: MissingCheck,
+        /// Schema (on by default): consistent across files; `types`, `not_null` expected.
+        #[serde(default = "default_schema")]
+        pub schema: SchemaCheck,
+        /// Media files in `column` decode and have reasonable sizes (sampled; `full: true`).
+        #[serde(default)]
+        pub files: Option<FilesCheck>,
+    }
 }
 
 pub fn default_schema() -> SchemaCheck {
@@ -256,64 +260,7 @@ pub struct Validate {
     params: ValidateParams,
 }
 
-impl Validate {
-    pub fn new(params: ValidateParams) -> Result<Self, String> {
-        let no_drop = |check: &str, action: Action| {
-            if action == Action::Drop {
-                Err(format!(
-                    "`{check}.action: drop` is not possible: this check finds nothing row by row to drop | hint: use `report` or `fail`"
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        if let Some(l) = &params.labels {
-            no_drop("labels", l.action)?;
-            if !(l.max_imbalance >= 1.0 && l.max_imbalance.is_finite()) {
-                return Err(format!(
-                    "labels.max_imbalance must be at least 1: got {} | hint: it is the largest class count over the smallest, e.g. 10",
-                    l.max_imbalance
-                ));
-            }
-        }
-        no_drop("schema", params.schema.action)?;
-        if !(params.missing.threshold >= 0.0 && params.missing.threshold <= 1.0) {
-            return Err(format!(
-                "missing.threshold must be in [0, 1]: got {} | hint: 0.05 flags columns with more than 5 % missing values",
-                params.missing.threshold
-            ));
-        }
-        if let Some(n) = &params.near_duplicates {
-            if !(n.threshold > 0.0 && n.threshold <= 1.0) {
-                return Err(format!(
-                    "near_duplicates.threshold must be in (0, 1]: got {} | hint: 0.95 finds texts sharing 95 % of their word 5-grams",
-                    n.threshold
-                ));
-            }
-            if n.max_distance > 32 {
-                return Err(format!(
-                    "near_duplicates.max_distance must be at most 32 bits: got {} | hint: 6 finds re-encoded or resized copies of an image",
-                    n.max_distance
-                ));
-            }
-        }
-        if let Some(f) = &params.files {
-            if f.sample == 0 {
-                return Err(
-                    "files.sample must be at least 1 | hint: use `full: true` to check every file"
-                        .into(),
-                );
-            }
-            if !(f.max_size_mb > 0.0 && f.max_size_mb.is_finite()) {
-                return Err(format!(
-                    "files.max_size_mb must be positive: got {}",
-                    f.max_size_mb
-                ));
-            }
-        }
-        Ok(Self { params })
-    }
-}
+impl Validate {}
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
@@ -489,17 +436,73 @@ fn looks_like_audio(b: &[u8]) -> bool {
         || (b.len() >= 2 && b[0] == 0xFF && b[1] & 0xE0 == 0xE0)
 }
 
-impl Stage for Validate {
-    fn kind(&self) -> &'static str {
-        "validate"
+impl Kind for Validate {
+    const NAME: &'static str = "validate";
+    /// 2: the input's Hugging Face features (`huggingface` footer key) kept in the outputs.
+    /// 3: the label report names ClassLabel ids (`neg (0)`, `names` beside `counts`); the Markdown
+    /// table says status and action as the spec writes them (`warning`, `report`).
+    const VERSION: u32 = 3;
+    type Params = ValidateParams;
+
+    fn new(params: ValidateParams) -> Result<Self, String> {
+        let no_drop = |check: &str, action: Action| {
+            if action == Action::Drop {
+                Err(format!(
+                    "`{check}.action: drop` is not possible: this check finds nothing row by row to drop | hint: use `report` or `fail`"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        if let Some(l) = &params.labels {
+            no_drop("labels", l.action)?;
+            if !(l.max_imbalance >= 1.0 && l.max_imbalance.is_finite()) {
+                return Err(format!(
+                    "labels.max_imbalance must be at least 1: got {} | hint: it is the largest class count over the smallest, e.g. 10",
+                    l.max_imbalance
+                ));
+            }
+        }
+        no_drop("schema", params.schema.action)?;
+        if !(params.missing.threshold >= 0.0 && params.missing.threshold <= 1.0) {
+            return Err(format!(
+                "missing.threshold must be in [0, 1]: got {} | hint: 0.05 flags columns with more than 5 % missing values",
+                params.missing.threshold
+            ));
+        }
+        if let Some(n) = &params.near_duplicates {
+            if !(n.threshold > 0.0 && n.threshold <= 1.0) {
+                return Err(format!(
+                    "near_duplicates.threshold must be in (0, 1]: got {} | hint: 0.95 finds texts sharing 95 % of their word 5-grams",
+                    n.threshold
+                ));
+            }
+            if n.max_distance > 32 {
+                return Err(format!(
+                    "near_duplicates.max_distance must be at most 32 bits: got {} | hint: 6 finds re-encoded or resized copies of an image",
+                    n.max_distance
+                ));
+            }
+        }
+        if let Some(f) = &params.files {
+            if f.sample == 0 {
+                return Err(
+                    "files.sample must be at least 1 | hint: use `full: true` to check every file"
+                        .into(),
+                );
+            }
+            if !(f.max_size_mb > 0.0 && f.max_size_mb.is_finite()) {
+                return Err(format!(
+                    "files.max_size_mb must be positive: got {}",
+                    f.max_size_mb
+                ));
+            }
+        }
+        Ok(Self { params })
     }
 
-    fn version(&self) -> u32 {
-        VERSION
-    }
-
-    fn params(&self) -> serde_json::Value {
-        serde_json::to_value(&self.params).unwrap_or_default()
+    fn params(&self) -> &ValidateParams {
+        &self.params
     }
 
     fn default_output(&self, group: &str) -> String {

@@ -21,63 +21,78 @@ use std::fmt::Write as _;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use arrow::record_batch::RecordBatch;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 use self::options::{
     CsvOptions, FormatName, HfOptions, JsonOptions, JsonlOptions, ParquetOptions, TemplateOptions,
     TfrecordOptions, WebdatasetOptions,
 };
 use self::writer::{Artifact, DatasetMeta, ExportContext, FormatResult, FormatWriter, SplitInfo};
+use super::registry::{Kind, stage_params};
 use super::table::{self, ParquetInputs};
-use super::{Progress, Stage, StageContext, StageError, StageOutput};
-
-/// 1: the first version.
-/// 2: Parquet (and `hf` Parquet shards) hold the features in the Arrow schema's metadata too,
-///    where `datasets` reads them.
-const VERSION: u32 = 2;
+use super::{Progress, StageContext, StageError, StageOutput};
 
 /// Bounds of the numeric options.
 pub const MAX_ROW_GROUP: u64 = 10_000_000;
 pub const MAX_SHARD_ROWS: u64 = 100_000_000;
 pub const MAX_SHARD_MB: u64 = 100_000;
 
-/// Parameters of `export`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ExportParams {
-    pub formats: Vec<FormatName>,
-    #[serde(default)]
-    pub parquet: ParquetOptions,
-    #[serde(default)]
-    pub jsonl: JsonlOptions,
-    #[serde(default)]
-    pub json: JsonOptions,
-    #[serde(default)]
-    pub csv: CsvOptions,
-    #[serde(default)]
-    pub template: Option<TemplateOptions>,
-    #[serde(default)]
-    pub hf: HfOptions,
-    #[serde(default)]
-    pub tfrecord: TfrecordOptions,
-    #[serde(default)]
-    pub webdataset: WebdatasetOptions,
-    /// Filled from the spec's `name:` when absent.
-    #[serde(default)]
-    pub name: String,
-    /// Filled from the spec's `version:` when absent.
-    #[serde(default)]
-    pub version: String,
-    /// Filled from the spec's `description:` when absent.
-    #[serde(default)]
-    pub dataset_description: String,
-    #[serde(default)]
-    pub license: String,
-    #[serde(default)]
-    pub url: String,
-    #[serde(default)]
-    pub creator: String,
+stage_params! {
+    /// Parameters of `export`.
+    #[derive(PartialEq)]
+    pub struct ExportParams in ExportSpec {
+        /// The formats to write in one pass over the data: parquet, jsonl, json, csv,
+        /// template, hf (Hub repository layout), hf-disk (`save_to_disk` layout), tfrecord,
+        /// webdataset, pytorch, croissant.
+        pub formats: Vec<FormatName>,
+        /// Parquet options: `compression` (none|snappy|gzip|zstd), `level`, `row_group_size`.
+        #[serde(default)]
+        pub parquet: ParquetOptions,
+        /// JSON Lines options: `compression` (none|gzip), `binary` (base64|skip), `columns`,
+        /// `rename`.
+        #[serde(default)]
+        pub jsonl: JsonlOptions,
+        /// JSON options: `pretty`, `binary`, `columns`, `rename`.
+        #[serde(default)]
+        pub json: JsonOptions,
+        /// CSV options: `delimiter`, `quote` (necessary|always|non_numeric|never), `header`,
+        /// `binary`, `columns`, `rename`.
+        #[serde(default)]
+        pub csv: CsvOptions,
+        /// With format `template`: `source` (minijinja text) or `path` (a file), and `target`
+        /// (jsonl|text).
+        #[serde(default)]
+        pub template: Option<TemplateOptions>,
+        /// Hub layouts (`hf`, `hf-disk`): `max_shard_size_mb` (default 500).
+        #[serde(default)]
+        pub hf: HfOptions,
+        /// TFRecord: `compression` (none|gzip), `shard_rows`.
+        #[serde(default)]
+        pub tfrecord: TfrecordOptions,
+        /// WebDataset: `shard_rows`, `key` (the column naming samples).
+        #[serde(default)]
+        pub webdataset: WebdatasetOptions,
+        /// The dataset name written into metadata [default: the spec's `name`].
+        // Filled from the spec's `name:` when absent.
+        #[serde(default)]
+        pub name: String,
+        /// The version written into metadata [default: the spec's `version`].
+        // Filled from the spec's `version:` when absent.
+        #[serde(default)]
+        pub version: String,
+        /// The description written into dataset cards [default: the spec's `description`].
+        // Filled from the spec's `description:` when absent.
+        #[serde(default)]
+        pub dataset_description: String,
+        /// The license (an SPDX id such as `mit` or `cc-by-4.0`, or a URL).
+        #[serde(default)]
+        pub license: String,
+        /// The dataset's homepage or repository URL.
+        #[serde(default)]
+        pub url: String,
+        /// Who made the dataset (a person or an organization).
+        #[serde(default)]
+        pub creator: String,
+    }
 }
 
 #[derive(Debug)]
@@ -85,12 +100,7 @@ pub struct Export {
     params: ExportParams,
 }
 
-impl Export {
-    pub fn new(params: ExportParams) -> Result<Self, String> {
-        check(&params)?;
-        Ok(Export { params })
-    }
-}
+impl Export {}
 
 fn bound(what: &str, v: u64, lo: u64, hi: u64) -> Result<(), String> {
     if (lo..=hi).contains(&v) {
@@ -204,17 +214,21 @@ fn check(p: &ExportParams) -> Result<(), String> {
     Ok(())
 }
 
-impl Stage for Export {
-    fn kind(&self) -> &'static str {
-        "export"
+impl Kind for Export {
+    const NAME: &'static str = "export";
+    /// 1: the first version.
+    /// 2: Parquet (and `hf` Parquet shards) hold the features in the Arrow schema's metadata too,
+    ///    where `datasets` reads them.
+    const VERSION: u32 = 2;
+    type Params = ExportParams;
+
+    fn new(params: ExportParams) -> Result<Self, String> {
+        check(&params)?;
+        Ok(Export { params })
     }
 
-    fn version(&self) -> u32 {
-        VERSION
-    }
-
-    fn params(&self) -> serde_json::Value {
-        serde_json::to_value(&self.params).unwrap_or_default()
+    fn params(&self) -> &ExportParams {
+        &self.params
     }
 
     fn default_output(&self, group: &str) -> String {
