@@ -539,6 +539,7 @@ pub fn resolve(
     }
 
     let nodes = sources_first(nodes);
+    check_edges(file, &spec.stages, &nodes)?;
     let dag = Dag::of(&nodes);
     let spec_hash = format!("b3:{}", blake3::hash(file.text.as_bytes()).to_hex());
     Ok(Project {
@@ -552,6 +553,80 @@ pub fn resolve(
         nodes,
         dag,
     })
+}
+
+/// Every stage's `input:` gives what its kind reads (the registry's `accepts`, narrowed by
+/// its parameters, against what the input node `produces`): refused here, at the `input:`
+/// line, rather than when the stage runs. Auxiliary inputs are files by their role and are not
+/// checked. Each matrix member is checked with its own parameters.
+fn check_edges(file: &SourceFile, stages: &[StageEntry], nodes: &[Node]) -> Result<(), SpecError> {
+    use crate::stages::{Data, REGISTRY};
+    for node in nodes {
+        let (NodeKind::Stage(stage), Some(&from)) = (&node.kind, node.inputs.first()) else {
+            continue;
+        };
+        let input = &nodes[from];
+        let accepts = stage.accepts();
+        let gives = match &input.kind {
+            NodeKind::Source(_) => Data::SourceFiles,
+            NodeKind::Stage(s) => s.produces(),
+        };
+        if accepts.data.contains(&gives) {
+            continue;
+        }
+        let Some(st) = stages.iter().find(|s| s.name.value == node.group) else {
+            continue;
+        };
+        let named = &st.common.input.value;
+        let what = match &input.kind {
+            NodeKind::Source(_) => format!("the source `{named}`"),
+            NodeKind::Stage(s) => format!("the `{}` stage `{named}`", s.kind()),
+        };
+        let why = accepts.because.map_or_else(
+            || format!("`{}` reads {}", stage.kind(), accepts.describe()),
+            str::to_owned,
+        );
+        // A kind that turns what the input gives into what this stage reads (`normalize`:
+        // a source's files into tables).
+        let bridge = REGISTRY
+            .iter()
+            .find(|k| k.accepts.data.contains(&gives) && accepts.data.contains(&k.produces));
+        let hint = match (gives, bridge) {
+            (Data::Artifacts, _) => {
+                let upstream = input
+                    .inputs
+                    .first()
+                    .map_or("", |&i| nodes[i].group.as_str());
+                format!(
+                    "an export writes files for people and other tools, not tables for stages: read what `{}` reads (`{upstream}`) instead",
+                    input.group
+                )
+            }
+            (_, Some(k)) => format!(
+                "put a `{}` stage between `{}` and `{}`: it reads {} and writes {}",
+                k.name,
+                input.group,
+                st.name.value,
+                gives.describe(),
+                k.produces.describe()
+            ),
+            (_, None) if accepts.data == [Data::SourceFiles] => {
+                "set `input:` to one of the `sources:`".to_owned()
+            }
+            (_, None) => format!("set `input:` to a stage that writes {}", accepts.describe()),
+        };
+        // A matrix member by its own name: its parameters may be what narrows the kind.
+        return Err(
+            SpecError::new(format!("stage `{}` reads {what}, but {why}", node.name))
+                .at(
+                    file,
+                    st.common.input.referenced,
+                    format!("{}, not {}", gives.describe(), accepts.describe()),
+                )
+                .help(hint),
+        );
+    }
+    Ok(())
 }
 
 /// The source node an auxiliary input reads: a declared source of that name, an implicit

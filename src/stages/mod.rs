@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use registry::{KINDS, Kind, KindInfo, REGISTRY};
+pub use registry::{Accepts, Data, KINDS, Kind, KindInfo, REGISTRY};
 
 /// Stage kinds that are designed but not yet built; named in the error for a clearer message.
 pub const PLANNED_KINDS: &[&str] = &["fetch"];
@@ -44,6 +44,10 @@ pub trait Stage: fmt::Debug + Send + Sync {
     fn version(&self) -> u32;
     /// Canonical parameters (all defaults filled in). Part of the action key and the lock.
     fn params(&self) -> serde_json::Value;
+    /// What this stage reads; `spec::resolve` checks its input against it.
+    fn accepts(&self) -> Accepts;
+    /// What it gives the stages that read it.
+    fn produces(&self) -> Data;
     /// The output folder inside the dataset folder when the spec gives none.
     fn default_output(&self, group: &str) -> String;
     /// Whether the build report shows this stage's output schema (tables it defines).
@@ -93,7 +97,9 @@ pub struct StageContext<'a> {
     pub name: &'a str,
     /// Files of the stage's input, sorted by name.
     pub input: &'a [InputFile],
-    /// Whether the input is a source (raw files) or a stage (Parquet tables).
+    /// Whether the input is a source (its files as they are) or a stage (Parquet tables).
+    /// Which of the two a kind may read is checked when the spec is loaded
+    /// ([`Kind::ACCEPTS`]); this says which one it got.
     pub input_is_source: bool,
     /// The content hash of the input: its producer's `output_hash` in the lock.
     pub input_hash: &'a str,

@@ -17,7 +17,7 @@ use super::detect::{self, Detected, Format};
 use super::features::{self, ClassNames};
 use super::filter::{self, Filter};
 use super::media;
-use super::registry::{Kind, stage_params};
+use super::registry::{Accepts, Data, Kind, stage_params};
 use super::sheet::SheetRef;
 use super::table::{self, ReadLimits, ReadOptions, SAMPLE_ROWS, Table};
 use super::textlines::TextMode;
@@ -512,6 +512,8 @@ impl Kind for Normalize {
     /// 5: CSV date-times with offsets as UTC instants (they were naive); hive-style partition
     ///    folders (`year=2020/`) as columns.
     const VERSION: u32 = 5;
+    const ACCEPTS: Accepts = Accepts::one(&[Data::SourceFiles, Data::Tables]);
+    const PRODUCES: Data = Data::Tables;
     type Params = NormalizeParams;
 
     fn new(params: NormalizeParams) -> Result<Self, String> {
@@ -537,6 +539,19 @@ impl Kind for Normalize {
 
     fn params(&self) -> &NormalizeParams {
         &self.params
+    }
+
+    /// A media folder is read from a source; other formats from a source or a stage's tables.
+    fn accepts(&self) -> Accepts {
+        match self.params.format {
+            InputFormat::Imagefolder | InputFormat::Audiofolder => Accepts::one(&[
+                Data::SourceFiles,
+            ])
+            .because(
+                "`format: imagefolder`/`audiofolder` reads a source folder, not a stage's output",
+            ),
+            _ => Self::ACCEPTS,
+        }
     }
 
     fn default_output(&self, group: &str) -> String {
@@ -576,11 +591,6 @@ impl Normalize {
         cx: &StageContext<'_>,
         kind: media::Kind,
     ) -> Result<StageOutput, StageError> {
-        if !cx.input_is_source {
-            return Err(StageError::new(
-                "`format: imagefolder`/`audiofolder` reads a source folder, not a stage's output",
-            ));
-        }
         let folder =
             media::read(kind, cx.input, self.params.embed_media).map_err(StageError::new)?;
         let mut warnings = Vec::new();

@@ -1,10 +1,11 @@
-//! The registry of stage kinds: every kind once.
+//! The registry of stage kinds: every kind once, with what it reads and what it writes.
 //!
 //! A kind is one module (`src/stages/<kind>.rs`) that declares its parameters once, with
 //! [`stage_params!`], and implements [`Kind`]; plus one line in the [`kinds!`] list below. From
 //! those two come the spec struct `dataset.yaml` is read into (`spec::load`), the JSON Schema
 //! with the kind's `kind: const` (`schema.rs`), the canonical params recorded in the lock,
-//! [`KINDS`] and [`super::build`]. docs/stages.md, "Adding a kind", walks through one.
+//! [`KINDS`], [`super::build`], and the load-time check that each stage's `input:` gives what
+//! its kind reads (`spec::resolve`). docs/stages.md, "Adding a kind", walks through one.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -25,6 +26,73 @@ kinds! {
     super::export::Export,
 }
 
+/// What flows along an edge of the DAG: what a node gives the stages that read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Data {
+    /// A source's files as they are: CSV, JSON, Parquet, spreadsheets, images, archives…
+    SourceFiles,
+    /// Parquet tables, written by a stage.
+    Tables,
+    /// Files for people and other tools (an export's formats): no stage reads them.
+    Artifacts,
+}
+
+impl Data {
+    /// In words, for errors.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::SourceFiles => "a source's files",
+            Self::Tables => "tables",
+            Self::Artifacts => "export artifacts",
+        }
+    }
+}
+
+/// How many inputs a kind reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arity {
+    /// One `input:`, a source or a stage. A kind reading several (a join) would add a variant
+    /// here and a list form of `input:` to the spec; none does yet.
+    One,
+}
+
+/// What a kind reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepts {
+    pub inputs: Arity,
+    /// What its input may give.
+    pub data: &'static [Data],
+    /// When parameters narrow what the kind reads: why, for the error (`format: imagefolder`
+    /// reads a source folder).
+    pub because: Option<&'static str>,
+}
+
+impl Accepts {
+    /// One input giving any of `data`.
+    pub const fn one(data: &'static [Data]) -> Self {
+        Self {
+            inputs: Arity::One,
+            data,
+            because: None,
+        }
+    }
+
+    /// The same, narrowed by a parameter: `why` is shown when an input does not fit.
+    #[must_use]
+    pub const fn because(self, why: &'static str) -> Self {
+        Self {
+            because: Some(why),
+            ..self
+        }
+    }
+
+    /// `a source's files or tables`.
+    pub fn describe(&self) -> String {
+        let names: Vec<&str> = self.data.iter().map(|d| d.describe()).collect();
+        names.join(" or ")
+    }
+}
+
 /// A stage kind: implemented by each kind's stage struct, in its own module. Everything else
 /// knows stages as `dyn` [`Stage`], which every `Kind` is.
 pub trait Kind: fmt::Debug + Send + Sync + Sized + 'static {
@@ -33,6 +101,10 @@ pub trait Kind: fmt::Debug + Send + Sync + Sized + 'static {
     /// The implementation version: bumped whenever the same inputs and parameters would give
     /// different outputs. Part of the action key.
     const VERSION: u32;
+    /// What it reads (checked against every `input:` when the spec is loaded).
+    const ACCEPTS: Accepts;
+    /// What it writes, for the stages that read it.
+    const PRODUCES: Data;
     /// Its parameters, declared with [`stage_params!`].
     type Params: Params;
 
@@ -40,6 +112,10 @@ pub trait Kind: fmt::Debug + Send + Sync + Sized + 'static {
     fn new(params: Self::Params) -> Result<Self, String>;
     /// The parameters it was made with (canonical: all defaults filled in).
     fn params(&self) -> &Self::Params;
+    /// What this stage reads: [`Kind::ACCEPTS`], unless a parameter narrows it.
+    fn accepts(&self) -> Accepts {
+        Self::ACCEPTS
+    }
     /// See [`Stage::default_output`].
     fn default_output(&self, group: &str) -> String;
     /// See [`Stage::reports_schema`].
@@ -63,6 +139,12 @@ impl<K: Kind> Stage for K {
     }
     fn params(&self) -> serde_json::Value {
         serde_json::to_value(Kind::params(self)).unwrap_or_default()
+    }
+    fn accepts(&self) -> Accepts {
+        Kind::accepts(self)
+    }
+    fn produces(&self) -> Data {
+        K::PRODUCES
     }
     fn default_output(&self, group: &str) -> String {
         Kind::default_output(self, group)
@@ -93,6 +175,8 @@ pub trait Params:
 pub struct KindInfo {
     pub name: &'static str,
     pub version: u32,
+    pub accepts: Accepts,
+    pub produces: Data,
     build: fn(&serde_json::Value) -> Result<Box<dyn Stage>, String>,
     spec_schema: fn(&mut SchemaGenerator) -> Schema,
 }
@@ -102,6 +186,8 @@ impl fmt::Debug for KindInfo {
         f.debug_struct("KindInfo")
             .field("name", &self.name)
             .field("version", &self.version)
+            .field("accepts", &self.accepts)
+            .field("produces", &self.produces)
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +197,8 @@ impl KindInfo {
         Self {
             name: K::NAME,
             version: K::VERSION,
+            accepts: K::ACCEPTS,
+            produces: K::PRODUCES,
             build: build::<K>,
             spec_schema: spec_schema::<K>,
         }
@@ -279,7 +367,7 @@ pub(crate) use stage_params;
 
 #[cfg(test)]
 mod tests {
-    use super::{KINDS, REGISTRY};
+    use super::{Data, KINDS, REGISTRY};
 
     #[test]
     fn kinds_are_the_registry_names_and_unique() {
@@ -289,5 +377,18 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), names.len(), "a kind is registered twice");
+    }
+
+    /// Every kind reads something a source or another kind gives.
+    #[test]
+    fn every_kind_can_be_fed() {
+        for k in REGISTRY {
+            assert!(!k.accepts.data.is_empty(), "{}: accepts nothing", k.name);
+            assert!(
+                !k.accepts.data.contains(&Data::Artifacts),
+                "{}: no stage reads an export's artifacts",
+                k.name
+            );
+        }
     }
 }

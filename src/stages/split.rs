@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::registry::{Kind, stage_params};
+use super::registry::{Accepts, Data, Kind, stage_params};
 use super::rows::{column_index, row_hashes, seeded_hash, value_strings};
 use super::table;
 use super::{StageContext, StageError, StageOutput};
@@ -410,6 +410,8 @@ impl Kind for Split {
     const NAME: &'static str = "split";
     /// 3: the input's Hugging Face features (`huggingface` footer key) kept in the splits.
     const VERSION: u32 = 3;
+    const ACCEPTS: Accepts = Accepts::one(&[Data::Tables]);
+    const PRODUCES: Data = Data::Tables;
     type Params = SplitParams;
 
     fn new(params: SplitParams) -> Result<Self, String> {
@@ -449,12 +451,6 @@ impl Kind for Split {
     }
 
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError> {
-        if cx.input_is_source {
-            return Err(
-                StageError::new("`split` reads a table, and its input is a raw source")
-                    .hint("put a `normalize` stage between the source and the split"),
-            );
-        }
         let p = &self.params;
         let seed = p.seed.ok_or_else(|| {
             StageError::new("the split has no seed")

@@ -27,7 +27,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::registry::{Kind, stage_params};
+use super::registry::{Accepts, Data, Kind, stage_params};
 use super::rows::column_index;
 use super::table::{self, ParquetSink};
 use super::{AuxInput, InputFile, Progress, StageContext, StageError, StageOutput};
@@ -269,6 +269,8 @@ impl Kind for Tokenize {
     /// 3: the Hugging Face features in the footer (`huggingface` key), kept columns' carried over.
     /// 4: the features also in the Arrow schema's metadata, where `datasets` reads them.
     const VERSION: u32 = 4;
+    const ACCEPTS: Accepts = Accepts::one(&[Data::Tables]);
+    const PRODUCES: Data = Data::Tables;
     type Params = TokenizeParams;
 
     fn new(params: TokenizeParams) -> Result<Self, String> {
@@ -393,12 +395,6 @@ impl Kind for Tokenize {
     }
 
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError> {
-        if cx.input_is_source {
-            return Err(
-                StageError::new("`tokenize` reads tables, and its input is a raw source")
-                    .hint("put a `normalize` (and usually a `split`) stage before it"),
-            );
-        }
         run(&self.params, cx)
     }
 }

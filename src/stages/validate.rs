@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::imagecheck;
-use super::registry::{Kind, stage_params};
+use super::registry::{Accepts, Data, Kind, stage_params};
 use super::rows::{column_index, preview, row_hashes, shorten_list, value_strings};
 use super::table::{self, ParquetInputs};
 use super::{StageContext, StageError, StageOutput};
@@ -442,6 +442,8 @@ impl Kind for Validate {
     /// 3: the label report names ClassLabel ids (`neg (0)`, `names` beside `counts`); the Markdown
     /// table says status and action as the spec writes them (`warning`, `report`).
     const VERSION: u32 = 3;
+    const ACCEPTS: Accepts = Accepts::one(&[Data::Tables]);
+    const PRODUCES: Data = Data::Tables;
     type Params = ValidateParams;
 
     fn new(params: ValidateParams) -> Result<Self, String> {
@@ -514,12 +516,6 @@ impl Kind for Validate {
         reason = "one pass gathering every check's facts"
     )]
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError> {
-        if cx.input_is_source {
-            return Err(
-                StageError::new("`validate` reads a table, and its input is a raw source")
-                    .hint("put a `normalize` stage between the source and the validation"),
-            );
-        }
         let p = &self.params;
         let inputs = table::open_parquet_inputs(cx.input)?;
         let schema = inputs.schema.clone();

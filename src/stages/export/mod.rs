@@ -27,7 +27,7 @@ use self::options::{
     TfrecordOptions, WebdatasetOptions,
 };
 use self::writer::{Artifact, DatasetMeta, ExportContext, FormatResult, FormatWriter, SplitInfo};
-use super::registry::{Kind, stage_params};
+use super::registry::{Accepts, Data, Kind, stage_params};
 use super::table::{self, ParquetInputs};
 use super::{Progress, StageContext, StageError, StageOutput};
 
@@ -220,6 +220,8 @@ impl Kind for Export {
     /// 2: Parquet (and `hf` Parquet shards) hold the features in the Arrow schema's metadata too,
     ///    where `datasets` reads them.
     const VERSION: u32 = 2;
+    const ACCEPTS: Accepts = Accepts::one(&[Data::Tables, Data::SourceFiles]);
+    const PRODUCES: Data = Data::Artifacts;
     type Params = ExportParams;
 
     fn new(params: ExportParams) -> Result<Self, String> {
@@ -250,7 +252,8 @@ impl Kind for Export {
     }
 
     fn run(&self, cx: &StageContext<'_>) -> Result<StageOutput, StageError> {
-        // A source of Parquet files (split tables made elsewhere) is read as it is.
+        // A source of Parquet files (split tables made elsewhere) is read as it is: whether its
+        // files are Parquet is known only now (the spec names a source, not its files).
         let all_parquet = cx.input.iter().all(|f| f.name.ends_with(".parquet"));
         if cx.input_is_source && !all_parquet {
             return Err(StageError::new(
